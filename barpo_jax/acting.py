@@ -1,0 +1,74 @@
+"""Acting in the environment: training rollouts and evaluation episodes."""
+from __future__ import annotations
+
+from typing import Callable, NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+from . import networks
+from . import normalize as nz
+from .envs import EnvState, VecEnv
+
+
+class Transition(NamedTuple):
+    obs: jnp.ndarray        # raw observation
+    delta: jnp.ndarray      # perturbation applied to the normalised obs when acting
+    action: jnp.ndarray
+    logp: jnp.ndarray
+    adv_action: jnp.ndarray  # learned adversary's raw action (zeros when none)
+    adv_logp: jnp.ndarray
+    reward: jnp.ndarray
+    final_obs: jnp.ndarray
+    terminated: jnp.ndarray
+    done: jnp.ndarray
+    episode_return: jnp.ndarray
+
+
+def rollout(env: VecEnv, env_state: EnvState, policy: Callable, perturber: Callable, stats,
+            key, length: int):
+    """`length` steps of every env. `policy(obs_norm) -> (mean, std)`;
+    `perturber(key, obs_norm) -> (obs_seen, adv_action, adv_logp)`."""
+
+    def step(state, k):
+        ka, kp = jax.random.split(k)
+        obs = state.inner.obs
+        obs_n = nz.normalize(stats, obs)
+        seen, adv_a, adv_logp = perturber(kp, obs_n)
+        mean, std = policy(seen)
+        a = networks.sample(ka, mean, std)
+        state, out = env.step(state, networks.to_env_action(a))
+        done = out.terminated + out.truncated
+        return state, Transition(obs, seen - obs_n, a, networks.log_prob(mean, std, a), adv_a,
+                                 adv_logp, out.reward, out.final_obs, out.terminated, done,
+                                 out.episode_return)
+
+    return jax.lax.scan(step, env_state, jax.random.split(key, length))
+
+
+def no_perturbation(obs_size: int):
+    def perturber(key, obs_n):
+        zeros = jnp.zeros(obs_n.shape[:-1])
+        return obs_n, jnp.zeros_like(obs_n), zeros
+    return perturber
+
+
+def episode_returns(env: VecEnv, act: Callable, key) -> jnp.ndarray:
+    """One episode in each of env.num_envs envs; undiscounted return of each.
+
+    `act(key, obs) -> env action` sees raw observations. Rewards after the first
+    done are ignored, so auto-reset does not leak into the return.
+    """
+    kr, ks = jax.random.split(key)
+    state = env.reset(kr)
+
+    def step(carry, k):
+        state, alive, ret = carry
+        state, out = env.step(state, act(k, state.inner.obs))
+        ret = ret + alive * out.reward
+        alive = alive * (1.0 - out.terminated - out.truncated)
+        return (state, alive, ret), None
+
+    ones = jnp.ones((env.num_envs,), jnp.float32)
+    (_, _, ret), _ = jax.lax.scan(step, (state, ones, 0.0 * ones), jax.random.split(ks, env.episode_length))
+    return ret

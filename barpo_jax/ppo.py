@@ -1,0 +1,103 @@
+"""The SPO core: GAE, the PPO loss terms, and the epoch/minibatch update.
+
+The loss terms are per-sample so that robust methods can evaluate them at
+perturbed observations and aggregate them differently (see methods.py).
+"""
+from __future__ import annotations
+
+from typing import Callable, NamedTuple
+
+import chex
+import jax
+import jax.numpy as jnp
+import optax
+
+from . import networks
+
+
+class Batch(NamedTuple):
+    obs: jnp.ndarray        # [B, obs] normalised observation the policy acted on
+    obs_value: jnp.ndarray  # [B, obs] clean normalised observation (critic input)
+    action: jnp.ndarray     # [B, act] raw Gaussian sample
+    logp: jnp.ndarray       # [B] behaviour log-probability
+    advantage: jnp.ndarray  # [B]
+    target: jnp.ndarray     # [B] value target (GAE return)
+
+
+class Learner(NamedTuple):
+    params: dict
+    opt_state: optax.OptState
+
+
+def gae(reward, value, next_value, terminated, done, gamma, lam):
+    """Generalised advantage estimation over [T, N] arrays.
+
+    next_value[t] is V of the observation the action at t reached, *before* any
+    reset: multiplied by (1 - terminated) it bootstraps through truncations and
+    stops at true terminations; (1 - done) cuts the trace at every episode end.
+    """
+    chex.assert_equal_shape([reward, value, next_value, terminated, done])
+    delta = reward + gamma * (1.0 - terminated) * next_value - value
+
+    def back(acc, xs):
+        d, dn = xs
+        acc = d + gamma * lam * (1.0 - dn) * acc
+        return acc, acc
+
+    _, adv = jax.lax.scan(back, jnp.zeros_like(delta[0]), (delta, done), reverse=True)
+    return adv, adv + value
+
+
+def surrogate_loss(ac: networks.ActorCritic, params, obs, batch: Batch, clip_eps):
+    """Per-sample clipped-surrogate loss -min(r A, clip(r) A) with the policy fed `obs`."""
+    mean, std = ac.dist(params, obs)
+    ratio = jnp.exp(networks.log_prob(mean, std, batch.action) - batch.logp)
+    adv = batch.advantage
+    return -jnp.minimum(ratio * adv, jnp.clip(ratio, 1.0 - clip_eps, 1.0 + clip_eps) * adv)
+
+
+def value_loss(ac, params, batch: Batch):
+    return 0.5 * jnp.square(ac.value(params, batch.obs_value) - batch.target)
+
+
+def common_loss(ac, params, batch: Batch, hp):
+    """Value loss and entropy bonus: the same for every method (critic sees clean obs;
+    the log-std is state-independent, so entropy does not depend on the input)."""
+    _, std = ac.dist(params, batch.obs[:1])
+    ent = jnp.mean(networks.entropy(std))
+    return hp["value_coef"] * jnp.mean(value_loss(ac, params, batch)) - hp["entropy_coef"] * ent
+
+
+def make_optimizer(max_grad_norm: float):
+    """Adam without the learning-rate scale: the rate is data (hp['learning_rate'])
+    so that it can be vmapped in sweeps."""
+    return optax.chain(optax.clip_by_global_norm(max_grad_norm), optax.scale_by_adam(eps=1e-5))
+
+
+def update(learner: Learner, batch: Batch, key, loss_fn: Callable, opt, lr, num_epochs: int,
+           num_minibatches: int, normalize_advantage: bool = True):
+    """`num_epochs` passes of shuffled minibatch SGD on `loss_fn(params, minibatch, key)`.
+
+    Returns the new learner and the mean of the loss-function aux metrics.
+    """
+    n = batch.obs.shape[0]
+    chex.assert_tree_shape_prefix(batch, (n,))
+
+    def step(learner, xs):
+        mb, k = xs
+        if normalize_advantage:
+            a = mb.advantage
+            mb = mb._replace(advantage=(a - a.mean()) / (a.std() + 1e-8))
+        (loss, aux), grads = jax.value_and_grad(loss_fn, has_aux=True)(learner.params, mb, k)
+        upd, opt_state = opt.update(grads, learner.opt_state, learner.params)
+        params = jax.tree.map(lambda p, u: p - lr * u, learner.params, upd)
+        return Learner(params, opt_state), {"loss": loss, "grad_norm": optax.global_norm(grads), **aux}
+
+    def epoch(learner, k):
+        kp, kl = jax.random.split(k)
+        perm = jax.random.permutation(kp, n)
+        mbs = jax.tree.map(lambda x: x[perm].reshape((num_minibatches, -1) + x.shape[1:]), batch)
+        return jax.lax.scan(step, learner, (mbs, jax.random.split(kl, num_minibatches)))
+
+    learner, metrics = jax.lax.scan(epoch, learner, jax.random.split(key, num_epochs))
+    return learner, jax.tree.map(jnp.mean, metrics)

@@ -1,0 +1,86 @@
+"""`TrainResult`: what `train` returns and `load` reads back."""
+from __future__ import annotations
+
+import dataclasses
+import os
+from typing import Optional
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from . import networks
+from . import normalize as nz
+from .config import ConfigError, TrainConfig
+
+
+@dataclasses.dataclass
+class TrainResult:
+    config: TrainConfig
+    state: object            # TrainState with a leading run axis (numpy leaves)
+    metrics: dict            # name -> np.ndarray [run, iteration]
+    iterations: int
+    seeds: Optional[list] = None
+    hp: Optional[dict] = None
+
+    @property
+    def params(self):
+        return self.state.agent.params
+
+    @property
+    def normalizer(self) -> nz.RunningStats:
+        return self.state.stats
+
+    @property
+    def num_runs(self) -> int:
+        return int(np.asarray(self.state.iteration).shape[0])
+
+    @property
+    def env_steps(self) -> int:
+        return self.iterations * self.config.batch_size
+
+    def run(self, seed: int = 0):
+        """(params, normaliser) of one run; `seed` is the index along the run axis."""
+        if not 0 <= seed < self.num_runs:
+            raise ConfigError(f"seed index {seed} out of range: this result holds {self.num_runs} runs (0..{self.num_runs - 1})")
+        pick = lambda t: jax.tree.map(lambda x: jnp.asarray(x[seed]), t)
+        return pick(self.params), pick(self.normalizer)
+
+    def actor_critic(self) -> networks.ActorCritic:
+        from .envs import make_brax_env
+        env = make_brax_env(self.config.env, self.config.backend)
+        c = self.config
+        return networks.ActorCritic(env.observation_size, env.action_size, c.policy_hidden, c.value_hidden,
+                                    c.init_log_std)
+
+    def policy(self, seed: int = 0):
+        """obs (raw) -> deterministic action (the clipped Gaussian mean); normalisation inside."""
+        params, stats = self.run(seed)
+        ac = self.actor_critic()
+        return jax.jit(lambda obs: networks.to_env_action(ac.dist(params, nz.normalize(stats, obs))[0]))
+
+    def save(self, out: str) -> str:
+        from . import checkpoint
+        os.makedirs(out, exist_ok=True)
+        checkpoint.save(out, self.config, self.state, self.metrics, self.iterations)
+        return out
+
+    def summary(self) -> dict:
+        ret = self.metrics.get("episode_return")
+        last = [float(np.nanmean(r[-max(1, r.shape[0] // 10):])) if np.isfinite(r).any() else float("nan")
+                for r in ret] if ret is not None else []
+        return {"env": self.config.env, "algo": self.config.algo, "runs": self.num_runs,
+                "iterations": self.iterations, "env_steps_per_run": self.env_steps,
+                "final_return_per_run": last}
+
+
+def load(out: str) -> TrainResult:
+    """Read a run directory written by `train(out=...)` or `TrainResult.save`."""
+    from . import checkpoint
+    from .train import Trainer
+    cfg = checkpoint.read_config(out)
+    trainer = Trainer(cfg)
+    seeds = [cfg.seed + i for i in range(cfg.num_seeds)]
+    template = jax.eval_shape(lambda: trainer.init_runs(seeds))
+    state, metrics, iterations = checkpoint.restore(out, template)
+    return TrainResult(cfg, state, metrics, iterations, seeds=seeds)
