@@ -8,7 +8,7 @@ batch of per-sample gradients: the solve is vmapped over the batch for free.
 """
 from __future__ import annotations
 
-from typing import Callable
+from typing import Callable, NamedTuple
 
 import chex
 import jax
@@ -72,3 +72,31 @@ def value_objective(value) -> Objective:
 def surrogate_objective(surrogate_loss) -> Objective:
     """The per-sample PPO surrogate loss at s' (ARPO's strongest-adversary proxy, CAR-PPO)."""
     return surrogate_loss
+
+
+# Learned adversaries ---------------------------------------------------------
+# A PPO policy (trained by the same loop as the agent, rewarded with -r) whose
+# action is *realised* as an observation perturbation inside the ball.
+
+class LearnedAdversary(NamedTuple):
+    name: str
+    action_size: Callable  # VecEnv -> size of the adversary's action
+    realise: Callable      # (key, adv_action, obs_n, eps, victim_dist, steps) -> obs_n'
+
+
+def _direct(key, a, obs_n, eps, victim_dist, steps):
+    """SA-RL / ATLA: the action (clipped to [-1, 1]) is the perturbation direction."""
+    return obs_n + eps * networks.to_env_action(a)
+
+
+def _steer_actions(key, d, obs_n, eps, victim_dist, steps):
+    """PA-AD: the director's action d is a direction in the victim's action space; a
+    gradient actor finds the perturbation that moves the victim's mean action along d."""
+    d = d / (jnp.linalg.norm(d, axis=-1, keepdims=True) + 1e-8)
+    mean0 = jax.lax.stop_gradient(victim_dist(obs_n)[0])
+    objective = lambda x: jnp.sum((victim_dist(x)[0] - mean0) * d, axis=-1)
+    return solve(objective, obs_n, key, eps, steps)
+
+
+SA_RL = LearnedAdversary("sa_rl", lambda env: env.obs_size, _direct)
+PA_AD = LearnedAdversary("pa_ad", lambda env: env.action_size, _steer_actions)

@@ -31,7 +31,9 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-METHODS: tuple[str, ...] = ("SPO", "ARPO", "BARPO", "BARPO+SPO")
+#: "ARPO+SPO" is a control that is not in the paper: the same SPO guidance
+#: added to ARPO, to tell the effect of the KL adversary from that of guidance.
+METHODS: tuple[str, ...] = ("SPO", "ARPO", "BARPO", "BARPO+SPO", "ARPO+SPO")
 
 # --------------------------------------------------------------------------
 # The finite state-adversarial MDP
@@ -77,12 +79,13 @@ class ChainConfig:
     """
 
     n_chain: int = 4
-    gamma: float = 0.9
+    gamma: float = 0.8
     p_advance: float = 0.9
     stop_reward: float = 1.0
-    goal_reward: float = 2.0
+    goal_reward: float = 2.5
     rho_start: float = 0.7  # mass on c0, the rest spread over c1..c{n-1}
     radius: int = 1
+    wait_action: bool = False  # add a third action "wait" (stay put, reward 0)
 
 
 def make_mdp(
@@ -132,8 +135,8 @@ def make_mdp(
 def make_chain_mdp(cfg: ChainConfig = ChainConfig()) -> FiniteSAMDP:
     """The default toy ISA-MDP (see :class:`ChainConfig` and docs/landscape.md)."""
     n = cfg.n_chain
-    S, A = n + 1, 2
-    GO, STOP = 0, 1
+    S, A = n + 1, (3 if cfg.wait_action else 2)
+    GO, STOP, WAIT = 0, 1, 2
     T = n
     P = np.zeros((S, A, S))
     R = np.zeros((S, A))
@@ -145,6 +148,8 @@ def make_chain_mdp(cfg: ChainConfig = ChainConfig()) -> FiniteSAMDP:
             R[i, GO] = cfg.p_advance * cfg.goal_reward
         P[i, STOP, T] = 1.0
         R[i, STOP] = cfg.stop_reward
+        if cfg.wait_action:
+            P[i, WAIT, i] = 1.0
     P[T, :, T] = 1.0
     rho = np.zeros(S)
     rho[0] = cfg.rho_start if n > 1 else 1.0
@@ -156,7 +161,7 @@ def make_chain_mdp(cfg: ChainConfig = ChainConfig()) -> FiniteSAMDP:
             nbhd[i, j] = abs(i - j) <= cfg.radius
     nbhd[T, T] = True
     names = tuple(f"c{i}" for i in range(n)) + ("T",)
-    return make_mdp(P, R, rho, nbhd, cfg.gamma, names, ("go", "stop"))
+    return make_mdp(P, R, rho, nbhd, cfg.gamma, names, ("go", "stop", "wait")[:A])
 
 
 # --------------------------------------------------------------------------
@@ -184,8 +189,10 @@ def perceived_policy(pi: jax.Array, nu: jax.Array) -> jax.Array:
 
     The agent in state ``s`` acts with ``pi(.|nu(s))``; as a matrix product
     this stays differentiable in ``pi`` for a fixed (stop-gradient) ``nu``.
+    (Written as broadcast-and-sum: for these tiny shapes it vectorises better
+    under ``vmap`` on CPU than a batched matmul.)
     """
-    return nu @ pi
+    return jnp.sum(nu[:, :, None] * pi[None, :, :], axis=1)
 
 
 def policy_evaluation(mdp: FiniteSAMDP, pi_s: jax.Array) -> jax.Array:
@@ -275,17 +282,22 @@ def _adversary_q(mdp: FiniteSAMDP, pi: jax.Array, V: jax.Array) -> jax.Array:
     return jnp.where(nbhd, q_so, jnp.inf)
 
 
-def strongest_adversary(mdp: FiniteSAMDP, pi: jax.Array, max_iter: int = 64) -> jax.Array:
+def strongest_adversary(
+    mdp: FiniteSAMDP, pi: jax.Array, nu0: jax.Array | None = None, max_iter: int = 64
+) -> jax.Array:
     """Exact deterministic value-minimising adversary for a fixed ``pi``.
 
     The adversary solves its own MDP (state s, action o in N(s), transition
     ``sum_a pi(a|o) P(.|s,a)``, cost = victim reward). Policy iteration is
-    used because it terminates at the exact optimum in a handful of linear
-    solves (value iteration only gets there asymptotically); the switching
-    margin keeps it from cycling on float ties. Returns a one-hot ``[S, S]``.
+    used because it terminates at the exact optimum after a handful of
+    linear solves (value iteration only gets there asymptotically; see
+    :func:`adversary_value_iteration` for the cross-check). ``nu0`` warm-starts
+    it (e.g. from the previous gradient step), which does not change the
+    fixed point, only the number of iterations. A relative switching margin
+    keeps float ties from cycling. Returns a one-hot ``[S, S]`` matrix.
     """
     S = mdp.n_states
-    eye = jnp.eye(S, dtype=pi.dtype)
+    nu0 = jnp.eye(S, dtype=pi.dtype) if nu0 is None else nu0.astype(pi.dtype)
     eps = 1e-6 if pi.dtype == jnp.float32 else 1e-12
 
     def improve(nu):
@@ -293,7 +305,7 @@ def strongest_adversary(mdp: FiniteSAMDP, pi: jax.Array, max_iter: int = 64) -> 
         Q = _adversary_q(mdp, pi, V)
         cur = jnp.sum(jnp.where(nu > 0, Q, 0.0), axis=-1)
         best = jnp.argmin(Q, axis=-1)
-        switch = Q[jnp.arange(S), best] < cur - eps * (1.0 + jnp.abs(cur))
+        switch = jnp.min(Q, axis=-1) < cur - eps * (1.0 + jnp.abs(cur))
         new = jnp.where(switch[:, None], jax.nn.one_hot(best, S, dtype=pi.dtype), nu)
         return new, jnp.any(switch)
 
@@ -306,7 +318,7 @@ def strongest_adversary(mdp: FiniteSAMDP, pi: jax.Array, max_iter: int = 64) -> 
         nu, changed = improve(nu)
         return nu, changed, it + 1
 
-    nu, _, _ = jax.lax.while_loop(cond, body, (eye, jnp.array(True), jnp.array(0)))
+    nu, _, _ = jax.lax.while_loop(cond, body, (nu0, jnp.array(True), jnp.array(0)))
     return nu
 
 
@@ -335,7 +347,7 @@ def kl_adversary(mdp: FiniteSAMDP, pi: jax.Array) -> jax.Array:
     kl = jnp.where(nbhd, kl, -jnp.inf)
     best = jnp.argmax(kl, axis=-1)
     tiny = 1e-7 if pi.dtype == jnp.float32 else 1e-14
-    best = jnp.where(kl[jnp.arange(S), best] > tiny, best, jnp.arange(S))
+    best = jnp.where(jnp.max(kl, axis=-1) > tiny, best, jnp.arange(S))
     return jax.nn.one_hot(best, S, dtype=pi.dtype)
 
 
@@ -344,41 +356,60 @@ def kl_adversary(mdp: FiniteSAMDP, pi: jax.Array) -> jax.Array:
 # --------------------------------------------------------------------------
 
 
+def _rho(mdp: FiniteSAMDP, dtype) -> jax.Array:
+    return jnp.asarray(mdp.rho, dtype)
+
+
 def spo_objective(mdp: FiniteSAMDP, theta: jax.Array) -> jax.Array:
-    rho = jnp.asarray(mdp.rho, theta.dtype)
-    return rho @ natural_value(mdp, theta)
+    """Natural objective ``rho . V^pi``."""
+    return _rho(mdp, theta.dtype) @ natural_value(mdp, theta)
+
+
+def arpo_objective_and_adversary(
+    mdp: FiniteSAMDP, theta: jax.Array, nu0: jax.Array | None = None
+) -> tuple[jax.Array, jax.Array]:
+    """Robust value ``min_nu rho . V^{pi o nu}`` and the minimising adversary.
+
+    ``nu*`` is computed from a stop-gradient copy of ``pi``, so autodiff only
+    differentiates the victim's value under the *fixed* ``nu*``: this is the
+    Danskin gradient, equal to the true gradient of the min wherever the
+    minimiser is unique. The strongest adversary minimises every state's
+    value at once, hence also ``rho . V`` for any ``rho``.
+    """
+    pi = policy_from_logits(theta)
+    nu = strongest_adversary(mdp, jax.lax.stop_gradient(pi), nu0)
+    j = _rho(mdp, theta.dtype) @ policy_evaluation(mdp, perceived_policy(pi, nu))
+    return j, nu
 
 
 def robust_value(mdp: FiniteSAMDP, theta: jax.Array) -> jax.Array:
-    """``min_nu rho . V^{pi o nu}`` evaluated exactly (the quantity we report)."""
-    pi = policy_from_logits(theta)
-    nu = strongest_adversary(mdp, jax.lax.stop_gradient(pi))
-    rho = jnp.asarray(mdp.rho, theta.dtype)
-    return rho @ policy_evaluation(mdp, perceived_policy(pi, nu))
+    """Exact value under the strongest adversary (the quantity we report)."""
+    return arpo_objective_and_adversary(mdp, theta)[0]
 
 
 def arpo_objective(mdp: FiniteSAMDP, theta: jax.Array) -> jax.Array:
-    """Robust value whose autodiff gradient is the Danskin gradient.
-
-    The argmin ``nu*`` is computed from a stop-gradient copy of ``pi``; only
-    the value of the victim under the *fixed* ``nu*`` is differentiated.
-    Where the minimiser is unique this equals the true gradient of the min.
-    Note: the strongest adversary minimises every state's value at once, so
-    it is also the minimiser of ``rho . V`` for any ``rho``.
-    """
+    """ARPO objective; ``jax.grad`` of it is the Danskin gradient."""
     return robust_value(mdp, theta)
 
 
 def barpo_objective(mdp: FiniteSAMDP, theta: jax.Array, kappa: float = 0.0) -> jax.Array:
-    """Outer BARPO objective: value under the (fixed) KL adversary + kappa * SPO."""
+    """Outer BARPO objective: value under the (fixed) KL adversary + kappa * SPO.
+
+    The inner argmax is stop-gradient, as in the bilevel formulation: the
+    outer player optimises its value against the adversary the inner level
+    picked, it does not differentiate through the adversary's choice.
+    """
     pi = policy_from_logits(theta)
     nu = kl_adversary(mdp, jax.lax.stop_gradient(pi))
-    rho = jnp.asarray(mdp.rho, theta.dtype)
+    rho = _rho(mdp, theta.dtype)
     j = rho @ policy_evaluation(mdp, perceived_policy(pi, nu))
+    if isinstance(kappa, (int, float)) and kappa == 0:
+        return j  # skip the (zero-weighted) natural-value solve
     return j + kappa * (rho @ policy_evaluation(mdp, pi))
 
 
-def objective_fn(mdp: FiniteSAMDP, method: str, kappa: float) -> Callable[[jax.Array], jax.Array]:
+def objective_fn(mdp: FiniteSAMDP, method: str, kappa: float = 1.0) -> Callable[[jax.Array], jax.Array]:
+    """Scalar objective of ``method`` (one of :data:`METHODS`) as ``theta -> J``."""
     if method == "SPO":
         return lambda th: spo_objective(mdp, th)
     if method == "ARPO":
@@ -387,4 +418,503 @@ def objective_fn(mdp: FiniteSAMDP, method: str, kappa: float) -> Callable[[jax.A
         return lambda th: barpo_objective(mdp, th, 0.0)
     if method == "BARPO+SPO":
         return lambda th: barpo_objective(mdp, th, kappa)
-    raise ValueError(f"unknown method {method!r}")
+    if method == "ARPO+SPO":
+        return lambda th: arpo_objective(mdp, th) + kappa * spo_objective(mdp, th)
+    raise ValueError(f"unknown method {method!r}; expected one of {METHODS}")
+
+
+# --------------------------------------------------------------------------
+# The many-initialisation study
+# --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StudyConfig:
+    """Settings of :func:`run_study`.
+
+    Initial policies are drawn uniformly from the simplex at every observed
+    state (``theta = log Dirichlet(1)``), so no method is favoured by the
+    initialisation. Plain gradient ascent is the default because the claim is
+    about stationary points of the exact gradient field; Adam is available.
+    """
+
+    mdp: ChainConfig = ChainConfig()
+    n_inits: int = 1000
+    n_steps: int = 3000
+    lr: float = 2.0
+    optimizer: str = "sgd"  # "sgd" (plain gradient ascent) or "adam"
+    kappa: float = 1.0  # SPO-guidance weight of the "BARPO+SPO" variant
+    seed: int = 0
+    methods: tuple[str, ...] = METHODS
+    n_checkpoints: int = 20  # robust value is recorded this many times
+    opt_rtol: float = 0.01  # "optimal": J_R >= J* - opt_rtol * |J*|
+    plateau_tol: float = 1e-3  # "stuck": non-optimal and J_R moved < this over the last quarter
+
+
+class _TrainOut(NamedTuple):
+    theta: jax.Array  # [N, S, A] final logits
+    robust_curve: jax.Array  # [N, K] robust value at checkpoints (after vmap)
+    final_natural: jax.Array  # [N]
+    final_robust: jax.Array  # [N]
+    final_grad_norm: jax.Array  # [N] norm of the method's own gradient at the end
+
+
+@dataclass(frozen=True, eq=False)
+class StudyResult:
+    """Outcome of :func:`run_study` (arrays are numpy, one row per method)."""
+
+    config: StudyConfig
+    j_star: float
+    methods: tuple[str, ...]
+    theta0: np.ndarray  # [N, S, A]
+    final_theta: np.ndarray  # [M, N, S, A]
+    final_robust: np.ndarray  # [M, N]
+    final_natural: np.ndarray  # [M, N]
+    final_grad_norm: np.ndarray  # [M, N]
+    robust_curve: np.ndarray  # [M, K, N]
+    checkpoint_steps: np.ndarray  # [K]
+    summary: dict
+    seconds: float
+
+    def table(self) -> str:
+        """Markdown table of the per-method summary."""
+        head = (
+            "| method | optimal | stuck | unconverged | mean J_R | mean J_nat | mean J_R (stuck) |\n"
+            "|---|---|---|---|---|---|---|\n"
+        )
+        rows = []
+        for m in self.methods:
+            s = self.summary[m]
+            stuck_v = "-" if s["mean_robust_stuck"] is None else f"{s['mean_robust_stuck']:.3f}"
+            rows.append(
+                f"| {m} | {s['frac_optimal']:.3f} | {s['frac_stuck']:.3f} | {s['frac_unconverged']:.3f} "
+                f"| {s['mean_robust']:.3f} | {s['mean_natural']:.3f} | {stuck_v} |"
+            )
+        return head + "\n".join(rows) + f"\n\nJ* (robust optimum = rho . V*) = {self.j_star:.4f}"
+
+
+def random_logits(key: jax.Array, n: int, n_states: int, n_actions: int) -> jax.Array:
+    """Logits of ``n`` policies drawn uniformly from the simplex per state."""
+    p = jax.random.dirichlet(key, jnp.ones(n_actions), (n, n_states))
+    return jnp.log(jnp.clip(p, 1e-12, 1.0))
+
+
+def _make_optimizer(cfg: StudyConfig) -> optax.GradientTransformation:
+    if cfg.optimizer == "sgd":
+        return optax.sgd(cfg.lr)
+    if cfg.optimizer == "adam":
+        return optax.adam(cfg.lr)
+    raise ValueError(f"unknown optimizer {cfg.optimizer!r}")
+
+
+def _objective_with_aux(mdp: FiniteSAMDP, method: str, kappa: float):
+    """``(theta, nu_prev) -> (J, nu)``; only ARPO uses/updates the warm start."""
+    if method == "ARPO":
+        return lambda th, nu: arpo_objective_and_adversary(mdp, th, nu)
+    if method == "ARPO+SPO":
+
+        def guided(th, nu):
+            j, nu = arpo_objective_and_adversary(mdp, th, nu)
+            return j + kappa * spo_objective(mdp, th), nu
+
+        return guided
+    f = objective_fn(mdp, method, kappa)
+    return lambda th, nu: (f(th), nu)
+
+
+def make_trainer(mdp: FiniteSAMDP, cfg: StudyConfig) -> Callable[[jax.Array], dict[str, _TrainOut]]:
+    """One jitted program: for every method, vmap over inits, scan over steps."""
+    tx = _make_optimizer(cfg)
+    S = mdp.n_states
+    K = cfg.n_checkpoints
+    inner = max(1, cfg.n_steps // K)
+
+    def train_one(method: str, theta0: jax.Array) -> _TrainOut:
+        vg = jax.value_and_grad(_objective_with_aux(mdp, method, cfg.kappa), has_aux=True)
+
+        def step(carry, _):
+            th, st, nu = carry
+            (_, nu), g = vg(th, nu)
+            upd, st = tx.update(jax.tree_util.tree_map(jnp.negative, g), st, th)  # ascent
+            return (optax.apply_updates(th, upd), st, nu), None
+
+        def chunk(carry, _):
+            carry, _ = jax.lax.scan(step, carry, None, length=inner)
+            return carry, robust_value(mdp, carry[0])
+
+        init = (theta0, tx.init(theta0), jnp.eye(S, dtype=theta0.dtype))
+        (th, _, nu), curve = jax.lax.scan(chunk, init, None, length=K)
+        (_, _), g = vg(th, nu)
+        return _TrainOut(
+            theta=th,
+            robust_curve=curve,
+            final_natural=spo_objective(mdp, th),
+            final_robust=curve[-1],
+            final_grad_norm=jnp.sqrt(jnp.sum(g**2)),
+        )
+
+    @jax.jit
+    def train_all(theta0: jax.Array) -> dict[str, _TrainOut]:
+        return {m: jax.vmap(lambda t, m=m: train_one(m, t))(theta0) for m in cfg.methods}
+
+    return train_all
+
+
+def _summarise(final_r, final_n, curve, j_star, cfg: StudyConfig) -> dict:
+    tol = cfg.opt_rtol * abs(j_star)
+    optimal = final_r >= j_star - tol
+    q = max(1, curve.shape[0] // 4)
+    moved = np.abs(curve[-1] - curve[-1 - q]) if curve.shape[0] > q else np.full_like(final_r, np.inf)
+    stuck = (~optimal) & (moved < cfg.plateau_tol)
+    unconv = (~optimal) & (~stuck)
+    return {
+        "frac_optimal": float(optimal.mean()),
+        "frac_stuck": float(stuck.mean()),
+        "frac_unconverged": float(unconv.mean()),
+        "mean_robust": float(final_r.mean()),
+        "mean_natural": float(final_n.mean()),
+        "mean_robust_stuck": float(final_r[stuck].mean()) if stuck.any() else None,
+        "mean_natural_stuck": float(final_n[stuck].mean()) if stuck.any() else None,
+        "n_inits": int(final_r.shape[0]),
+    }
+
+
+def run_study(cfg: StudyConfig = StudyConfig(), mdp: FiniteSAMDP | None = None) -> StudyResult:
+    """Run all methods from the same random initial policies; classify the ends.
+
+    An init counts as *optimal* when its final robust value (exact, strongest
+    adversary) is within ``opt_rtol`` of the exact robust optimum ``J*``;
+    as *stuck* when it is not and its robust value moved by less than
+    ``plateau_tol`` over the last quarter of training (a stationary plateau);
+    otherwise as *unconverged*. The three fractions sum to one.
+    """
+    mdp = mdp if mdp is not None else make_chain_mdp(cfg.mdp)
+    j_star = robust_optimum(mdp)
+    key = jax.random.PRNGKey(cfg.seed)
+    theta0 = random_logits(key, cfg.n_inits, mdp.n_states, mdp.n_actions)
+    trainer = make_trainer(mdp, cfg)
+    t0 = time.perf_counter()
+    out = jax.block_until_ready(trainer(theta0))
+    seconds = time.perf_counter() - t0
+    methods = tuple(cfg.methods)
+    fr = np.stack([np.asarray(out[m].final_robust, np.float64) for m in methods])
+    fn = np.stack([np.asarray(out[m].final_natural, np.float64) for m in methods])
+    curves = np.stack([np.asarray(out[m].robust_curve, np.float64).T for m in methods])  # [M, K, N]
+    summary = {m: _summarise(fr[i], fn[i], curves[i], j_star, cfg) for i, m in enumerate(methods)}
+    inner = max(1, cfg.n_steps // cfg.n_checkpoints)
+    return StudyResult(
+        config=cfg,
+        j_star=j_star,
+        methods=methods,
+        theta0=np.asarray(theta0),
+        final_theta=np.stack([np.asarray(out[m].theta) for m in methods]),
+        final_robust=fr,
+        final_natural=fn,
+        final_grad_norm=np.stack([np.asarray(out[m].final_grad_norm, np.float64) for m in methods]),
+        robust_curve=curves,
+        checkpoint_steps=inner * np.arange(1, cfg.n_checkpoints + 1),
+        summary=summary,
+        seconds=seconds,
+    )
+
+
+def gradient_by_true_state(mdp: FiniteSAMDP, theta: jax.Array, nu: jax.Array) -> jax.Array:
+    """Split ``d(rho . V^{pi o nu}) / d theta`` into per-true-state terms.
+
+    Policy-gradient theorem for the perceived policy: the term of true state
+    ``s`` on logit ``theta[o, a]`` is ``nu[s, o] d(s) pi(a|o) A(s, a)``, with
+    ``d = rho (I - gamma P)^-1`` the discounted visitation and ``A`` the
+    advantage, both under ``pi o nu``. Summing over ``s`` gives the gradient;
+    the split shows which true states pull an observation's policy where.
+    Returns ``[S_true, S_obs, A]``.
+    """
+    P, R, rho, _ = _arrays(mdp, theta.dtype)
+    pi = policy_from_logits(theta)
+    pe = perceived_policy(pi, nu)
+    V = policy_evaluation(mdp, pe)
+    Q = R + mdp.gamma * jnp.einsum("sat,t->sa", P, V)
+    A = Q - V[:, None]
+    P_pe = jnp.einsum("sa,sat->st", pe, P)
+    d = jnp.linalg.solve((jnp.eye(P.shape[0], dtype=theta.dtype) - mdp.gamma * P_pe).T, rho)
+    return nu[:, :, None] * d[:, None, None] * pi[None, :, :] * A[:, None, :]
+
+
+def describe_runs(mdp: FiniteSAMDP, result: StudyResult, method: str, which: str = "stuck", n: int = 5) -> str:
+    """Show a few final policies of ``method`` with both adversaries' choices.
+
+    Used to see *why* runs stick: which observation each adversary shows in
+    each true state and which observations receive (almost) no gradient.
+    """
+    i = result.methods.index(method)
+    cfg = result.config
+    tol = cfg.opt_rtol * abs(result.j_star)
+    fr = result.final_robust[i]
+    curve = result.robust_curve[i]
+    q = max(1, curve.shape[0] // 4)
+    moved = np.abs(curve[-1] - curve[-1 - q])
+    mask = {
+        "optimal": fr >= result.j_star - tol,
+        "stuck": (fr < result.j_star - tol) & (moved < cfg.plateau_tol),
+    }[which]
+    orp = check_isa_consistency(mdp)
+    names = mdp.state_names
+    f = objective_fn(mdp, method, cfg.kappa)
+    lines = [f"{method}: {int(mask.sum())} {which} runs of {fr.size}; showing up to {n}"]
+    idx = np.flatnonzero(mask)[:n]
+    if idx.size == 0:
+        return lines[0]
+
+    @jax.jit
+    @jax.vmap
+    def analyse(th):
+        pi = policy_from_logits(th)
+        return (
+            pi[jnp.arange(mdp.n_states), jnp.asarray(orp)],
+            jnp.argmax(strongest_adversary(mdp, pi), axis=1),
+            jnp.argmax(kl_adversary(mdp, pi), axis=1),
+            jnp.linalg.norm(jax.grad(f)(th), axis=-1),
+        )
+
+    p_all, nus_all, nuk_all, g_all = map(np.asarray, analyse(jnp.asarray(result.final_theta[i, idx])))
+    for r, k in enumerate(idx):
+        p_opt, nu_s, nu_k, g = p_all[r], nus_all[r], nuk_all[r], g_all[r]
+        lines.append(
+            "  pi(a*|o)=" + " ".join(f"{names[o]}:{p_opt[o]:.3f}" for o in range(mdp.n_states))
+            + f" | J_R={fr[k]:.3f} J_nat={result.final_natural[i, k]:.3f}"
+            + "\n    nu*  : " + " ".join(f"{names[s]}->{names[nu_s[s]]}" for s in range(mdp.n_states))
+            + "\n    nu_KL: " + " ".join(f"{names[s]}->{names[nu_k[s]]}" for s in range(mdp.n_states))
+            + "\n    |grad| per observation: " + " ".join(f"{names[o]}:{g[o]:.1e}" for o in range(mdp.n_states))
+        )
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------
+# Plots
+# --------------------------------------------------------------------------
+
+
+def _pyplot():
+    """pyplot, switched to Agg unless we are inside a Jupyter kernel."""
+    import sys
+
+    import matplotlib
+
+    if "ipykernel" not in sys.modules and "matplotlib.pyplot" not in sys.modules:
+        matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def logits_from_probs(p_opt: jax.Array, a_opt: jax.Array, n_actions: int) -> jax.Array:
+    """Logits putting mass ``p_opt`` on ``a_opt`` and the rest evenly elsewhere."""
+    rest = (1.0 - p_opt) / max(n_actions - 1, 1)
+    probs = jnp.where(jnp.arange(n_actions) == a_opt, p_opt, rest)
+    return jnp.log(jnp.clip(probs, 1e-12, 1.0))
+
+
+def landscape_slice(
+    mdp: FiniteSAMDP,
+    obs: tuple[int, int] = (0, 1),
+    base_p: float | np.ndarray = 0.99,
+    n_grid: int = 61,
+    kappa: float = 1.0,
+    methods: tuple[str, ...] = METHODS,
+) -> dict[str, np.ndarray]:
+    """Objectives on a grid over ``pi(a*|o_i), pi(a*|o_j)`` (others fixed).
+
+    ``a*`` is the ORP action of each observation; ``base_p`` is the
+    probability of ``a*`` at the observations that are held fixed. Returns the
+    grid, every method's objective and its gradient w.r.t. the two grid
+    probabilities (to draw the ascent direction field).
+    """
+    orp = jnp.asarray(check_isa_consistency(mdp))
+    S, A = mdp.n_states, mdp.n_actions
+    base = jnp.broadcast_to(jnp.asarray(base_p, jnp.float32), (S,))
+    grid = jnp.linspace(0.005, 0.995, n_grid, dtype=jnp.float32)
+    i, j = obs
+
+    def theta_of(pij):
+        p = base.at[i].set(pij[0]).at[j].set(pij[1])
+        return jax.vmap(lambda pp, a: logits_from_probs(pp, a, A))(p, orp)
+
+    P1, P2 = jnp.meshgrid(grid, grid, indexing="xy")
+    pts = jnp.stack([P1.ravel(), P2.ravel()], -1)
+
+    @jax.jit
+    def all_methods(pts):
+        res = {}
+        for m in methods:
+            f = objective_fn(mdp, m, kappa)
+            res[m] = jax.vmap(jax.value_and_grad(lambda pij, f=f: f(theta_of(pij))))(pts)
+        return res
+
+    out: dict[str, np.ndarray] = {"grid": np.asarray(grid)}
+    for m, (v, g) in all_methods(pts).items():
+        out[m] = np.asarray(v).reshape(n_grid, n_grid)
+        out[m + "_grad"] = np.asarray(g).reshape(n_grid, n_grid, 2)
+    return out
+
+
+def plot_landscape_slice(
+    mdp: FiniteSAMDP,
+    path: str | None = None,
+    obs: tuple[int, int] = (0, 1),
+    base_p: float | np.ndarray = 0.99,
+    n_grid: int = 61,
+    kappa: float = 1.0,
+    methods: tuple[str, ...] = ("SPO", "ARPO", "BARPO"),
+):
+    """Heat maps of the natural / robust / BARPO objectives on a 2-D slice.
+
+    Arrows show the (normalised) gradient-ascent direction of each method's
+    own objective; the robust-value panel is the ARPO objective itself.
+    """
+    plt = _pyplot()
+    sl = landscape_slice(mdp, obs, base_p, n_grid, kappa, methods)
+    g = sl["grid"]
+    titles = {
+        "SPO": "natural  rho.V^pi  (SPO)",
+        "ARPO": "robust  min_nu rho.V^{pi o nu}  (ARPO)",
+        "BARPO": "rho.V under KL adversary  (BARPO)",
+        "BARPO+SPO": f"BARPO + {kappa:g} x natural",
+        "ARPO+SPO": f"ARPO + {kappa:g} x natural",
+    }
+    fig, axes = plt.subplots(1, len(methods), figsize=(4.6 * len(methods), 4.2), squeeze=False)
+    step = max(1, n_grid // 12)
+    names = mdp.state_names
+    for ax, m in zip(axes[0], methods):
+        im = ax.imshow(sl[m], origin="lower", extent=(g[0], g[-1], g[0], g[-1]), aspect="auto", cmap="viridis")
+        gr = sl[m + "_grad"][::step, ::step]
+        nrm = np.linalg.norm(gr, axis=-1, keepdims=True) + 1e-12
+        u = gr / nrm
+        X, Y = np.meshgrid(g[::step], g[::step], indexing="xy")
+        ax.quiver(X, Y, u[..., 0], u[..., 1], color="white", scale=25, width=0.004)
+        ax.set_title(titles[m], fontsize=9)
+        ax.set_xlabel(f"pi(a*|{names[obs[0]]})")
+        ax.set_ylabel(f"pi(a*|{names[obs[1]]})")
+        fig.colorbar(im, ax=ax, fraction=0.046)
+    fig.suptitle(f"2-D slice, other observations at pi(a*)={np.round(np.asarray(base_p), 3)}", fontsize=9)
+    fig.tight_layout()
+    if path:
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        fig.savefig(path, dpi=110)
+    return fig
+
+
+def plot_final_values(result: StudyResult, path: str | None = None):
+    """Histogram of final robust values per method, with ``J*`` marked."""
+    plt = _pyplot()
+    M = len(result.methods)
+    fig, axes = plt.subplots(1, M, figsize=(3.6 * M, 3.2), sharey=True, squeeze=False)
+    lo = min(result.final_robust.min(), result.j_star) - 0.02
+    bins = np.linspace(lo, result.j_star + 0.02, 50)
+    for ax, m, v in zip(axes[0], result.methods, result.final_robust):
+        s = result.summary[m]
+        ax.hist(v, bins=bins, color="tab:blue")
+        ax.axvline(result.j_star, color="k", ls="--", lw=1)
+        ax.set_title(f"{m}: opt {s['frac_optimal']:.2f}, stuck {s['frac_stuck']:.2f}", fontsize=9)
+        ax.set_xlabel("final robust value J_R")
+    axes[0][0].set_ylabel(f"# of {result.final_robust.shape[1]} inits")
+    fig.tight_layout()
+    if path:
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        fig.savefig(path, dpi=110)
+    return fig
+
+
+# --------------------------------------------------------------------------
+# Robustness of the conclusion to the MDP design / guidance weight
+# --------------------------------------------------------------------------
+
+#: Every corridor variant that was tried while designing the default one.
+SWEEP_DESIGNS: tuple[tuple[str, dict], ...] = (
+    ("default", {}),
+    ("radius=2", dict(radius=2)),
+    ("radius=3 (all cells confusable)", dict(radius=3)),
+    ("deterministic go (p_advance=1)", dict(p_advance=1.0)),
+    ("rho_start=0.5", dict(rho_start=0.5)),
+    ("n=3, G=1.9", dict(n_chain=3, goal_reward=1.9)),
+    ("n=3, G=1.9, radius=2", dict(n_chain=3, goal_reward=1.9, radius=2)),
+    ("n=6, G=3.5", dict(n_chain=6, goal_reward=3.5)),
+    ("gamma=0.9, G=2.0", dict(gamma=0.9, goal_reward=2.0)),
+    ("gamma=0.9, G=2.0, rho_start=0.85, radius=3", dict(gamma=0.9, goal_reward=2.0, rho_start=0.85, radius=3)),
+    ("3 actions (+wait)", dict(wait_action=True)),
+    ("3 actions (+wait), radius=3", dict(wait_action=True, radius=3)),
+)
+
+
+def design_sweep(base: StudyConfig, designs=SWEEP_DESIGNS, kappas=(0.25, 0.5, 2.0, 4.0)) -> str:
+    """Markdown tables: optimal/stuck fractions per design, then per kappa.
+
+    Same measurement as :func:`run_study`; only the MDP (or kappa) changes.
+    """
+    lines = [
+        "| design | J* | " + " | ".join(f"{m} opt / stuck" for m in base.methods) + " |",
+        "|---|---|" + "---|" * len(base.methods),
+    ]
+    for name, kw in designs:
+        cfg = dataclasses.replace(base, mdp=dataclasses.replace(base.mdp, **kw))
+        r = run_study(cfg)
+        cells = [f"{r.summary[m]['frac_optimal']:.2f} / {r.summary[m]['frac_stuck']:.2f}" for m in r.methods]
+        lines.append(f"| {name} | {r.j_star:.3f} | " + " | ".join(cells) + " |")
+    guided = tuple(m for m in ("BARPO+SPO", "ARPO+SPO") if m in base.methods)
+    lines += [
+        "",
+        "| kappa (default design) | " + " | ".join(f"{m} opt / stuck / mean J_R" for m in guided) + " |",
+        "|---|" + "---|" * len(guided),
+    ]
+    for k in kappas:
+        r = run_study(dataclasses.replace(base, kappa=k, methods=guided))
+        cells = [
+            f"{r.summary[m]['frac_optimal']:.3f} / {r.summary[m]['frac_stuck']:.3f} / {r.summary[m]['mean_robust']:.3f}"
+            for m in guided
+        ]
+        lines.append(f"| {k:g} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------
+# Command line
+# --------------------------------------------------------------------------
+
+
+def _main(argv=None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--out", default=os.path.join("benchmarks", "results", "landscape"))
+    ap.add_argument("--n-inits", type=int, default=StudyConfig.n_inits)
+    ap.add_argument("--n-steps", type=int, default=StudyConfig.n_steps)
+    ap.add_argument("--lr", type=float, default=StudyConfig.lr)
+    ap.add_argument("--optimizer", default=StudyConfig.optimizer, choices=("sgd", "adam"))
+    ap.add_argument("--kappa", type=float, default=StudyConfig.kappa)
+    ap.add_argument("--seed", type=int, default=StudyConfig.seed)
+    ap.add_argument("--radius", type=int, default=ChainConfig.radius)
+    ap.add_argument("--sweep", action="store_true", help="also run the MDP-design and kappa sweep")
+    ap.add_argument("--sweep-inits", type=int, default=300)
+    args = ap.parse_args(argv)
+    cfg = StudyConfig(
+        mdp=dataclasses.replace(ChainConfig(), radius=args.radius),
+        n_inits=args.n_inits,
+        n_steps=args.n_steps,
+        lr=args.lr,
+        optimizer=args.optimizer,
+        kappa=args.kappa,
+        seed=args.seed,
+    )
+    mdp = make_chain_mdp(cfg.mdp)
+    print(f"jax {jax.__version__}, backend {jax.default_backend()}")
+    print(cfg)
+    res = run_study(cfg, mdp)
+    print(res.table())
+    print(f"\nstudy wall time (compile + run): {res.seconds:.1f} s")
+    os.makedirs(args.out, exist_ok=True)
+    plot_landscape_slice(mdp, os.path.join(args.out, "landscape_slice.png"), kappa=cfg.kappa)
+    plot_final_values(res, os.path.join(args.out, "final_robust_values.png"))
+    print(f"wrote {args.out}/landscape_slice.png and {args.out}/final_robust_values.png")
+    if args.sweep:
+        print(f"\ndesign / kappa sweep ({args.sweep_inits} inits each, same seed and optimiser):")
+        print(design_sweep(dataclasses.replace(cfg, n_inits=args.sweep_inits)))
+
+
+if __name__ == "__main__":
+    _main()

@@ -77,7 +77,8 @@ def plus_kl_regulariser(outer):
 class Method:
     inner: Optional[Inner]
     outer: Callable
-    learned_adversary: bool = False  # rollouts collected under a PPO-trained adversary (ATLA)
+    # rollouts collected under a PPO-trained adversary (ATLA), see adversary.LearnedAdversary
+    learned_adversary: Optional[adversary.LearnedAdversary] = None
 
     def perturb(self, ac, params, batch, key, eps, hp, steps: int):
         """nu(s) for a minibatch: the inner level's solution (or s itself)."""
@@ -107,5 +108,5 @@ METHODS = {
     "car_ppo": Method(SURROGATE, plus_guidance(softmax_aggregate)),
     # ATLA: the batch's observations already carry the learned adversary's
     # perturbation (rollouts are collected under it), so the outer loss is plain PPO.
-    "atla_ppo": Method(None, clean, learned_adversary=True),
+    "atla_ppo": Method(None, clean, learned_adversary=adversary.SA_RL),
 }

@@ -15,6 +15,34 @@ import jax.numpy as jnp
 LOG_2PI = jnp.log(2.0 * jnp.pi)
 
 
+def orthogonal(scale: float = 1.0):
+    """Orthogonal initialiser without LAPACK.
+
+    flax's `orthogonal` calls QR; on jax 0.10.2's CPU backend a *batched* QR (our
+    per-seed init under vmap) can deadlock in LAPACK's thread pool. Gram-Schmidt
+    (done twice for float32 accuracy) of a Gaussian matrix gives the same Haar
+    distribution (R's diagonal is positive by construction) in plain jnp ops.
+    """
+    def init(key, shape, dtype=jnp.float32):
+        rows = 1
+        for d in shape[:-1]:
+            rows *= d
+        cols = shape[-1]
+        m, k = max(rows, cols), min(rows, cols)
+        a = jax.random.normal(key, (m, k), jnp.float32)
+
+        def column(j, q):
+            v = a[:, j]
+            for _ in range(2):
+                v = v - q @ (q.T @ v)
+            return q.at[:, j].set(v / jnp.linalg.norm(v))
+
+        q = jax.lax.fori_loop(0, k, column, jnp.zeros((m, k), jnp.float32))
+        q = q if rows >= cols else q.T
+        return (scale * q).reshape(shape).astype(dtype)
+    return init
+
+
 class MLP(nn.Module):
     hidden: Sequence[int]
     out: int
@@ -23,8 +51,8 @@ class MLP(nn.Module):
     @nn.compact
     def __call__(self, x):
         for h in self.hidden:
-            x = nn.tanh(nn.Dense(h, kernel_init=nn.initializers.orthogonal(jnp.sqrt(2.0)))(x))
-        return nn.Dense(self.out, kernel_init=nn.initializers.orthogonal(self.out_scale))(x)
+            x = nn.tanh(nn.Dense(h, kernel_init=orthogonal(jnp.sqrt(2.0)))(x))
+        return nn.Dense(self.out, kernel_init=orthogonal(self.out_scale))(x)
 
 
 class GaussianPolicy(nn.Module):

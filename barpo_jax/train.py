@@ -20,6 +20,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from . import acting, networks, ppo
+from . import adversary as adv_lib
 from . import normalize as nz
 from .config import ConfigError, TrainConfig
 from .envs import EnvState, VecEnv
@@ -60,7 +61,9 @@ def hyperparams(cfg: TrainConfig, num_runs: int, **overrides) -> dict:
 class Trainer:
     """The static parts of a run (env, networks, method, optimiser) and its pure steps."""
 
-    def __init__(self, cfg: TrainConfig, train_agent: bool = True):
+    def __init__(self, cfg: TrainConfig, train_agent: bool = True, adversary=None):
+        """train_agent=False freezes the agent and its normaliser (training an attack
+        against a fixed victim); `adversary` overrides the method's learned adversary."""
         self.cfg = cfg
         self.train_agent = train_agent
         self.env = VecEnv(cfg.env, cfg.backend, cfg.num_envs, cfg.episode_length)
@@ -68,10 +71,11 @@ class Trainer:
                                        cfg.value_hidden, cfg.init_log_std)
         self.method = METHODS[cfg.algo]
         self.opt = ppo.make_optimizer(cfg.max_grad_norm)
-        # The learned adversary acts in observation space: obs -> perturbation direction.
-        self.adv_ac = (networks.ActorCritic(self.env.obs_size, self.env.obs_size, cfg.policy_hidden,
-                                            cfg.value_hidden, cfg.init_log_std)
-                       if self.method.learned_adversary else None)
+        self.adversary = adversary or self.method.learned_adversary
+        self.adv_ac = None
+        if self.adversary is not None:  # sees the clean normalised obs, acts via adversary.realise
+            self.adv_ac = networks.ActorCritic(self.env.obs_size, self.adversary.action_size(self.env),
+                                               cfg.policy_hidden, cfg.value_hidden, cfg.init_log_std)
 
     # ---- state ---------------------------------------------------------------
     def init(self, key) -> TrainState:
@@ -98,20 +102,21 @@ class Trainer:
     def perturber(self, ts: TrainState, eps, hp):
         """How observations are perturbed while collecting the rollout."""
         if self.adv_ac is not None:
-            adv_params = ts.adv.params
+            adv_params, victim = ts.adv.params, functools.partial(self.ac.dist, ts.agent.params)
 
             def learned(key, obs_n):
+                ks, kr = jax.random.split(key)
                 mean, std = self.adv_ac.dist(adv_params, obs_n)
-                a = networks.sample(key, mean, std)
-                return obs_n + eps * networks.to_env_action(a), a, networks.log_prob(mean, std, a)
+                a = networks.sample(ks, mean, std)
+                seen = self.adversary.realise(kr, a, obs_n, eps, victim, self.cfg.inner_steps)
+                return seen, a, networks.log_prob(mean, std, a)
             return learned
         if self.cfg.rollout_under_adversary and self.method.inner is not None:
-            from . import adversary
             params = ts.agent.params
 
             def solved(key, obs_n):
-                obj = adversary.kl_objective(lambda x: self.ac.dist(params, x), obs_n)
-                seen = adversary.solve(obj, obs_n, key, eps, self.cfg.inner_steps, eps * hp["step_frac"],
+                obj = adv_lib.kl_objective(lambda x: self.ac.dist(params, x), obs_n)
+                seen = adv_lib.solve(obj, obs_n, key, eps, self.cfg.inner_steps, eps * hp["step_frac"],
                                        hp["sgld_noise"])
                 return seen, jnp.zeros_like(obs_n), jnp.zeros(obs_n.shape[:-1])
             return solved
