@@ -443,7 +443,7 @@ class StudyConfig:
     n_steps: int = 3000
     lr: float = 2.0
     optimizer: str = "sgd"  # "sgd" (plain gradient ascent) or "adam"
-    kappa: float = 1.0  # SPO-guidance weight of the "BARPO+SPO" variant
+    kappa: float = 1.0  # SPO-guidance weight of "BARPO+SPO" (and of the "ARPO+SPO" control)
     seed: int = 0
     methods: tuple[str, ...] = METHODS
     n_checkpoints: int = 20  # robust value is recorded this many times

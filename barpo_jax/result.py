@@ -79,7 +79,7 @@ def load(out: str) -> TrainResult:
     from . import checkpoint
     from .train import Trainer
     cfg = checkpoint.read_config(out)
-    trainer = Trainer(cfg)
+    trainer = Trainer.cached(cfg)
     seeds = [cfg.seed + i for i in range(cfg.num_seeds)]
     template = jax.eval_shape(lambda: trainer.init_runs(seeds))
     state, metrics, iterations = checkpoint.restore(out, template)

@@ -44,6 +44,9 @@ class TrainingDiverged(ValueError):
     pass
 
 
+_TRAINERS: dict = {}
+
+
 def hyperparams(cfg: TrainConfig, num_runs: int, **overrides) -> dict:
     """The float hyper-parameters as data, one value per run. `overrides` maps a field
     to an array of per-run values (used by sweeps)."""
@@ -66,6 +69,7 @@ class Trainer:
         against a fixed victim); `adversary` overrides the method's learned adversary."""
         self.cfg = cfg
         self.train_agent = train_agent
+        self._init_runs, self._chunks = None, {}
         self.env = VecEnv(cfg.env, cfg.backend, cfg.num_envs, cfg.episode_length)
         self.ac = networks.ActorCritic(self.env.obs_size, self.env.action_size, cfg.policy_hidden,
                                        cfg.value_hidden, cfg.init_log_std)
@@ -90,7 +94,20 @@ class Trainer:
 
     def init_runs(self, seeds) -> TrainState:
         keys = jnp.stack([jax.random.PRNGKey(int(s)) for s in seeds])
-        return jax.jit(jax.vmap(self.init))(keys)
+        if self._init_runs is None:
+            self._init_runs = jax.jit(jax.vmap(self.init))
+        return self._init_runs(keys)
+
+    @classmethod
+    def cached(cls, cfg: TrainConfig) -> "Trainer":
+        """One Trainer (and so one set of compiled programs) per config, ignoring the
+        fields that do not enter the compiled program (seed, num_seeds)."""
+        key = cfg.replace(seed=0, num_seeds=1)
+        if key not in _TRAINERS:
+            if len(_TRAINERS) >= 16:
+                _TRAINERS.pop(next(iter(_TRAINERS)))
+            _TRAINERS[key] = cls(cfg)
+        return _TRAINERS[key]
 
     # ---- one iteration (one run) ---------------------------------------------
     def eps_at(self, iteration, hp):
@@ -169,12 +186,16 @@ class Trainer:
 
     def chunk_fn(self, length: int):
         """jit(scan(vmap(iteration))) over `length` iterations: the compiled unit."""
+        if length in self._chunks:
+            return self._chunks[length]
+
         def run(ts, hp):
             def body(ts, _):
                 return jax.vmap(self.iteration)(ts, hp)
             ts, metrics = jax.lax.scan(body, ts, None, length=length)
             return ts, jax.tree.map(lambda m: jnp.swapaxes(m, 0, 1), metrics)  # -> [run, iter]
-        return jax.jit(run)
+        self._chunks[length] = jax.jit(run)
+        return self._chunks[length]
 
 
 def shard(state: TrainState, num_envs: int) -> TrainState:
@@ -217,7 +238,7 @@ def train(cfg: TrainConfig, out: Optional[str] = None, resume: bool = False, pro
     if not isinstance(cfg, TrainConfig):
         raise ConfigError("train() takes a barpo_jax.TrainConfig")
     seeds = list(run_seeds) if run_seeds is not None else [cfg.seed + i for i in range(cfg.num_seeds)]
-    trainer = Trainer(cfg)
+    trainer = Trainer.cached(cfg)
     hp = hyperparams(cfg, len(seeds), **(hp_overrides or {}))
     n_iter = cfg.num_iterations
     done_iter, history = 0, {}

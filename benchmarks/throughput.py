@@ -30,10 +30,13 @@ from __future__ import annotations
 
 import argparse
 import functools
+import json
 import math
 import os
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -50,19 +53,19 @@ import _provenance  # noqa: E402
 # Defaults per device label. CPU lists are sized for a 2-core machine (non-quick run well
 # under ~12 min); GPU lists follow the brief.
 DEFAULTS = {
-    "cpu": dict(env="inverted_pendulum", num_envs=256, target_steps=131_072, repeats=3,
+    "cpu": dict(env="inverted_pendulum", num_envs=256, target_steps=131_072, repeats=3, scale_repeats=2,
                 scale_envs=(256, 1024, 4096, 8192), scale_seeds=(1, 2, 4, 8, 16),
-                brax_epochs=5,
+                brax_epochs=5, timeout_s=420,
                 parity_env="inverted_double_pendulum", parity_num_envs=256, parity_steps=1_200_000,
-                parity_points=6, parity_seeds=1),
-    "gpu": dict(env="hopper", num_envs=2048, target_steps=4_194_304, repeats=3,
+                parity_points=6, parity_seeds=1, parity_timeout_s=600),
+    "gpu": dict(env="hopper", num_envs=2048, target_steps=4_194_304, repeats=3, scale_repeats=3,
                 scale_envs=(256, 1024, 4096, 8192), scale_seeds=(1, 2, 4, 8, 16),
-                brax_epochs=4,
+                brax_epochs=4, timeout_s=600,
                 parity_env="hopper", parity_num_envs=2048, parity_steps=20_000_000,
-                parity_points=11, parity_seeds=3),
+                parity_points=11, parity_seeds=3, parity_timeout_s=1800),
 }
-QUICK = dict(target_steps=16_384, repeats=1, scale_envs=(256, 1024), scale_seeds=(1, 2), brax_epochs=3,
-             parity_steps=51_200, parity_points=3, parity_seeds=1)
+QUICK = dict(target_steps=16_384, repeats=1, scale_repeats=1, scale_envs=(256, 1024), scale_seeds=(1, 2),
+             brax_epochs=3, parity_steps=51_200, parity_points=3, parity_seeds=1)
 
 # ----------------------------------------------------------------------------------------
 # Compilation watch: lets us tell which Brax epochs contained a (re)compilation.
@@ -276,152 +279,309 @@ def bench_brax_ppo(env_name, backend, num_envs, unroll, minibatches, epochs, epi
 
 
 # ----------------------------------------------------------------------------------------
+# Process isolation. Each measurement runs in a fresh child process (this file with
+# --_worker) under a timeout, retried once. Reason: on this jax 0.10.2 / 2-core CPU setup one
+# long in-process sequence deadlocked inside XLA's CPU runtime (all threads idle in futex waits
+# while block_until_ready waited forever); a fresh process per measurement also gives every
+# measurement the same clean start (heap, thread pools, compile caches).
+
+def _parity_spo(cfg: dict, seeds: list, k: int, n_points: int, episodes: int) -> dict:
+    """SPO side of the parity run: chunk_fn(k) between evaluation points, deterministic evaluation."""
+    import barpo_jax as bj
+    from barpo_jax import acting, networks
+    from barpo_jax import normalize as nz
+    from barpo_jax.envs import VecEnv
+    from barpo_jax.train import Trainer, hyperparams
+
+    cfg = bj.TrainConfig.from_dict(cfg)
+    per_iter = cfg.batch_size
+    lb = load()
+    t0 = time.perf_counter()
+    tr = Trainer(cfg)
+    state = tr.init_runs(seeds)
+    hp = hyperparams(cfg, len(seeds))
+    chunk = tr.chunk_fn(k)
+    eval_env = VecEnv(cfg.env, cfg.backend, episodes, cfg.episode_length)
+    ac = tr.ac
+
+    def eval_one(params, stats, key):
+        # The policy of TrainResult.policy(seed): clipped Gaussian mean on normalised obs.
+        act = lambda _k, obs: networks.to_env_action(ac.dist(params, nz.normalize(stats, obs))[0])  # noqa: E731
+        return acting.episode_returns(eval_env, act, key)
+
+    eval_all = jax.jit(jax.vmap(eval_one, in_axes=(0, 0, None)))
+    points, t_train, t_eval, history = [], 0.0, 0.0, []
+    for i in range(n_points):
+        if i > 0:
+            t = time.perf_counter()
+            state, m = chunk(state, hp)
+            m = jax.device_get(m)
+            t_train += time.perf_counter() - t
+            history.append(np.asarray(m["episode_return"]))
+        t = time.perf_counter()
+        rets = np.asarray(eval_all(state.agent.params, state.stats, jax.random.PRNGKey(1000 + i)))
+        t_eval += time.perf_counter() - t
+        tr_ret = (np.nanmean(history[-1], axis=1) if history and np.isfinite(history[-1]).any()
+                  else np.full(len(seeds), np.nan))
+        points.append({"env_steps": i * k * per_iter, "eval_mean_per_seed": rets.mean(1).tolist(),
+                       "eval_std_per_seed": rets.std(1).tolist(), "eval_mean": float(rets.mean()),
+                       "train_episode_return_per_seed": tr_ret.tolist()})
+        tr_show = np.nanmean(tr_ret) if np.isfinite(tr_ret).any() else float("nan")
+        print(f"  SPO  step {i * k * per_iter:>9,}: eval return {rets.mean():9.1f} +- {rets.std():7.1f}"
+              f"   (training-episode return {tr_show:8.1f})  [{time.perf_counter() - t0:.0f}s]", flush=True)
+    return {"points": points, "wall_s": time.perf_counter() - t0, "train_s_incl_first_compile": t_train,
+            "eval_s_incl_compile": t_eval, "load_before": lb, "load_after": load()}
+
+
+def _parity_brax(cfg: dict, seed: int, total: int, n_points: int, episodes: int) -> dict:
+    import barpo_jax as bj
+    import brax_compat
+    brax_compat.install()
+    from brax.training.agents.ppo import train as ppo_train
+
+    cfg = bj.TrainConfig.from_dict(cfg)
+    kw = _brax_ppo_kwargs(cfg, cfg.num_envs)
+    lb = load()
+    recs = []
+    t0 = time.perf_counter()
+
+    def progress(step, metrics):
+        recs.append({"env_steps": int(step), "eval_mean": float(metrics.get("eval/episode_reward", np.nan)),
+                     "eval_std": float(metrics.get("eval/episode_reward_std", np.nan)),
+                     "training_sps": float(metrics.get("training/sps", np.nan)),
+                     "wall_s": time.perf_counter() - t0})
+        print(f"  Brax step {int(step):>9,}: eval return {recs[-1]['eval_mean']:9.1f} +- "
+              f"{recs[-1]['eval_std']:7.1f}  [{recs[-1]['wall_s']:.0f}s]", flush=True)
+
+    ppo_train.train(environment=_brax_env(cfg.env, cfg.backend), num_timesteps=total, num_evals=n_points,
+                    num_eval_envs=episodes, deterministic_eval=True, run_evals=True, progress_fn=progress,
+                    seed=seed, **kw)
+    return {"seed": seed, "points": recs, "wall_s": time.perf_counter() - t0, "load_before": lb,
+            "load_after": load(),
+            "brax_kwargs": {k_: (v if not callable(v) else "make_ppo_networks(64-64, tanh)") for k_, v in kw.items()}}
+
+
+WORKERS = {"raw": bench_raw, "spo": bench_spo, "brax_ppo": bench_brax_ppo,
+           "parity_spo": _parity_spo, "parity_brax": _parity_brax}
+
+
+def _worker_main(spec: str, out: str) -> None:
+    job = json.loads(spec)
+    res = WORKERS[job["kind"]](**job["kwargs"])
+    with open(out, "w") as f:
+        json.dump(_clean(res), f)
+
+
+def isolated(kind: str, timeout: float, retries: int = 1, **kwargs) -> dict:
+    """Run WORKERS[kind](**kwargs) in a child process; {'error': ...} if every attempt fails."""
+    failures = []
+    for attempt in range(1, retries + 2):
+        fd, out = tempfile.mkstemp(prefix=f"bench_{kind}_", suffix=".json")
+        os.close(fd)
+        cmd = [sys.executable, os.path.abspath(__file__), "--_worker", json.dumps({"kind": kind, "kwargs": kwargs}),
+               "--_worker-out", out]
+        t = time.perf_counter()
+        lb = load()
+        try:
+            # stdout streams through; stderr (Brax/JAX warnings) is kept for the error report only.
+            proc = subprocess.run(cmd, timeout=timeout, stderr=subprocess.PIPE, text=True)
+            if proc.returncode == 0 and os.path.getsize(out) > 0:
+                with open(out) as f:
+                    res = json.load(f)
+                res.update(process_wall_s=time.perf_counter() - t, attempts=attempt, failed_attempts=failures)
+                return res
+            failures.append({"attempt": attempt, "error": f"exit code {proc.returncode}",
+                             "stderr_tail": proc.stderr[-2000:], "load_before": lb, "load_after": load()})
+        except subprocess.TimeoutExpired:  # subprocess.run has killed the child it started
+            failures.append({"attempt": attempt, "error": f"timed out after {timeout:.0f}s (hung or too slow)",
+                             "load_before": lb, "load_after": load()})
+        finally:
+            if os.path.exists(out):
+                os.remove(out)
+        print(f"  !! {kind} attempt {attempt} failed: {failures[-1]['error']}", flush=True)
+    return {"what": kind, "error": failures[-1]["error"], "failed_attempts": failures,
+            "sps_median": float("nan"), "sps_best": float("nan"), "compile_s": float("nan")}
+
+
+def _sps(r, key="sps_median"):
+    return float("nan") if r is None or r.get(key) is None else float(r[key])
+
+
+def _ratio(a, b):
+    return a / b if b and math.isfinite(a) and math.isfinite(b) else float("nan")
+
+
+def _lo(r):
+    if r and r.get("load_before") and r.get("load_after"):
+        return f"{r['load_before'][0]:.2f} -> {r['load_after'][0]:.2f}"
+    return "-"
+
+
+# ----------------------------------------------------------------------------------------
 # Throughput driver
 
 def run_throughput(args, d) -> tuple[dict, list, list]:
     env, backend = args.env, args.backend
     unroll, mbs, epochs = args.unroll_length or 5, args.num_minibatches or 32, args.num_epochs or 4
-    common = dict(unroll=unroll, minibatches=mbs, epochs=epochs, episode_length=args.episode_length)
+    common = dict(env_name=env, backend=backend, episode_length=args.episode_length)
+    train_kw = dict(unroll=unroll, minibatches=mbs, epochs=epochs)
     t0 = time.perf_counter()
     phases = {}
     spo_cache = {}
+    timeout = d["timeout_s"]
 
-    def spo(ne, seeds):
+    def spo(ne, seeds, repeats):
         if (ne, seeds) not in spo_cache:
-            t = time.perf_counter()
-            spo_cache[(ne, seeds)] = r = bench_spo(env, backend, ne, seeds, target_steps=d["target_steps"],
-                                                   repeats=d["repeats"], **common)
-            print(f"  SPO  num_envs={ne:>5} seeds={seeds:>2}: {r['sps_median']:>11,.0f} steps/s "
-                  f"(best {r['sps_best']:,.0f}; compile {r['compile_s']:.1f}s; {time.perf_counter() - t:.0f}s; "
-                  f"load {r['load_before']} -> {r['load_after']})", flush=True)
+            r = isolated("spo", timeout, num_envs=ne, num_seeds=seeds, target_steps=d["target_steps"],
+                         repeats=repeats, **common, **train_kw)
+            spo_cache[(ne, seeds)] = r
+            print(f"  SPO  num_envs={ne:>5} seeds={seeds:>2}: {_sps(r):>11,.0f} steps/s "
+                  f"(best {_sps(r, 'sps_best'):,.0f}; compile {_sps(r, 'compile_s'):.1f}s; "
+                  f"process {_sps(r, 'process_wall_s'):.0f}s; load {_lo(r)})", flush=True)
         return spo_cache[(ne, seeds)]
 
-    def raw(ne):
-        t = time.perf_counter()
-        r = bench_raw(env, backend, ne, args.episode_length, d["target_steps"], d["repeats"])
-        print(f"  raw  num_envs={ne:>5}:          {r['sps_median']:>11,.0f} steps/s (best {r['sps_best']:,.0f}; "
-              f"compile {r['compile_s']:.1f}s; {time.perf_counter() - t:.0f}s; "
-              f"load {r['load_before']} -> {r['load_after']})", flush=True)
+    def raw(ne, repeats):
+        r = isolated("raw", timeout, num_envs=ne, target_steps=d["target_steps"], repeats=repeats, **common)
+        print(f"  raw  num_envs={ne:>5}:          {_sps(r):>11,.0f} steps/s (best {_sps(r, 'sps_best'):,.0f}; "
+              f"compile {_sps(r, 'compile_s'):.1f}s; process {_sps(r, 'process_wall_s'):.0f}s; load {_lo(r)})",
+              flush=True)
         return r
 
     ne = args.num_envs
     print(f"[main] env={env} backend={backend} num_envs={ne} unroll={unroll} minibatches={mbs} epochs={epochs}",
           flush=True)
     t = time.perf_counter()
-    raw_main = raw(ne)
-    phases["raw_s"] = time.perf_counter() - t
+    raw_main = raw(ne, d["repeats"])
+    phases["raw"] = time.perf_counter() - t
     t = time.perf_counter()
-    spo_main = spo(ne, 1)
-    phases["spo_s"] = time.perf_counter() - t
+    spo_main = spo(ne, 1, d["repeats"])
+    phases["spo"] = time.perf_counter() - t
     t = time.perf_counter()
-    brax = bench_brax_ppo(env, backend, ne, unroll, mbs, epochs, args.episode_length, d["target_steps"],
-                          d["brax_epochs"])
-    phases["brax_ppo_s"] = time.perf_counter() - t
-    print(f"  Brax PPO num_envs={ne:>5}:      {brax['sps_median']:>11,.0f} steps/s ({brax['sps_source']}; "
-          f"{phases['brax_ppo_s']:.0f}s incl. compile; load {brax['load_before']} -> {brax['load_after']})")
-    for e in brax["per_epoch"]:
+    brax = isolated("brax_ppo", timeout, num_envs=ne, target_steps=d["target_steps"], n_epochs=d["brax_epochs"],
+                    **common, **train_kw)
+    phases["brax_ppo"] = time.perf_counter() - t
+    print(f"  Brax PPO num_envs={ne:>5}:      {_sps(brax):>11,.0f} steps/s ({brax.get('sps_source', brax.get('error'))}; "
+          f"process {phases['brax_ppo']:.0f}s incl. compile; load {_lo(brax)})", flush=True)
+    for e in brax.get("per_epoch", []):
         print(f"    epoch {e['epoch']}: training/sps {e['training_sps']:,.0f}  compile in interval "
-              f"{e['compile_s_in_interval']:.1f}s  clean={e['clean']}")
-    ratios = {"spo_over_brax_ppo": spo_main["sps_median"] / brax["sps_median"],
-              "spo_over_raw": spo_main["sps_median"] / raw_main["sps_median"],
-              "brax_ppo_over_raw": brax["sps_median"] / raw_main["sps_median"],
-              "best_spo_over_brax_ppo": spo_main["sps_best"] / brax["sps_best"],
-              "best_spo_over_raw": spo_main["sps_best"] / raw_main["sps_best"]}
+              f"{e['compile_s_in_interval']:.1f}s  used={e['clean']}")
+    ratios = {"spo_over_brax_ppo": _ratio(_sps(spo_main), _sps(brax)),
+              "spo_over_raw": _ratio(_sps(spo_main), _sps(raw_main)),
+              "brax_ppo_over_raw": _ratio(_sps(brax), _sps(raw_main)),
+              "best_spo_over_brax_ppo": _ratio(_sps(spo_main, "sps_best"), _sps(brax, "sps_best")),
+              "best_spo_over_raw": _ratio(_sps(spo_main, "sps_best"), _sps(raw_main, "sps_best"))}
     print(f"  ratios: SPO/BraxPPO = {ratios['spo_over_brax_ppo']:.2f}x   SPO/raw = {ratios['spo_over_raw']:.2f}x   "
-          f"BraxPPO/raw = {ratios['brax_ppo_over_raw']:.2f}x   (best-of: SPO/BraxPPO {ratios['best_spo_over_brax_ppo']:.2f}x, "
-          f"SPO/raw {ratios['best_spo_over_raw']:.2f}x)", flush=True)
+          f"BraxPPO/raw = {ratios['brax_ppo_over_raw']:.2f}x   (best-of: SPO/BraxPPO "
+          f"{ratios['best_spo_over_brax_ppo']:.2f}x, SPO/raw {ratios['best_spo_over_raw']:.2f}x)", flush=True)
 
     print(f"[scaling num_envs, 1 seed] {list(d['scale_envs'])}", flush=True)
     t = time.perf_counter()
     env_rows = []
     for n in d["scale_envs"]:
-        s = spo(n, 1)
-        r = raw_main if n == ne else (raw(n) if not args.no_scaling_raw else None)
+        s = spo(n, 1, d["scale_repeats"])
+        r = raw_main if n == ne else (raw(n, d["scale_repeats"]) if not args.no_scaling_raw else None)
         env_rows.append({"num_envs": n, "spo": s, "raw": r})
-    phases["scale_envs_s"] = time.perf_counter() - t
+    phases["scale_envs"] = time.perf_counter() - t
     print(f"[scaling num_seeds, num_envs={ne}] {list(d['scale_seeds'])}", flush=True)
     t = time.perf_counter()
-    seed_rows = [{"num_seeds": s, "spo": spo(ne, s)} for s in d["scale_seeds"]]
-    phases["scale_seeds_s"] = time.perf_counter() - t
-    phases["total_s"] = time.perf_counter() - t0
+    seed_rows = [{"num_seeds": s, "spo": spo(ne, s, d["scale_repeats"])} for s in d["scale_seeds"]]
+    phases["scale_seeds"] = time.perf_counter() - t
+    phases["total"] = time.perf_counter() - t0
 
-    base1 = seed_rows[0]["spo"]["sps_median"] if seed_rows and seed_rows[0]["num_seeds"] == 1 else None
+    base1 = _sps(spo_cache.get((ne, 1)))
+    failed = [f"{r.get('what')}" for r in [raw_main, spo_main, brax] + [x["spo"] for x in env_rows + seed_rows]
+              + [x["raw"] for x in env_rows if x["raw"]] if r.get("error")]
+    hung = sum(len(r.get("failed_attempts") or []) for r in
+               [raw_main, spo_main, brax] + list(spo_cache.values()) + [x["raw"] for x in env_rows if x["raw"]])
     results = {
         "mode": "throughput", "device_label": args.device_label, "env": env, "backend": backend,
         "settings": {"num_envs": ne, "unroll_length": unroll, "num_minibatches": mbs, "num_epochs": epochs,
                      "episode_length": args.episode_length, "target_env_steps_per_timed_call": d["target_steps"],
-                     "timed_repeats": d["repeats"], "quick": args.quick,
-                     "scale_envs": list(d["scale_envs"]), "scale_seeds": list(d["scale_seeds"]),
-                     "brax_epochs": d["brax_epochs"]},
+                     "timed_repeats_main": d["repeats"], "timed_repeats_scaling": d["scale_repeats"],
+                     "quick": args.quick, "scale_envs": list(d["scale_envs"]), "scale_seeds": list(d["scale_seeds"]),
+                     "brax_epochs": d["brax_epochs"], "timeout_s_per_measurement": timeout},
         "raw": raw_main, "spo": spo_main, "brax_ppo": brax, "ratios": ratios,
-        "targets": {"spo_ge_1.0x_brax_ppo": ratios["spo_over_brax_ppo"] >= 1.0,
-                    "spo_ge_0.6x_raw": ratios["spo_over_raw"] >= 0.6},
+        "targets": {"spo_ge_1.0x_brax_ppo": bool(ratios["spo_over_brax_ppo"] >= 1.0),
+                    "spo_ge_0.6x_raw": bool(ratios["spo_over_raw"] >= 0.6)},
         "scaling_num_envs": env_rows, "scaling_num_seeds": seed_rows, "phase_seconds": phases,
+        "failed_measurements": failed, "failed_attempts_total": hung,
     }
 
     print("\n== summary ==")
-    print(f"raw {raw_main['sps_median']:,.0f} | SPO {spo_main['sps_median']:,.0f} | Brax PPO {brax['sps_median']:,.0f} "
-          f"steps/s  ->  SPO/BraxPPO {ratios['spo_over_brax_ppo']:.2f}x, SPO/raw {ratios['spo_over_raw']:.2f}x")
-    print("num_envs | SPO steps/s | raw steps/s | SPO/raw | SPO compile s")
+    print(f"raw {_sps(raw_main):,.0f} | SPO {_sps(spo_main):,.0f} | Brax PPO {_sps(brax):,.0f} steps/s  ->  "
+          f"SPO/BraxPPO {ratios['spo_over_brax_ppo']:.2f}x, SPO/raw {ratios['spo_over_raw']:.2f}x "
+          f"(best-of {ratios['best_spo_over_brax_ppo']:.2f}x, {ratios['best_spo_over_raw']:.2f}x)")
+    print("num_envs | SPO steps/s (best) | raw steps/s (best) | SPO/raw | SPO compile s")
     for row in env_rows:
-        r = row["raw"]
-        print(f"{row['num_envs']:>8} | {row['spo']['sps_median']:>11,.0f} | "
-              f"{(r['sps_median'] if r else float('nan')):>11,.0f} | "
-              f"{(row['spo']['sps_median'] / r['sps_median'] if r else float('nan')):.2f} | "
-              f"{row['spo']['compile_s']:.1f}")
-    print("num_seeds | total steps/s | per-seed steps/s | vs 1 seed | SPO compile s")
+        s_, r_ = row["spo"], row["raw"]
+        print(f"{row['num_envs']:>8} | {_sps(s_):>9,.0f} ({_sps(s_, 'sps_best'):,.0f}) | "
+              f"{_sps(r_):>9,.0f} ({_sps(r_, 'sps_best'):,.0f}) | {_ratio(_sps(s_), _sps(r_)):.2f} | "
+              f"{_sps(s_, 'compile_s'):.1f}")
+    print("num_seeds | total steps/s (best) | per-seed steps/s | vs 1 seed | SPO compile s")
     for row in seed_rows:
-        s = row["spo"]
-        print(f"{row['num_seeds']:>9} | {s['sps_median']:>13,.0f} | {s['sps_per_seed_median']:>16,.0f} | "
-              f"{(s['sps_median'] / base1 if base1 else float('nan')):.2f}x | {s['compile_s']:.1f}")
+        s_ = row["spo"]
+        print(f"{row['num_seeds']:>9} | {_sps(s_):>11,.0f} ({_sps(s_, 'sps_best'):,.0f}) | "
+              f"{_sps(s_, 'sps_per_seed_median'):>16,.0f} | {_ratio(_sps(s_), base1):.2f}x | "
+              f"{_sps(s_, 'compile_s'):.1f}")
     print(f"phase seconds: {', '.join(f'{k} {v:.0f}' for k, v in phases.items())}")
+    if failed or hung:
+        print(f"FAILED measurements: {failed}; failed attempts (retried): {hung}")
 
-    def lo(r):
-        return f"{r['load_before'][0]:.2f} -> {r['load_after'][0]:.2f}" if r and r.get("load_before") else "-"
+    def f2(x):
+        return f"{x:.2f}" if math.isfinite(x) else "-"
 
     sections = [
         (f"Steps/s at num_envs={ne}, 1 seed ({env}, backend {backend})",
          ("what", "env steps/s (median)", "best", "compile s", "steps per timed call", "load 1-min before -> after"),
-         [("raw Brax stepping, random actions (ceiling)", raw_main["sps_median"], raw_main["sps_best"],
-           raw_main["compile_s"], raw_main["steps_per_call"], lo(raw_main)),
-          ("barpo_jax SPO (chunk_fn, compile excluded)", spo_main["sps_median"], spo_main["sps_best"],
-           spo_main["compile_s"], spo_main["steps_per_call"], lo(spo_main)),
-          ("Brax PPO (its `training/sps`, clean epochs)", brax["sps_median"], brax["sps_best"], "-",
-           brax["env_steps_per_epoch"], lo(brax))],
-         f"SPO/BraxPPO = **{ratios['spo_over_brax_ppo']:.2f}x** (target >= 1.0: "
+         [("raw Brax stepping, random actions (ceiling)", _sps(raw_main), _sps(raw_main, "sps_best"),
+           _sps(raw_main, "compile_s"), raw_main.get("steps_per_call", "-"), _lo(raw_main)),
+          ("barpo_jax SPO (chunk_fn, compile excluded)", _sps(spo_main), _sps(spo_main, "sps_best"),
+           _sps(spo_main, "compile_s"), spo_main.get("steps_per_call", "-"), _lo(spo_main)),
+          ("Brax PPO (its `training/sps`, epochs without compilation)", _sps(brax), _sps(brax, "sps_best"),
+           "see epochs", brax.get("env_steps_per_epoch", "-"), _lo(brax))],
+         f"SPO/BraxPPO = **{f2(ratios['spo_over_brax_ppo'])}x** (target >= 1.0: "
          f"{'met' if results['targets']['spo_ge_1.0x_brax_ppo'] else 'NOT met'}); "
-         f"SPO/raw = **{ratios['spo_over_raw']:.2f}x** (target >= 0.6: "
+         f"SPO/raw = **{f2(ratios['spo_over_raw'])}x** (target >= 0.6: "
          f"{'met' if results['targets']['spo_ge_0.6x_raw'] else 'NOT met'}); "
-         f"BraxPPO/raw = {ratios['brax_ppo_over_raw']:.2f}x. On best-of figures: SPO/BraxPPO "
-         f"{ratios['best_spo_over_brax_ppo']:.2f}x, SPO/raw {ratios['best_spo_over_raw']:.2f}x. Brax figure: {brax['sps_source']}."),
+         f"BraxPPO/raw = {f2(ratios['brax_ppo_over_raw'])}x. On best-of figures: SPO/BraxPPO "
+         f"{f2(ratios['best_spo_over_brax_ppo'])}x, SPO/raw {f2(ratios['best_spo_over_raw'])}x. "
+         f"Brax figure: {brax.get('sps_source', brax.get('error'))}."),
         ("Brax PPO epochs", ("epoch", "env steps so far", "training/sps", "progress_fn-interval steps/s",
                              "compile s in interval", "used"),
          [(e["epoch"], e["step"], e["training_sps"], e["progress_interval_sps"], e["compile_s_in_interval"],
-           e["clean"]) for e in brax["per_epoch"]]),
+           e["clean"]) for e in brax.get("per_epoch", [])]),
         ("SPO scaling with num_envs (1 seed)",
-         ("num_envs", "SPO steps/s", "raw steps/s", "SPO/raw", "SPO compile s", "raw compile s", "load SPO", "load raw"),
-         [(row["num_envs"], row["spo"]["sps_median"], row["raw"]["sps_median"] if row["raw"] else "-",
-           f"{row['spo']['sps_median'] / row['raw']['sps_median']:.2f}" if row["raw"] else "-", row["spo"]["compile_s"],
-           row["raw"]["compile_s"] if row["raw"] else "-", lo(row["spo"]), lo(row["raw"])) for row in env_rows]),
+         ("num_envs", "SPO steps/s (median)", "SPO best", "raw steps/s (median)", "raw best", "SPO/raw (median)",
+          "SPO compile s", "load SPO", "load raw"),
+         [(row["num_envs"], _sps(row["spo"]), _sps(row["spo"], "sps_best"),
+           _sps(row["raw"]) if row["raw"] else "-", _sps(row["raw"], "sps_best") if row["raw"] else "-",
+           f2(_ratio(_sps(row["spo"]), _sps(row["raw"]))) if row["raw"] else "-",
+           _sps(row["spo"], "compile_s"), _lo(row["spo"]), _lo(row["raw"])) for row in env_rows]),
         (f"SPO scaling with num_seeds (num_envs={ne} per seed)",
-         ("num_seeds", "total env steps/s", "per-seed steps/s", "speed-up vs 1 seed", "compile s", "load"),
-         [(row["num_seeds"], row["spo"]["sps_median"], row["spo"]["sps_per_seed_median"],
-           f"{row['spo']['sps_median'] / base1:.2f}x" if base1 else "-", row["spo"]["compile_s"], lo(row["spo"]))
+         ("num_seeds", "total env steps/s (median)", "best", "per-seed steps/s", "speed-up vs 1 seed", "compile s",
+          "load"),
+         [(row["num_seeds"], _sps(row["spo"]), _sps(row["spo"], "sps_best"), _sps(row["spo"], "sps_per_seed_median"),
+           f"{f2(_ratio(_sps(row['spo']), base1))}x", _sps(row["spo"], "compile_s"), _lo(row["spo"]))
           for row in seed_rows]),
-        ("Wall time per phase (s)", ("phase", "seconds"), [(k_, f"{v:.0f}") for k_, v in phases.items()]),
+        ("Wall time per phase (s, incl. process start, imports and compilation)", ("phase", "seconds"),
+         [(k_, f"{v:.0f}") for k_, v in phases.items()]),
     ]
     notes = [
         "raw: `VecEnv.step` (auto-reset included) with uniform random actions in [-1, 1], scanned inside one jit; "
         "the final env state is returned so no physics is dead-code eliminated.",
         "SPO: `Trainer.chunk_fn(n)` AOT-compiled (`.lower().compile()`, reported as compile s), one untimed "
         "warm-up call, then the timed calls; steps/call = n x num_envs x unroll_length x num_seeds. "
-        "Median over the timed calls is reported (best alongside).",
+        "Median over the timed calls is the headline (best alongside).",
         "Brax PPO: `brax.training.agents.ppo.train` with run_evals=False; `training/sps` is Brax's own per-epoch "
-        "figure (env steps of the epoch / time of the pmapped epoch call). Epochs in which JAX reported any "
-        "tracing/compilation are excluded (on jax 0.10 the pmapped epoch is compiled twice: epochs 0 and 1).",
+        "figure (env steps of the epoch / wall time of its pmapped epoch call, which excludes host work between "
+        "epochs). Epochs in which JAX reported any tracing/compilation are not used (on jax 0.10 Brax's pmapped "
+        "epoch is compiled twice, in epochs 0 and 1). The progress_fn-timestamp figure is given alongside.",
         "Brax needs `jax.device_put_replicated`, removed in jax 0.10: benchmarks/brax_compat.py defines it.",
-        "Load averages (1/5/15 min) are recorded before/after every measurement; other processes shared the "
-        "CPU cores during these runs, so treat differences below ~10-20% as noise.",
+        "Every measurement runs in its own child process with a timeout (retried once): one earlier in-process "
+        "run deadlocked inside XLA's CPU runtime (all threads idle on futexes in block_until_ready).",
+        "Load averages (1/5/15 min) are recorded before/after every measurement. Other processes (tests, other "
+        "benchmarks) shared the 2 cores during this run, so treat differences below ~20-30% as noise; the "
+        "best-of figure is the least-disturbed estimate.",
     ]
     return results, sections, notes
 
@@ -430,13 +590,6 @@ def run_throughput(args, d) -> tuple[dict, list, list]:
 # Parity mode
 
 def run_parity(args, d) -> tuple[dict, list, list]:
-    import brax_compat
-    brax_compat.install()
-    from barpo_jax import acting, networks
-    from barpo_jax import normalize as nz
-    from barpo_jax.envs import VecEnv
-    from barpo_jax.train import Trainer, hyperparams
-    from brax.training.agents.ppo import train as ppo_train
     import barpo_jax as bj
 
     env, backend = args.env, args.backend
@@ -452,153 +605,116 @@ def run_parity(args, d) -> tuple[dict, list, list]:
     cfg = probe.replace(num_timesteps=total, num_seeds=len(seeds), chunk_iterations=k)
     assert cfg.num_iterations == k * (n_points - 1)
     episodes = args.eval_episodes
+    timeout = d["parity_timeout_s"]
     print(f"[parity] env={env} backend={backend} num_envs={cfg.num_envs} unroll={cfg.unroll_length} "
           f"minibatches={cfg.num_minibatches} epochs={cfg.num_epochs} steps={total:,} points={n_points} "
           f"(every {k * per_iter:,} steps) seeds={seeds} eval episodes={episodes}", flush=True)
 
-    # ---- SPO: chunk_fn(k) between evaluation points; evaluation = deterministic episodes ----
-    lb = load()
-    t0 = time.perf_counter()
-    tr = Trainer(cfg)
-    state = tr.init_runs(seeds)
-    hp = hyperparams(cfg, len(seeds))
-    chunk = tr.chunk_fn(k)
-    eval_env = VecEnv(env, backend, episodes, cfg.episode_length)
-    ac = tr.ac
-
-    def eval_one(params, stats, key):
-        # Same policy as TrainResult.policy(seed): clipped Gaussian mean on normalised obs.
-        act = lambda _k, obs: networks.to_env_action(ac.dist(params, nz.normalize(stats, obs))[0])  # noqa: E731
-        return acting.episode_returns(eval_env, act, key)
-
-    eval_all = jax.jit(jax.vmap(eval_one, in_axes=(0, 0, None)))
-    spo_points, train_ret, t_train, t_eval = [], [], 0.0, 0.0
-    history = []
-    for i in range(n_points):
-        if i > 0:
-            t = time.perf_counter()
-            state, m = chunk(state, hp)
-            m = jax.device_get(m)
-            t_train += time.perf_counter() - t
-            history.append(np.asarray(m["episode_return"]))
-        t = time.perf_counter()
-        rets = np.asarray(eval_all(state.agent.params, state.stats, jax.random.PRNGKey(1000 + i)))
-        t_eval += time.perf_counter() - t
-        tr_ret = (np.nanmean(history[-1], axis=1) if history and np.isfinite(history[-1]).any()
-                  else np.full(len(seeds), np.nan))
-        spo_points.append({"env_steps": i * k * per_iter, "eval_mean_per_seed": rets.mean(1).tolist(),
-                           "eval_std_per_seed": rets.std(1).tolist(), "eval_mean": float(rets.mean()),
-                           "train_episode_return_per_seed": tr_ret.tolist()})
-        print(f"  SPO  step {i * k * per_iter:>9,}: eval return {rets.mean():9.1f} +- {rets.std():7.1f}"
-              f"   (training-episode return {np.nanmean(tr_ret) if np.isfinite(tr_ret).any() else float('nan'):8.1f})"
-              f"  [{time.perf_counter() - t0:.0f}s]", flush=True)
-    spo_wall = time.perf_counter() - t0
-    spo_res = {"points": spo_points, "wall_s": spo_wall, "train_s_incl_first_compile": t_train,
-               "eval_s_incl_compile": t_eval, "load_before": lb, "load_after": load(), "config": cfg.to_dict()}
-
-    # ---- Brax PPO: num_evals = n_points, same env steps between evaluations ----
-    kw = _brax_ppo_kwargs(cfg, cfg.num_envs)
+    t = time.perf_counter()
+    spo_res = isolated("parity_spo", timeout, cfg=cfg.to_dict(), seeds=seeds, k=k, n_points=n_points,
+                       episodes=episodes)
+    spo_process_s = time.perf_counter() - t
     brax_runs = []
+    t = time.perf_counter()
     for s in seeds:
-        lb = load()
-        recs = []
-        t0 = time.perf_counter()
-
-        def progress(step, metrics, recs=recs, t0=t0):
-            recs.append({"env_steps": int(step), "eval_mean": float(metrics.get("eval/episode_reward", np.nan)),
-                         "eval_std": float(metrics.get("eval/episode_reward_std", np.nan)),
-                         "training_sps": float(metrics.get("training/sps", np.nan)),
-                         "wall_s": time.perf_counter() - t0})
-            print(f"  Brax step {int(step):>9,}: eval return {recs[-1]['eval_mean']:9.1f} +- "
-                  f"{recs[-1]['eval_std']:7.1f}  [{recs[-1]['wall_s']:.0f}s]", flush=True)
-
-        ppo_train.train(environment=_brax_env(env, backend), num_timesteps=total, num_evals=n_points,
-                        num_eval_envs=episodes, deterministic_eval=True, run_evals=True, progress_fn=progress,
-                        seed=s, **kw)
-        brax_runs.append({"seed": s, "points": recs, "wall_s": time.perf_counter() - t0, "load_before": lb,
-                          "load_after": load()})
-    brax_steps = [p["env_steps"] for p in brax_runs[0]["points"]]
+        brax_runs.append(isolated("parity_brax", timeout, cfg=cfg.to_dict(), seed=s, total=total,
+                                  n_points=n_points, episodes=episodes))
+    brax_process_s = time.perf_counter() - t
+    spo_points = spo_res.get("points", [])
+    ok_brax = [r for r in brax_runs if r.get("points")]
     spo_steps = [p["env_steps"] for p in spo_points]
-    matched = brax_steps == spo_steps
+    matched = bool(ok_brax) and all([p["env_steps"] for p in r["points"]] == spo_steps for r in ok_brax)
 
     # ---- plot ----
     png = args.out + ".png"
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    fig, ax = plt.subplots(figsize=(7, 4.5))
+    fig, ax = plt.subplots(figsize=(7.5, 4.8))
     x = np.array(spo_steps)
-    for j, s in enumerate(seeds):
+    for j, _ in enumerate(seeds if spo_points else []):
         m = np.array([p["eval_mean_per_seed"][j] for p in spo_points])
         sd = np.array([p["eval_std_per_seed"][j] for p in spo_points])
         ax.plot(x, m, "o-", color="C0", label="barpo_jax SPO (deterministic eval)" if j == 0 else None)
         ax.fill_between(x, m - sd, m + sd, color="C0", alpha=0.15)
-        tr_r = np.array([p["train_episode_return_per_seed"][j] for p in spo_points], dtype=float)
-        ax.plot(x, tr_r, ":", color="C0", alpha=0.7, label="SPO training-episode return" if j == 0 else None)
-    for j, run in enumerate(brax_runs):
+        tr_r = np.array([np.nan if p["train_episode_return_per_seed"][j] is None else
+                         p["train_episode_return_per_seed"][j] for p in spo_points], dtype=float)
+        ax.plot(x, tr_r, ":", color="C0", alpha=0.7,
+                label="SPO training-episode return (stochastic)" if j == 0 else None)
+    for j, run in enumerate(ok_brax):
         bx = np.array([p["env_steps"] for p in run["points"]])
-        m = np.array([p["eval_mean"] for p in run["points"]])
-        sd = np.array([p["eval_std"] for p in run["points"]])
+        m = np.array([p["eval_mean"] for p in run["points"]], dtype=float)
+        sd = np.array([p["eval_std"] for p in run["points"]], dtype=float)
         ax.plot(bx, m, "s-", color="C3", label="Brax PPO (deterministic eval)" if j == 0 else None)
         ax.fill_between(bx, m - sd, m + sd, color="C3", alpha=0.15)
     ax.set_xlabel("env steps")
-    ax.set_ylabel(f"episode return ({episodes} episodes, +-1 std)")
-    ax.set_title(f"{env} ({backend}): SPO vs Brax PPO, num_envs={cfg.num_envs}, seeds={len(seeds)}")
+    ax.set_ylabel(f"episode return (mean of {episodes} episodes, ±1 std)")
+    ax.set_title(f"{env} ({backend}): SPO vs Brax PPO, num_envs={cfg.num_envs}, {len(seeds)} seed(s) each",
+                 fontsize=10)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(png, dpi=120)
     plt.close(fig)
 
+    brax_kwargs = ok_brax[0].get("brax_kwargs", {}) if ok_brax else {}
     results = {"mode": "parity", "device_label": args.device_label, "env": env, "backend": backend,
                "settings": {"num_envs": cfg.num_envs, "unroll_length": cfg.unroll_length,
                             "num_minibatches": cfg.num_minibatches, "num_epochs": cfg.num_epochs,
                             "total_env_steps": total, "eval_points": n_points, "steps_between_points": k * per_iter,
-                            "seeds": seeds, "eval_episodes": episodes, "quick": args.quick},
-               "eval_steps_matched": matched, "spo": spo_res, "brax_ppo": brax_runs, "png": png,
-               "brax_kwargs": {k_: (v if not callable(v) else "make_ppo_networks(64-64, tanh)")
-                               for k_, v in kw.items()}}
+                            "seeds": seeds, "eval_episodes": episodes, "quick": args.quick,
+                            "learning_rate": cfg.learning_rate, "gamma": cfg.gamma, "gae_lambda": cfg.gae_lambda,
+                            "clip_eps": cfg.clip_eps, "entropy_coef": cfg.entropy_coef,
+                            "value_coef": cfg.value_coef, "reward_scaling": cfg.reward_scaling,
+                            "max_grad_norm": cfg.max_grad_norm, "episode_length": cfg.episode_length},
+               "eval_steps_matched": matched, "spo_config": cfg.to_dict(), "spo": spo_res, "brax_ppo": brax_runs,
+               "process_seconds": {"spo": spo_process_s, "brax_ppo": brax_process_s}, "png": png,
+               "failed": [r.get("what") for r in [spo_res] + brax_runs if r.get("error")]}
+
     rows = []
     for i, p in enumerate(spo_points):
-        b = [run["points"][i] for run in brax_runs if i < len(run["points"])]
+        b = [run["points"][i] for run in ok_brax if i < len(run["points"])]
+        trr = [v for v in p["train_episode_return_per_seed"] if v is not None and math.isfinite(v)]
         rows.append((p["env_steps"], f"{p['eval_mean']:.1f} ± {np.mean(p['eval_std_per_seed']):.1f}",
                      f"{np.mean([q['eval_mean'] for q in b]):.1f} ± {np.mean([q['eval_std'] for q in b]):.1f}"
-                     if b else "-",
-                     float(np.nanmean(p["train_episode_return_per_seed"]))
-                     if np.isfinite(p["train_episode_return_per_seed"]).any() else "-"))
-    brax_wall = sum(r["wall_s"] for r in brax_runs)
+                     if b else "-", f"{np.mean(trr):.1f}" if trr else "-"))
+    print("\n== parity ==")
+    print("env steps | SPO eval (mean ± std) | Brax PPO eval (mean ± std) | SPO training-episode return")
+    for r in rows:
+        print(" | ".join(f"{c:,}" if isinstance(c, int) else str(c) for c in r))
+    print(f"process seconds: SPO {spo_process_s:.0f}, Brax PPO {brax_process_s:.0f}; steps matched: {matched}")
     sections = [
         (f"Return vs env steps: {env} (backend {backend}), {len(seeds)} seed(s) each",
          ("env steps", "SPO eval return (mean ± std over episodes)", "Brax PPO eval return (mean ± std)",
           "SPO training-episode return"), rows,
          f"![return vs env steps]({os.path.basename(png)})"),
-        ("Wall time", ("side", "seconds", "load 1-min before -> after"),
-         [("SPO (train incl. compile + evals)", spo_wall,
-           f"{spo_res['load_before'][0]:.2f} -> {spo_res['load_after'][0]:.2f}"),
-          ("Brax PPO (train incl. compile + evals)", brax_wall,
-           f"{brax_runs[0]['load_before'][0]:.2f} -> {brax_runs[-1]['load_after'][0]:.2f}")]),
+        ("Wall time (s, incl. process start, imports, compilation and evaluation)",
+         ("side", "seconds", "load 1-min before -> after"),
+         [("SPO", spo_process_s, _lo(spo_res)),
+          ("Brax PPO", brax_process_s, _lo({"load_before": (ok_brax or [{}])[0].get("load_before"),
+                                             "load_after": (ok_brax or [{}])[-1].get("load_after")}))]),
         ("Settings (shared)", ("setting", "value"),
-         [(k_, v) for k_, v in results["settings"].items()] +
-         [(f"brax {k_}", v) for k_, v in results["brax_kwargs"].items()]),
+         [(k_, v) for k_, v in results["settings"].items()] + [(f"brax {k_}", v) for k_, v in brax_kwargs.items()]),
     ]
     notes = [
-        "Both sides are evaluated with deterministic policies (action = clipped Gaussian mean for SPO, "
-        "Brax's mode of its tanh-normal for Brax PPO) on fresh episodes of up to episode_length steps, at "
-        f"identical env-step counts (matched: {matched}).",
+        "Both sides are evaluated with deterministic policies (SPO: the clipped Gaussian mean; Brax PPO: the mode "
+        "of its tanh-normal) on fresh episodes of up to episode_length steps, at identical env-step counts "
+        f"(matched: {matched}).",
         "SPO evaluation: `barpo_jax.acting.episode_returns` on a separate `VecEnv(num_envs=eval episodes)` with "
-        "the policy of `TrainResult.policy(seed)` (normalise obs with the frozen running stats, take the mean). "
-        "'SPO training-episode return' is `metrics['episode_return']` averaged over the iterations of the chunk "
-        "before the point (stochastic policy, episodes that ended during training).",
-        "Brax evaluation: its `eval/episode_reward` (mean) and `eval/episode_reward_std` from ppo.train's "
-        "Evaluator with deterministic_eval=True and num_eval_envs = eval episodes.",
-        "Matched: num_envs, unroll_length, num_minibatches, num_updates_per_batch=num_epochs, "
-        "batch_size=num_envs//num_minibatches, learning rate, entropy cost, discount, GAE lambda, clip epsilon, "
-        "value coefficient, reward scaling, max grad norm, advantage and observation normalisation, 64-64 tanh "
-        "networks. Not matched (library defaults kept): action distribution (Brax: tanh-normal with softplus std, "
-        "init std ~1; SPO: clipped Gaussian, state-independent log-std -0.5), Adam eps (1e-8 vs 1e-5), "
-        "truncation bootstrap (Brax off by default, SPO on), initialisers.",
-        "Brax's Evaluator recompiles its eval unroll at every evaluation under jax 0.10 (about 10-15 s each on "
-        "this CPU), so Brax wall time includes that.",
+        "the policy of `TrainResult.policy(seed)` (observations normalised with the frozen running statistics, "
+        "action = clipped mean), jitted once with the parameters as arguments. 'SPO training-episode return' is "
+        "`metrics['episode_return']` averaged over the iterations since the previous point (stochastic policy, "
+        "episodes that ended during training).",
+        "Brax evaluation: `eval/episode_reward` and `eval/episode_reward_std` from ppo.train's Evaluator with "
+        "deterministic_eval=True and num_eval_envs = eval episodes.",
+        "Matched: num_envs, unroll_length, num_minibatches, num_updates_per_batch = num_epochs, batch_size = "
+        "num_envs // num_minibatches, learning rate, entropy cost, discount, GAE lambda, clip epsilon, value "
+        "coefficient, reward scaling, max grad norm, advantage and observation normalisation, 64-64 tanh networks, "
+        "episode length. Not matched (each library's defaults kept): action distribution (Brax: tanh-normal with "
+        "softplus std; SPO: clipped Gaussian with state-independent log-std, init -0.5), Adam eps (1e-8 vs 1e-5), "
+        "truncation bootstrap (Brax off by default, SPO on), weight initialisers.",
+        "Under jax 0.10 Brax's Evaluator recompiles its eval unroll at every evaluation (about 10-15 s each on "
+        "this CPU) and its pmapped training epoch compiles twice; Brax's wall time includes that.",
     ]
     return results, sections, notes
 
@@ -606,6 +722,10 @@ def run_parity(args, d) -> tuple[dict, list, list]:
 # ----------------------------------------------------------------------------------------
 
 def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] == "--_worker":  # child process of isolated(): one measurement
+        _worker_main(argv[1], argv[3])
+        return
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--device-label", choices=("cpu", "gpu"), default=None,

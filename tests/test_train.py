@@ -1,0 +1,129 @@
+"""Integration tests of the training loop on a small Brax task."""
+import json
+import os
+import subprocess
+import sys
+
+import jax
+import numpy as np
+import pytest
+
+import barpo_jax as bj
+from barpo_jax import acting
+from barpo_jax.envs import VecEnv
+
+from conftest import tiny
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def leaves(tree):
+    return [np.asarray(x) for x in jax.tree.leaves(tree)]
+
+
+def assert_trees_close(a, b, **kw):
+    for x, y in zip(leaves(a), leaves(b), strict=True):
+        np.testing.assert_allclose(x, y, **kw)
+
+
+def test_determinism_and_multi_seed_equals_single_seed_runs():
+    many = bj.train(tiny(num_seeds=3, seed=0), progress=False)
+    again = bj.train(tiny(num_seeds=3, seed=0), progress=False)
+    assert_trees_close(many.params, again.params, rtol=0, atol=0)  # same seed, same numbers
+    for i in range(3):
+        one = bj.train(tiny(num_seeds=1, seed=i), progress=False)
+        pick = jax.tree.map(lambda x: x[i:i + 1], many.params)
+        assert_trees_close(pick, one.params, rtol=1e-5, atol=1e-6)
+    # different seeds really differ
+    assert not np.allclose(leaves(many.params)[0][0], leaves(many.params)[0][1])
+
+
+def test_resume_two_halves_equal_one_whole(tmp_path):
+    cfg = tiny(num_timesteps=32 * 16 * 8, chunk_iterations=2)
+    whole = bj.train(cfg, progress=False)
+    out = str(tmp_path / "run")
+    half = bj.train(cfg, out=out, progress=False, max_iterations=4)
+    assert half.iterations == 4
+    resumed = bj.train(cfg, out=out, resume=True, progress=False)
+    assert resumed.iterations == 8
+    assert_trees_close(whole.params, resumed.params, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(whole.metrics["loss"], resumed.metrics["loss"], rtol=1e-5, atol=1e-6)
+    loaded = bj.load(out)
+    assert_trees_close(loaded.params, resumed.params, rtol=0, atol=0)
+    assert os.path.isfile(os.path.join(out, "metrics.csv"))
+    with open(os.path.join(out, "metrics.json")) as f:
+        assert len(json.load(f)["loss"][0]) == 8
+
+
+def test_resume_refuses_a_different_config_and_keeps_the_run(tmp_path):
+    out = str(tmp_path / "run")
+    bj.train(tiny(), out=out, progress=False)
+    with pytest.raises(bj.ConfigError, match="learning_rate"):
+        bj.train(tiny(learning_rate=1e-3), out=out, resume=True, progress=False)
+    with pytest.raises(bj.ConfigError, match="already holds a run"):
+        bj.train(tiny(), out=out, progress=False)
+    with pytest.raises(bj.ConfigError, match="nothing to resume"):
+        bj.train(tiny(), out=str(tmp_path / "empty"), resume=True, progress=False)
+    assert bj.load(out).iterations == 4
+
+
+def test_nan_stops_training_and_keeps_last_good_checkpoint(tmp_path):
+    out = str(tmp_path / "run")
+    good = bj.train(tiny(), out=out, progress=False)
+    # Poison the continuation: an infinite reward scale makes the loss NaN.
+    from barpo_jax import checkpoint
+    cfg_path = os.path.join(out, "config.json")
+    with open(cfg_path) as f:
+        d = json.load(f)
+    bad_cfg = bj.TrainConfig.from_dict({**d, "num_timesteps": 32 * 16 * 8, "reward_scaling": 1e38})
+    with open(cfg_path, "w") as f:
+        f.write(bad_cfg.to_json())
+    with pytest.raises(bj.TrainingDiverged, match="last good checkpoint"):
+        bj.train(bad_cfg, out=out, resume=True, progress=False)
+    assert checkpoint.has_checkpoint(out)
+    kept = bj.load(out)
+    assert kept.iterations == 4
+    assert_trees_close(kept.params, good.params, rtol=0, atol=0)
+
+
+def test_corrupt_checkpoint_gives_clear_error(tmp_path):
+    out = str(tmp_path / "run")
+    bj.train(tiny(), out=out, progress=False)
+    ck = os.path.join(out, "checkpoints")
+    step = max(os.listdir(ck), key=lambda s: int(s) if s.isdigit() else -1)
+    for root, _, files in os.walk(os.path.join(ck, step)):
+        for name in files:
+            with open(os.path.join(root, name), "wb") as f:
+                f.write(b"garbage")
+    with pytest.raises(bj.ConfigError, match="unreadable|does not match"):
+        bj.load(out)
+
+
+def test_policy_learns_on_inverted_pendulum(trained):
+    env = VecEnv("inverted_pendulum", "spring", 32, 100)
+    key = jax.random.PRNGKey(123)
+    rand = acting.episode_returns(env, lambda k, o: jax.random.uniform(k, (o.shape[0], 1), minval=-1, maxval=1), key)
+    pol = trained.policy(0)
+    learned = acting.episode_returns(env, lambda k, o: pol(o), key)
+    assert float(learned.mean()) >= 3 * float(rand.mean()), (float(learned.mean()), float(rand.mean()))
+    assert trained.params["policy"]["params"]["log_std"].shape == (2, 1)
+
+
+def test_two_simulated_devices_match_one(tmp_path):
+    script = (
+        "import sys, numpy as np, jax; sys.path.insert(0, 'tests');"
+        "from conftest import tiny; import barpo_jax as bj;"
+        "r = bj.train(tiny(num_seeds=2), progress=False);"
+        "np.savez(sys.argv[1], *[np.asarray(x) for x in jax.tree.leaves(r.params)]);"
+        "print('devices', jax.device_count())")
+    outs = {}
+    for n in (1, 2):
+        env = dict(os.environ, XLA_FLAGS=f"--xla_force_host_platform_device_count={n}", PYTHONPATH=ROOT)
+        path = str(tmp_path / f"p{n}.npz")
+        res = subprocess.run([sys.executable, "-c", script, path], cwd=ROOT, env=env, capture_output=True, text=True,
+                             timeout=600)
+        assert res.returncode == 0, res.stderr[-2000:]
+        assert f"devices {n}" in res.stdout
+        outs[n] = np.load(path)
+    for k in outs[1].files:
+        np.testing.assert_allclose(outs[1][k], outs[2][k], rtol=1e-4, atol=1e-5)
