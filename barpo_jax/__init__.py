@@ -3,8 +3,9 @@ baselines) as fully jitted, vectorised JAX programs on Brax."""
 from .config import ALGOS, BACKENDS, EPS_PRESETS, TASKS, ConfigError, TrainConfig
 from .evaluate import RobustnessReport, evaluate
 from .result import TrainResult, load
+from .sweep import SweepResult, sweep
 from .train import TrainingDiverged, train
 
 __version__ = "0.1.0"
 __all__ = ["ALGOS", "BACKENDS", "EPS_PRESETS", "TASKS", "ConfigError", "TrainConfig", "TrainResult",
-           "TrainingDiverged", "load", "train", "evaluate", "RobustnessReport"]
+           "TrainingDiverged", "load", "train", "evaluate", "RobustnessReport", "sweep", "SweepResult"]
