@@ -74,6 +74,7 @@ def parser() -> argparse.ArgumentParser:
     d.add_argument("--steps", type=_num, default=300_000)
     d.add_argument("--seeds", type=_num, default=3)
     d.add_argument("--episodes", type=_num, default=20)
+    d.add_argument("--eps", type=float, default=0.3, help="attack budget for training and evaluation")
     d.add_argument("--no-progress", action="store_true")
     return p
 
@@ -148,13 +149,13 @@ def cmd_demo(a):
     from . import checkpoint
     cfg = bj.TrainConfig(env=a.env, algo=a.algo, backend="spring", num_timesteps=a.steps, num_envs=256,
                          unroll_length=16, num_minibatches=16, num_epochs=4, episode_length=200,
-                         num_seeds=a.seeds, chunk_iterations=5)
+                         num_seeds=a.seeds, chunk_iterations=5, eps=a.eps)
     resume = checkpoint.has_checkpoint(a.out)
     if resume:
         print(f"resuming the demo run in {a.out}")
     result = bj.train(cfg, out=a.out, resume=resume, progress=not a.no_progress)
     write_report(a.out, result)
-    report = bj.evaluate(result, attacks="all", episodes=a.episodes, learned_timesteps=a.steps // 2,
+    report = bj.evaluate(result, attacks="all", eps=cfg.eps, episodes=a.episodes, learned_timesteps=a.steps // 2,
                          progress=not a.no_progress)
     _write_eval(a.out, report)
 

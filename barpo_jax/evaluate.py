@@ -85,11 +85,8 @@ class RobustnessReport:
 
     def plot(self, path: Optional[str] = None):
         """Bars: the median agent's return under each attack; dots: every seed."""
-        import matplotlib
-        if path is not None:
-            matplotlib.use("Agg", force=False)
-        import matplotlib.pyplot as plt
-        fig, ax = plt.subplots(figsize=(1.2 * len(self.attacks) + 2, 3.5))
+        from .plots import finish, subplots
+        fig, ax = subplots(path, figsize=(1.2 * len(self.attacks) + 2, 3.5))
         x = np.arange(len(self.attacks))
         m = self.median_agent
         ax.bar(x, self.returns[m], yerr=self.returns_std[m], color="tab:blue", alpha=0.7, label="median agent")
@@ -99,12 +96,7 @@ class RobustnessReport:
         ax.set_ylabel("episode return")
         ax.set_title(f"{self.env} / {self.algo}, eps={self.eps:g}")
         ax.legend(fontsize=8)
-        fig.tight_layout()
-        if path is not None:
-            os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-            fig.savefig(path, dpi=120)
-            plt.close(fig)
-        return fig
+        return finish(fig, path)
 
 
 def evaluate(result, attacks="all", eps: Optional[float] = None, episodes: int = 50, seed: int = 0,

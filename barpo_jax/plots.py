@@ -6,14 +6,30 @@ import os
 import numpy as np
 
 
-def learning_curve(metrics: dict, cfg, path=None):
+def subplots(path, **kw):
+    """matplotlib figure; headless (Agg) when it is going to a file."""
     import matplotlib
     if path is not None:
         matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
+    return plt.subplots(**kw)
+
+
+def finish(fig, path):
+    """Tight layout, and write + close the figure when a path is given."""
+    fig.tight_layout()
+    if path is not None:
+        import matplotlib.pyplot as plt
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        fig.savefig(path, dpi=120)
+        plt.close(fig)
+    return fig
+
+
+def learning_curve(metrics: dict, cfg, path=None):
     ret = np.asarray(metrics["episode_return"], dtype=float)  # [run, iteration]
     steps = (np.arange(ret.shape[1]) + 1) * cfg.batch_size
-    fig, ax = plt.subplots(figsize=(6, 3.5))
+    fig, ax = subplots(path, figsize=(6, 3.5))
     for i, r in enumerate(ret):
         ok = np.isfinite(r)
         ax.plot(steps[ok], r[ok], lw=1, alpha=0.6, label=f"seed {cfg.seed + i}" if ret.shape[0] <= 8 else None)
@@ -24,9 +40,4 @@ def learning_curve(metrics: dict, cfg, path=None):
     ax.set_ylabel("training episode return")
     ax.set_title(f"{cfg.env} / {cfg.algo}")
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    if path is not None:
-        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-        fig.savefig(path, dpi=120)
-        plt.close(fig)
-    return fig
+    return finish(fig, path)

@@ -46,7 +46,8 @@ def args_parser():
     p.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
                    help="extra TrainConfig fields for every run")
     p.add_argument("--quick", action="store_true",
-                   help="a small CPU setting: inverted_pendulum, spring, 3 seeds, 100k steps, 200-step episodes")
+                   help="a small CPU setting: inverted_pendulum, spring, 2 seeds, 50k steps, 200-step episodes, 5 eval "
+                   "episodes, learned attacks 20k steps")
     p.add_argument("--out", default=None)
     return p
 
@@ -71,8 +72,8 @@ def config_for(a, task, method):
 def main(argv=None):
     a = args_parser().parse_args(argv)
     if a.quick:
-        a.tasks, a.backend, a.seeds, a.steps, a.episode_length = ["inverted_pendulum"], "spring", 3, 100_000, 200
-        a.episodes = min(a.episodes, 10)
+        a.tasks, a.backend, a.seeds, a.steps, a.episode_length = ["inverted_pendulum"], "spring", 2, 50_000, 200
+        a.episodes, a.attack_steps = min(a.episodes, 5), a.attack_steps or 20_000
         a.set = ["num_envs=256", "unroll_length=16", "num_minibatches=16"] + a.set
     out = a.out or ("benchmarks/results/table_quick" if a.quick else "benchmarks/results/table")
     os.makedirs(out, exist_ok=True)

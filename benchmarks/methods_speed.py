@@ -1,0 +1,69 @@
+"""Training speed of every method relative to SPO, in one run on one device.
+
+    python benchmarks/methods_speed.py [--env hopper --backend mjx --num-envs 2048] [--out ...]
+
+Each method's chunk program is compiled once, then timed over a second call;
+compile time is reported separately. K (inner steps) is the config default (10).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+
+import jax
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import barpo_jax as bj  # noqa: E402
+from barpo_jax.train import Trainer, hyperparams  # noqa: E402
+
+import _provenance as prov  # noqa: E402
+
+
+def steps_per_second(cfg, iterations):
+    tr = Trainer(cfg)
+    state = tr.init_runs([cfg.seed + i for i in range(cfg.num_seeds)])
+    hp = hyperparams(cfg, cfg.num_seeds)
+    run = tr.chunk_fn(iterations)
+    t0 = time.perf_counter()
+    state, _ = jax.block_until_ready(run(state, hp))
+    compile_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    jax.block_until_ready(run(state, hp))
+    return iterations * cfg.batch_size * cfg.num_seeds / (time.perf_counter() - t0), compile_s
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--env", default="inverted_pendulum")
+    p.add_argument("--backend", default="spring")
+    p.add_argument("--num-envs", type=int, default=256)
+    p.add_argument("--seeds", type=int, default=1)
+    p.add_argument("--iterations", type=int, default=4)
+    p.add_argument("--methods", nargs="+", default=list(bj.ALGOS))
+    p.add_argument("--out", default="benchmarks/results/methods_speed_cpu")
+    a = p.parse_args()
+    pv = prov.provenance()
+    rows, results = [], {}
+    for algo in a.methods:
+        cfg = bj.TrainConfig(env=a.env, algo=algo, backend=a.backend, num_envs=a.num_envs, num_seeds=a.seeds,
+                             num_timesteps=a.num_envs * 16 * 100, unroll_length=16, num_minibatches=16,
+                             num_epochs=4, eps_ramp_fraction=0.0)
+        la = prov.load_averages()
+        sps, comp = steps_per_second(cfg, a.iterations)
+        results[algo] = {"steps_per_s": sps, "compile_s": comp, "load_avg_before": la}
+        print(f"{algo:16s} {sps:12,.0f} steps/s  compile {comp:.1f}s", flush=True)
+    spo = results.get("spo", {}).get("steps_per_s")
+    for algo, r in results.items():
+        r["ratio_to_spo"] = r["steps_per_s"] / spo if spo else None
+        rows.append([algo, round(r["steps_per_s"]), r["ratio_to_spo"], round(r["compile_s"], 1), r["load_avg_before"]])
+    settings = (f"env {a.env}, backend {a.backend}, {a.num_envs} envs x {a.seeds} seed(s), unroll 16, 16 minibatches, "
+                f"4 epochs, K = 10 inner steps, {a.iterations} timed iterations after one compile call")
+    prov.write_results(a.out, pv, results, [("Training steps/s by method", ["method", "steps/s", "÷ SPO", "compile s",
+                                                                            "load avg before"], rows, settings)],
+                       "Training speed of every method relative to SPO")
+
+
+if __name__ == "__main__":
+    main()
