@@ -101,8 +101,10 @@ class Trainer:
     @classmethod
     def cached(cls, cfg: TrainConfig) -> "Trainer":
         """One Trainer (and so one set of compiled programs) per config, ignoring the
-        fields that do not enter the compiled program (seed, num_seeds)."""
-        key = cfg.replace(seed=0, num_seeds=1)
+        fields that do not enter the compiled program: seed, num_seeds and the float
+        hyper-parameters, which are data (`hyperparams`)."""
+        ignored = set(HP_FIELDS) | {"seed", "num_seeds", "inner_step_size"}
+        key = tuple(sorted((k, str(v)) for k, v in cfg.to_dict().items() if k not in ignored))
         if key not in _TRAINERS:
             if len(_TRAINERS) >= 16:
                 _TRAINERS.pop(next(iter(_TRAINERS)))

@@ -57,7 +57,7 @@ DEFAULTS = {
                 scale_envs=(256, 1024, 4096, 8192), scale_seeds=(1, 2, 4, 8, 16),
                 brax_epochs=5, timeout_s=420,
                 parity_env="inverted_double_pendulum", parity_num_envs=256, parity_steps=1_200_000,
-                parity_points=6, parity_seeds=1, parity_timeout_s=600),
+                parity_points=6, parity_seeds=2, parity_timeout_s=600),
     "gpu": dict(env="hopper", num_envs=2048, target_steps=4_194_304, repeats=3, scale_repeats=3,
                 scale_envs=(256, 1024, 4096, 8192), scale_seeds=(1, 2, 4, 8, 16),
                 brax_epochs=4, timeout_s=600,
@@ -620,44 +620,7 @@ def run_parity(args, d) -> tuple[dict, list, list]:
         brax_runs.append(isolated("parity_brax", timeout, cfg=cfg.to_dict(), seed=s, total=total,
                                   n_points=n_points, episodes=episodes))
     brax_process_s = time.perf_counter() - t
-    spo_points = spo_res.get("points", [])
-    ok_brax = [r for r in brax_runs if r.get("points")]
-    spo_steps = [p["env_steps"] for p in spo_points]
-    matched = bool(ok_brax) and all([p["env_steps"] for p in r["points"]] == spo_steps for r in ok_brax)
-
-    # ---- plot ----
-    png = args.out + ".png"
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    fig, ax = plt.subplots(figsize=(7.5, 4.8))
-    x = np.array(spo_steps)
-    for j, _ in enumerate(seeds if spo_points else []):
-        m = np.array([p["eval_mean_per_seed"][j] for p in spo_points])
-        sd = np.array([p["eval_std_per_seed"][j] for p in spo_points])
-        ax.plot(x, m, "o-", color="C0", label="barpo_jax SPO (deterministic eval)" if j == 0 else None)
-        ax.fill_between(x, m - sd, m + sd, color="C0", alpha=0.15)
-        tr_r = np.array([np.nan if p["train_episode_return_per_seed"][j] is None else
-                         p["train_episode_return_per_seed"][j] for p in spo_points], dtype=float)
-        ax.plot(x, tr_r, ":", color="C0", alpha=0.7,
-                label="SPO training-episode return (stochastic)" if j == 0 else None)
-    for j, run in enumerate(ok_brax):
-        bx = np.array([p["env_steps"] for p in run["points"]])
-        m = np.array([p["eval_mean"] for p in run["points"]], dtype=float)
-        sd = np.array([p["eval_std"] for p in run["points"]], dtype=float)
-        ax.plot(bx, m, "s-", color="C3", label="Brax PPO (deterministic eval)" if j == 0 else None)
-        ax.fill_between(bx, m - sd, m + sd, color="C3", alpha=0.15)
-    ax.set_xlabel("env steps")
-    ax.set_ylabel(f"episode return (mean of {episodes} episodes, ±1 std)")
-    ax.set_title(f"{env} ({backend}): SPO vs Brax PPO, num_envs={cfg.num_envs}, {len(seeds)} seed(s) each",
-                 fontsize=10)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(png, dpi=120)
-    plt.close(fig)
-
-    brax_kwargs = ok_brax[0].get("brax_kwargs", {}) if ok_brax else {}
+    brax_kwargs = next((r["brax_kwargs"] for r in brax_runs if r.get("brax_kwargs")), {})
     results = {"mode": "parity", "device_label": args.device_label, "env": env, "backend": backend,
                "settings": {"num_envs": cfg.num_envs, "unroll_length": cfg.unroll_length,
                             "num_minibatches": cfg.num_minibatches, "num_epochs": cfg.num_epochs,
@@ -667,34 +630,96 @@ def run_parity(args, d) -> tuple[dict, list, list]:
                             "clip_eps": cfg.clip_eps, "entropy_coef": cfg.entropy_coef,
                             "value_coef": cfg.value_coef, "reward_scaling": cfg.reward_scaling,
                             "max_grad_norm": cfg.max_grad_norm, "episode_length": cfg.episode_length},
-               "eval_steps_matched": matched, "spo_config": cfg.to_dict(), "spo": spo_res, "brax_ppo": brax_runs,
-               "process_seconds": {"spo": spo_process_s, "brax_ppo": brax_process_s}, "png": png,
+               "spo_config": cfg.to_dict(), "spo": spo_res, "brax_ppo": brax_runs, "brax_kwargs": brax_kwargs,
+               "process_seconds": {"spo": spo_process_s, "brax_ppo": brax_process_s}, "png": args.out + ".png",
                "failed": [r.get("what") for r in [spo_res] + brax_runs if r.get("error")]}
+    return parity_report(_clean(results), args.out)
+
+
+def parity_report(results: dict, out: str) -> tuple[dict, list, list]:
+    """PNG + markdown sections from a parity results dict (also used by --render-from)."""
+    st = results["settings"]
+    env, backend, seeds, episodes = results["env"], results["backend"], st["seeds"], st["eval_episodes"]
+    spo_res, brax_runs = results["spo"], results["brax_ppo"]
+    spo_points = spo_res.get("points", [])
+    ok_brax = [r for r in brax_runs if r.get("points")]
+    spo_steps = [p["env_steps"] for p in spo_points]
+    matched = bool(ok_brax) and bool(spo_points) and all(
+        [p["env_steps"] for p in r["points"]] == spo_steps for r in ok_brax)
+    results["eval_steps_matched"] = matched
+    nanf = lambda v: float("nan") if v is None else float(v)  # noqa: E731
+
+    # ---- plot ----
+    png = out + ".png"
+    results["png"] = png
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(figsize=(7.5, 4.8))
+    x = np.array(spo_steps)
+    for j, _ in enumerate(seeds if spo_points else []):
+        m = np.array([nanf(p["eval_mean_per_seed"][j]) for p in spo_points])
+        sd = np.array([nanf(p["eval_std_per_seed"][j]) for p in spo_points])
+        ax.plot(x, m, "o-", color="C0", alpha=0.9, label="barpo_jax SPO (deterministic eval)" if j == 0 else None)
+        ax.fill_between(x, m - sd, m + sd, color="C0", alpha=0.12)
+        tr_r = np.array([nanf(p["train_episode_return_per_seed"][j]) for p in spo_points])
+        ax.plot(x, tr_r, ":", color="C0", alpha=0.6,
+                label="SPO training-episode return (stochastic policy)" if j == 0 else None)
+    for j, run in enumerate(ok_brax):
+        bx = np.array([p["env_steps"] for p in run["points"]])
+        m = np.array([nanf(p["eval_mean"]) for p in run["points"]])
+        sd = np.array([nanf(p["eval_std"]) for p in run["points"]])
+        ax.plot(bx, m, "s-", color="C3", alpha=0.9, label="Brax PPO (deterministic eval)" if j == 0 else None)
+        ax.fill_between(bx, m - sd, m + sd, color="C3", alpha=0.12)
+    ax.set_xlabel("env steps")
+    ax.set_ylabel(f"episode return (mean of {episodes} episodes, ±1 std)")
+    ax.set_title(f"{env} ({backend}): SPO vs Brax PPO, num_envs={st['num_envs']}, {len(seeds)} seed(s) each "
+                 "(one line per seed)", fontsize=9)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(png, dpi=120)
+    plt.close(fig)
+
+    def fmt_seeds(vals):
+        vals = [nanf(v) for v in vals]
+        fin = [v for v in vals if math.isfinite(v)]
+        if not fin:
+            return "-"
+        return f"{np.mean(fin):.1f}" + (f" ({', '.join(f'{v:.0f}' for v in vals)})" if len(vals) > 1 else "")
 
     rows = []
     for i, p in enumerate(spo_points):
         b = [run["points"][i] for run in ok_brax if i < len(run["points"])]
-        trr = [v for v in p["train_episode_return_per_seed"] if v is not None and math.isfinite(v)]
-        rows.append((p["env_steps"], f"{p['eval_mean']:.1f} ± {np.mean(p['eval_std_per_seed']):.1f}",
-                     f"{np.mean([q['eval_mean'] for q in b]):.1f} ± {np.mean([q['eval_std'] for q in b]):.1f}"
-                     if b else "-", f"{np.mean(trr):.1f}" if trr else "-"))
+        rows.append((p["env_steps"], fmt_seeds(p["eval_mean_per_seed"]),
+                     f"{np.mean([nanf(v) for v in p['eval_std_per_seed']]):.1f}",
+                     fmt_seeds([q["eval_mean"] for q in b]) if b else "-",
+                     f"{np.mean([nanf(q['eval_std']) for q in b]):.1f}" if b else "-",
+                     fmt_seeds(p["train_episode_return_per_seed"])))
     print("\n== parity ==")
-    print("env steps | SPO eval (mean ± std) | Brax PPO eval (mean ± std) | SPO training-episode return")
+    print("env steps | SPO eval mean (per seed) | SPO episode std | Brax PPO eval mean (per seed) | Brax episode std "
+          "| SPO training-episode return (per seed)")
     for r in rows:
         print(" | ".join(f"{c:,}" if isinstance(c, int) else str(c) for c in r))
-    print(f"process seconds: SPO {spo_process_s:.0f}, Brax PPO {brax_process_s:.0f}; steps matched: {matched}")
+    ps = results.get("process_seconds", {})
+    print(f"process seconds: SPO {ps.get('spo', float('nan')):.0f}, Brax PPO {ps.get('brax_ppo', float('nan')):.0f}; "
+          f"steps matched: {matched}")
     sections = [
         (f"Return vs env steps: {env} (backend {backend}), {len(seeds)} seed(s) each",
-         ("env steps", "SPO eval return (mean ± std over episodes)", "Brax PPO eval return (mean ± std)",
-          "SPO training-episode return"), rows,
-         f"![return vs env steps]({os.path.basename(png)})"),
+         ("env steps", "SPO eval return: mean over seeds (per seed)", "SPO std over episodes",
+          "Brax PPO eval return: mean over seeds (per seed)", "Brax std over episodes",
+          "SPO training-episode return (per seed)"), rows,
+         f"![return vs env steps]({os.path.basename(png)})\n\nEach evaluation: {episodes} deterministic "
+         "episodes per seed; 'std over episodes' is the within-seed spread averaged over seeds."),
         ("Wall time (s, incl. process start, imports, compilation and evaluation)",
          ("side", "seconds", "load 1-min before -> after"),
-         [("SPO", spo_process_s, _lo(spo_res)),
-          ("Brax PPO", brax_process_s, _lo({"load_before": (ok_brax or [{}])[0].get("load_before"),
-                                             "load_after": (ok_brax or [{}])[-1].get("load_after")}))]),
+         [("SPO (all seeds in one vmapped program)", ps.get("spo", "-"), _lo(spo_res)),
+          ("Brax PPO (one train() per seed)", ps.get("brax_ppo", "-"),
+           _lo({"load_before": (ok_brax or [{}])[0].get("load_before"),
+                "load_after": (ok_brax or [{}])[-1].get("load_after")}))]),
         ("Settings (shared)", ("setting", "value"),
-         [(k_, v) for k_, v in results["settings"].items()] + [(f"brax {k_}", v) for k_, v in brax_kwargs.items()]),
+         [(k_, v) for k_, v in st.items()] + [(f"brax {k_}", v) for k_, v in (results.get("brax_kwargs") or next(
+             (r["brax_kwargs"] for r in brax_runs if r.get("brax_kwargs")), {})).items()]),
     ]
     notes = [
         "Both sides are evaluated with deterministic policies (SPO: the clipped Gaussian mean; Brax PPO: the mode "
@@ -713,8 +738,13 @@ def run_parity(args, d) -> tuple[dict, list, list]:
         "episode length. Not matched (each library's defaults kept): action distribution (Brax: tanh-normal with "
         "softplus std; SPO: clipped Gaussian with state-independent log-std, init -0.5), Adam eps (1e-8 vs 1e-5), "
         "truncation bootstrap (Brax off by default, SPO on), weight initialisers.",
-        "Under jax 0.10 Brax's Evaluator recompiles its eval unroll at every evaluation (about 10-15 s each on "
-        "this CPU) and its pmapped training epoch compiles twice; Brax's wall time includes that.",
+        "Under jax 0.10 Brax's pmapped training epoch is compiled twice (first and second epoch) and its eval "
+        "unroll is recompiled on some evaluations (10-15 s each on this CPU); Brax's wall time includes that, "
+        "SPO's includes its one compilation of chunk_fn and of the evaluation program.",
+        "The two sides start from different initial policies (each library's initialisation), hence the "
+        "different returns at step 0. SPO seeds run vmapped in one program; a seed's trajectory is not bitwise "
+        "identical to the same seed run alone (different batch shapes change float reductions), while Brax runs "
+        "are reproducible run to run.",
     ]
     return results, sections, notes
 
@@ -749,6 +779,8 @@ def main(argv=None):
     p.add_argument("--parity-points", type=int, default=None, help="evaluation points including step 0")
     p.add_argument("--parity-seeds", type=int, default=None)
     p.add_argument("--eval-episodes", type=int, default=64)
+    p.add_argument("--render-from", default=None, metavar="JSON",
+                   help="re-write <out>.md/.png of a parity run from its JSON (no measurement)")
     p.add_argument("--out", default=None, help="output stem: writes <out>.json and <out>.md (and <out>.png "
                                                 "with --parity); default benchmarks/results/<mode>_<label>")
     args = p.parse_args(argv)
@@ -773,6 +805,19 @@ def main(argv=None):
     mode = "parity" if args.parity else "throughput"
     args.out = args.out or os.path.join(HERE, "results", f"{mode}_{args.device_label}")
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
+
+    if args.render_from:
+        with open(args.render_from) as f:
+            saved = json.load(f)
+        prov, res = saved["provenance"], saved["results"]
+        results, sections, notes = parity_report(res, args.out)
+        notes = list(notes) + [f"Total wall time of the measured run: {res.get('wall_s_total', float('nan')):.0f} s; "
+                               f"load average at end {prov.get('load_avg_at_end')}. Markdown/PNG re-rendered from "
+                               "the JSON with --render-from."]
+        title = f"SPO vs Brax PPO learning parity ({res['device_label']}, {res['env']}, {res['backend']})"
+        _provenance.write_results(args.out, prov, _clean(results), sections, title, notes)
+        print(f"re-rendered {args.out}.md/.png from {args.render_from}")
+        return
 
     prov = _provenance.provenance()
     print(f"{mode} on {prov['jax_devices']}; load {prov['load_avg_at_provenance']}", flush=True)

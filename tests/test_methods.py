@@ -31,16 +31,16 @@ def test_eps_zero_kappa_zero_reduces_to_spo(algo, spo_params):
 
 @pytest.mark.parametrize("algo", bj.ALGOS)
 def test_each_method_trains_without_nan(algo):
-    r = bj.train(tiny(algo=algo, eps=0.2, eps_ramp_fraction=0.0, num_timesteps=32 * 16 * 2,
-                      rollout_under_adversary=(algo == "barpo")), progress=False)
+    # Same static config as the eps = 0 test above, so the compiled program is reused.
+    r = bj.train(tiny(algo=algo, eps=0.2, rollout_under_adversary=(algo == "barpo")), progress=False)
     assert all(np.isfinite(x).all() for x in _leaves(r.params))
     assert np.isfinite(r.metrics["loss"]).all()
     if METHODS[algo].inner is not None:
-        assert (r.metrics["inner_kl"] > 0).all()  # the adversary really perturbs
+        assert (r.metrics["inner_kl"][:, -1] > 0).all()  # once eps has ramped up, the adversary perturbs
 
 
 def test_atla_really_alternates():
-    cfg = tiny(algo="atla_ppo", eps=0.2, num_timesteps=32 * 16 * 2)
+    cfg = tiny(algo="atla_ppo", eps=0.2)
     from barpo_jax.train import Trainer
     before = Trainer.cached(cfg).init_runs([cfg.seed]).adv.params
     after = bj.train(cfg, progress=False).state.adv.params
