@@ -83,28 +83,29 @@ def main(argv=None):
         for method in a.methods:
             cfg = config_for(a, task, method)
             run = os.path.join(out, "runs", f"{task}-{method}")
-            t0 = time.time()
-            done = checkpoint.has_checkpoint(run)
-            if done and bj.load(run).iterations >= cfg.num_iterations:
-                result = bj.load(run)
-                print(f"[{task}/{method}] trained already ({result.iterations} iterations)")
-            else:
-                print(f"[{task}/{method}] {'resuming' if done else 'training'} {cfg.num_seeds} seeds x "
-                      f"{cfg.num_timesteps:,} steps")
-                result = bj.train(cfg, out=run, resume=done)
-            train_s = time.time() - t0
             rpath = os.path.join(run, "robustness.json")
-            if os.path.isfile(rpath):
+            t0 = time.time()
+            if os.path.isfile(rpath):  # trained and evaluated already
+                print(f"[{task}/{method}] done already ({rpath})")
                 report = RobustnessReport.load(rpath)
             else:
+                done = checkpoint.has_checkpoint(run)
+                result = bj.load(run) if done else None
+                if result is not None and result.iterations >= cfg.num_iterations:
+                    print(f"[{task}/{method}] trained already ({result.iterations} iterations)")
+                else:
+                    print(f"[{task}/{method}] {'resuming' if done else 'training'} {cfg.num_seeds} seeds x "
+                          f"{cfg.num_timesteps:,} steps")
+                    result = bj.train(cfg, out=run, resume=done)
                 t1 = time.time()
                 report = bj.evaluate(result, attacks=a.attacks, episodes=a.episodes, eps=cfg.eps,
                                      learned_timesteps=a.attack_steps or a.steps)
                 report.save(rpath)
                 report.plot(os.path.join(run, "robustness.png"))
                 print(f"  evaluated in {time.time() - t1:.0f}s")
+            train_s = time.time() - t0
             m = report.median_agent
-            results[f"{task}/{method}"] = {**report.to_dict(), "train_seconds_this_call": train_s}
+            results[f"{task}/{method}"] = {**report.to_dict(), "seconds_this_call": train_s}
             rows.append([task, method] + [float(report.returns[m, j]) for j in range(len(report.attacks))]
                         + [float(report.worst_case[m]), float(np.median(report.worst_case)),
                            float(np.mean(report.natural))])
