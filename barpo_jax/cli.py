@@ -93,15 +93,16 @@ def _train_config(a):
 def cmd_train(a):
     import barpo_jax as bj
     from . import checkpoint
-    cfg = checkpoint.read_config(a.out) if a.resume and not _explicit_train_args(a) else _train_config(a)
+    cfg = checkpoint.read_config(a.out) if a.resume and not _explicit_train_args(a.argv) else _train_config(a)
     result = bj.train(cfg, out=a.out, resume=a.resume, progress=not a.no_progress)
     report_files = write_report(a.out, result)
     print(json.dumps(result.summary()))
     print(f"saved {a.out} ({', '.join(report_files)})")
 
 
-def _explicit_train_args(a) -> bool:
-    return any(x in sys.argv for x in ("--env", "--algo", "--steps", "--envs", "--seeds", "--seed", "--eps",
+def _explicit_train_args(argv) -> bool:
+    """Did the user name any config field? (If not, --resume continues the saved config.)"""
+    return any(x in argv for x in ("--env", "--algo", "--steps", "--envs", "--seeds", "--seed", "--eps",
                                        "--kappa", "--backend", "--episode-length", "--set"))
 
 
@@ -162,7 +163,9 @@ def cmd_demo(a):
 
 def main(argv=None) -> int:
     from .config import ConfigError
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = parser().parse_args(argv)
+    args.argv = argv
     try:
         {"train": cmd_train, "eval": cmd_eval, "report": cmd_report, "demo": cmd_demo}[args.cmd](args)
     except (ConfigError, ValueError, FileNotFoundError) as e:
