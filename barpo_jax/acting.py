@@ -46,11 +46,9 @@ def rollout(env: VecEnv, env_state: EnvState, policy: Callable, perturber: Calla
     return jax.lax.scan(step, env_state, jax.random.split(key, length))
 
 
-def no_perturbation(obs_size: int):
-    def perturber(key, obs_n):
-        zeros = jnp.zeros(obs_n.shape[:-1])
-        return obs_n, jnp.zeros_like(obs_n), zeros
-    return perturber
+def no_perturbation(key, obs_n):
+    """The clean perturber: the policy sees obs_n; no adversary action."""
+    return obs_n, jnp.zeros_like(obs_n), jnp.zeros(obs_n.shape[:-1])
 
 
 def episode_returns(env: VecEnv, act: Callable, key) -> jnp.ndarray:

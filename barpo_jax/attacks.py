@@ -61,7 +61,7 @@ class Learned:
 
 def _fit_policy_adversary(spec: adversary.LearnedAdversary):
     def fit(result, eps, timesteps, key, progress):
-        from .train import Trainer, chunk_length, hyperparams
+        from .train import Trainer, chunk_length, hyperparams, progress_bar
         cfg = result.config.replace(algo="atla_ppo", num_timesteps=timesteps, eps=eps, eps_ramp_fraction=0.0,
                                     num_seeds=result.num_runs, seed=int(jax.random.randint(key, (), 0, 2**30)))
         trainer = Trainer(cfg, train_agent=False, adversary=spec)
@@ -71,7 +71,7 @@ def _fit_policy_adversary(spec: adversary.LearnedAdversary):
         hp = hyperparams(cfg, cfg.num_seeds)
         length = chunk_length(cfg.num_iterations, cfg.chunk_iterations)
         run = trainer.chunk_fn(length)
-        bar = _bar(progress, cfg.num_iterations, f"fit {spec.name}")
+        bar = progress_bar(progress, cfg.num_iterations, f"fit {spec.name}")
         for _ in range(cfg.num_iterations // length):
             state, _ = run(state, hp)
             if bar is not None:
@@ -88,16 +88,10 @@ def _fit_policy_adversary(spec: adversary.LearnedAdversary):
     return fit, apply
 
 
-def _bar(enabled, total, desc):
-    if not enabled:
-        return None
-    from tqdm.auto import tqdm
-    return tqdm(total=total, desc=desc, unit="it", dynamic_ncols=True)
-
-
 def _rs_fit(result, eps, timesteps, key, progress):
     from . import robust_sarsa as rs
     from .envs import VecEnv
+    from .train import progress_bar
     cfg = result.config
     rcfg = rs.RSConfig()
     iters = max(1, timesteps // (rcfg.num_envs * rcfg.unroll_length))
@@ -106,7 +100,7 @@ def _rs_fit(result, eps, timesteps, key, progress):
     ac = result.actor_critic()
     keys = jax.random.split(key, result.num_runs)
     fit_one = lambda p, s, k: rs.fit(env, functools.partial(ac.dist, p), s, k, rcfg)[0]
-    bar = _bar(progress, 1, "fit rs")
+    bar = progress_bar(progress, 1, "fit rs")
     q = jax.jit(jax.vmap(fit_one))(jax.tree.map(jnp.asarray, result.params),
                                    jax.tree.map(jnp.asarray, result.normalizer), keys)
     if bar is not None:

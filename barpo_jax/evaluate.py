@@ -20,6 +20,7 @@ from . import acting, attacks as atk, networks
 from . import normalize as nz
 from .config import EPS_PRESETS, DEFAULT_EPS, ConfigError
 from .envs import VecEnv
+from .train import adversary_network, progress_bar
 
 
 @dataclasses.dataclass
@@ -125,14 +126,9 @@ def evaluate(result, attacks="all", eps: Optional[float] = None, episodes: int =
     for i, (name, item) in enumerate(items.items()):
         if isinstance(item, atk.Learned):
             fitted[name] = item.fit(result, eps, budget, jax.random.fold_in(key, 1000 + i), progress)
-    adv_nets = {}
-    for name in fitted:
-        if name in atk.LEARNED_SPECS:
-            env0 = VecEnv(cfg.env, cfg.backend, 1, 1)
-            adv_nets[name] = networks.ActorCritic(env0.obs_size, atk.LEARNED_SPECS[name].action_size(env0),
-                                                  cfg.policy_hidden, cfg.value_hidden, cfg.init_log_std)
-
     env = VecEnv(cfg.env, cfg.backend, int(episodes), episode_length or cfg.episode_length)
+    adv_nets = {name: adversary_network(cfg, atk.LEARNED_SPECS[name], env)
+                for name in fitted if name in atk.LEARNED_SPECS}
 
     def one_seed(p, s, learned_params, k):
         victim = atk.make_victim(ac, p)
@@ -147,7 +143,7 @@ def evaluate(result, attacks="all", eps: Optional[float] = None, episodes: int =
             out.append(acting.episode_returns(env, act, jax.random.fold_in(k, i)))
         return jnp.stack(out)
 
-    bar = atk._bar(progress, 1, "evaluate")
+    bar = progress_bar(progress, 1, "evaluate")
     keys = jax.random.split(jax.random.fold_in(key, 7), result.num_runs)
     rets = np.asarray(jax.jit(jax.vmap(one_seed))(params, stats, fitted, keys))  # [run, attack, episode]
     if bar is not None:

@@ -44,7 +44,3 @@ def std(stats: RunningStats):
 def normalize(stats: RunningStats, obs):
     return jnp.clip((obs - stats.mean) / std(stats), -CLIP, CLIP)
 
-
-def identity(obs_size: int) -> RunningStats:
-    """Statistics that leave observations unchanged (for normalize_observations=False)."""
-    return init(obs_size)

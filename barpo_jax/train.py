@@ -61,6 +61,13 @@ def hyperparams(cfg: TrainConfig, num_runs: int, **overrides) -> dict:
     return hp
 
 
+def adversary_network(cfg: TrainConfig, spec, env: VecEnv) -> networks.ActorCritic:
+    """A learned adversary's actor-critic: it sees the clean normalised observation and
+    acts in `spec.action_size(env)` dimensions, realised by `spec.realise`."""
+    return networks.ActorCritic(env.obs_size, spec.action_size(env), cfg.policy_hidden, cfg.value_hidden,
+                                cfg.init_log_std)
+
+
 class Trainer:
     """The static parts of a run (env, networks, method, optimiser) and its pure steps."""
 
@@ -76,10 +83,7 @@ class Trainer:
         self.method = METHODS[cfg.algo]
         self.opt = ppo.make_optimizer(cfg.max_grad_norm)
         self.adversary = adversary or self.method.learned_adversary
-        self.adv_ac = None
-        if self.adversary is not None:  # sees the clean normalised obs, acts via adversary.realise
-            self.adv_ac = networks.ActorCritic(self.env.obs_size, self.adversary.action_size(self.env),
-                                               cfg.policy_hidden, cfg.value_hidden, cfg.init_log_std)
+        self.adv_ac = adversary_network(cfg, self.adversary, self.env) if self.adversary is not None else None
 
     # ---- state ---------------------------------------------------------------
     def init(self, key) -> TrainState:
@@ -139,7 +143,7 @@ class Trainer:
                                        hp["sgld_noise"])
                 return seen, jnp.zeros_like(obs_n), jnp.zeros(obs_n.shape[:-1])
             return solved
-        return acting.no_perturbation(self.env.obs_size)
+        return acting.no_perturbation
 
     def _batch(self, ac, params, obs_pol, obs_val, final_val, action, logp, reward, tr, hp):
         v = ac.value(params, obs_val)
@@ -257,7 +261,8 @@ def train(cfg: TrainConfig, out: Optional[str] = None, resume: bool = False, pro
     length = chunk_length(n_iter, cfg.chunk_iterations)
     run_chunk = trainer.chunk_fn(length)
     stop_at = n_iter if max_iterations is None else min(n_iter, max_iterations)
-    bar = _progress(progress, total=stop_at * cfg.batch_size * len(seeds), initial=done_iter * cfg.batch_size * len(seeds))
+    bar = progress_bar(progress, stop_at * cfg.batch_size * len(seeds), "train", unit="step",
+                       initial=done_iter * cfg.batch_size * len(seeds))
     chunks_done = 0
     try:
         while done_iter < stop_at:
@@ -299,8 +304,9 @@ def _check_finite(state, metrics, done_iter, out):
             f"{where}: lower learning_rate or eps, or raise max_grad_norm clipping")
 
 
-def _progress(enabled, total, initial):
+def progress_bar(enabled: bool, total, desc: str, unit: str = "it", initial=0):
+    """A tqdm bar (terminal or notebook), or None when progress is off."""
     if not enabled:
         return None
     from tqdm.auto import tqdm
-    return tqdm(total=total, initial=initial, unit="step", unit_scale=True, desc="train", dynamic_ncols=True)
+    return tqdm(total=total, initial=initial, unit=unit, unit_scale=True, desc=desc, dynamic_ncols=True)

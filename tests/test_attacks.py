@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import barpo_jax as bj
-from barpo_jax import adversary, attacks, networks
+from barpo_jax import attacks, networks
 
 
 def _victim(obs_size, action_size=2, seed=0):
