@@ -1,29 +1,107 @@
 """Run directories and exact-resume checkpoints (orbax).
 
-A run directory holds `config.json`, `checkpoints/<iteration>/` (orbax: every
-leaf of the full learner state of every run — params, optimiser state,
-normaliser, env state, PRNG keys, iteration counter — plus the metrics so far)
-and `metrics.json` / `metrics.csv`. Orbax writes each step to a temporary folder
-and renames it when complete, so an interrupted save never replaces a good one.
+A run directory holds `config.json`, `checkpoints/<iteration>/` and
+`metrics.json` / `metrics.csv`. A checkpoint is the full learner state of every run
+(params, optimiser state, normaliser, env state, PRNG keys, iteration counter) as a
+readable tree keyed by field names (`state.agent.params.policy...`), plus the metrics
+so far. The learner decides what is stored (`Trainer.portable`: the env's reset
+state is recomputed from its key rather than stored twice). Orbax writes each step
+to a temporary folder and renames it when complete, so an interrupted save never
+replaces a good one; a failed save removes its temporary folder.
 """
 from __future__ import annotations
 
 import csv
 import json
+import contextlib
+import logging
 import os
+import shutil
+import signal
+import threading
 
 import jax
 import numpy as np
 
 from .config import ConfigError, TrainConfig
 
-IGNORED_ON_RESUME = ("chunk_iterations", "checkpoint_every")
+IGNORED_ON_RESUME = ("chunk_iterations", "checkpoint_every", "checkpoint_every_s")
+
+
+class CheckpointError(ConfigError):
+    """A checkpoint could not be written or read. The message names the fix; the last
+    good checkpoint is never touched by a failed save."""
 
 
 def _manager(out: str):
+    """A synchronous orbax manager. Asynchronous saving would overlap the next chunk, but
+    its background threads outlive an exception and hang the interpreter at exit (seen:
+    five minutes in orbax's signalling thread after a failed save), so we save in the
+    foreground; a save is a small fraction of a chunk."""
     import orbax.checkpoint as ocp
-    return ocp.CheckpointManager(os.path.abspath(os.path.join(out, "checkpoints")),
-                                 options=ocp.CheckpointManagerOptions(max_to_keep=2, create=True))
+    return ocp.CheckpointManager(
+        os.path.abspath(os.path.join(out, "checkpoints")),
+        options=ocp.CheckpointManagerOptions(max_to_keep=2, create=True, enable_async_checkpointing=False,
+                                             cleanup_tmp_directories=True))
+
+
+# ---- the state as a readable tree ---------------------------------------------
+def _key_name(k) -> str:
+    for attr in ("name", "key", "idx"):
+        if hasattr(k, attr):
+            return str(getattr(k, attr))
+    return str(k)
+
+
+def _paths(tree):
+    """[(dotted path, leaf)] for every leaf, named by field names, dict keys and indices."""
+    flat, _ = jax.tree_util.tree_flatten_with_path(tree)
+    return [(".".join(_key_name(k) for k in path), leaf) for path, leaf in flat]
+
+
+def to_tree(state) -> dict:
+    """The state as nested dicts keyed by field names (what is written to disk).
+
+    Zero-size leaves (MJX keeps a few) hold no data and are left out: orbax refuses
+    them, and `from_tree` recreates them from the template."""
+    nested: dict = {}
+    for path, leaf in _paths(jax.device_get(state)):
+        x = np.asarray(leaf)
+        if x.size == 0:
+            continue
+        node = nested
+        parts = path.split(".")
+        for p in parts[:-1]:
+            node = node.setdefault(p, {})
+        node[parts[-1]] = x
+    return nested
+
+
+def from_tree(saved: dict, template, where: str):
+    """Rebuild a state shaped like `template` from `to_tree`'s output, naming any field
+    that is missing or has another shape (a checkpoint from another config/version)."""
+    leaves = []
+    known = set()
+    for path, t in _paths(template):
+        if int(np.prod(t.shape)) == 0:
+            leaves.append(np.zeros(t.shape, t.dtype))
+            continue
+        known.add(path)
+        node = saved
+        for p in path.split("."):
+            node = node.get(p) if isinstance(node, dict) else None
+            if node is None:
+                raise CheckpointError(f"checkpoint {where} has no field {path!r} (written by another barpo-jax "
+                                      "version or config): retrain, or load it with the version that wrote it")
+        if tuple(np.shape(node)) != tuple(t.shape):
+            raise CheckpointError(f"checkpoint {where}: field {path!r} has shape {tuple(np.shape(node))}, this "
+                                  f"config expects {tuple(t.shape)}: load it with the config it was saved with")
+        leaves.append(np.asarray(node).astype(t.dtype))
+    extra = sorted(p for p, _ in _paths(saved) if p not in known)
+    if extra:
+        raise CheckpointError(f"checkpoint {where} has fields this version does not know ({', '.join(extra[:3])}"
+                              f"{', ...' if len(extra) > 3 else ''}): load it with the version that wrote it")
+    return jax.tree.unflatten(jax.tree.structure(template), leaves)
 
 
 def has_checkpoint(out: str) -> bool:
@@ -58,47 +136,126 @@ def prepare_run_dir(out: str, cfg: TrainConfig, resume: bool) -> None:
     _atomic_write(os.path.join(out, "config.json"), cfg.to_json())
 
 
-def save(out: str, cfg: TrainConfig, state, history: dict, iteration: int) -> None:
-    import orbax.checkpoint as ocp
-    os.makedirs(out, exist_ok=True)
-    if not os.path.isfile(os.path.join(out, "config.json")):
-        _atomic_write(os.path.join(out, "config.json"), cfg.to_json())
-    leaves = jax.tree.leaves(jax.device_get(state))
-    tree = {"state": {f"{i:05d}": np.asarray(x) for i, x in enumerate(leaves)},
-            "metrics": {k: np.asarray(v) for k, v in history.items()},
-            "iteration": np.asarray(iteration, np.int64)}
-    mngr = _manager(out)
-    if iteration in mngr.all_steps():
-        mngr.close()
+def _clean_tmp(out: str) -> None:
+    """Remove orbax's half-written step folders (a failed or interrupted save)."""
+    d = os.path.join(out, "checkpoints")
+    if os.path.isdir(d):
+        for name in os.listdir(d):
+            if "tmp" in name:
+                shutil.rmtree(os.path.join(d, name), ignore_errors=True)
+
+
+@contextlib.contextmanager
+def _sigint_deferred():
+    """Hold Ctrl-C until the block ends: an interrupt in the middle of a save would leave
+    orbax's worker threads mid-write (and their tracebacks on stderr). The interrupt is
+    raised right after, so the user still stops within the save's duration."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
         return
-    mngr.save(iteration, args=ocp.args.StandardSave(tree))
-    mngr.wait_until_finished()
-    mngr.close()
-    write_metrics(out, history)
+    caught = []
+    previous = signal.signal(signal.SIGINT, lambda *_: caught.append(1))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if caught:
+        raise KeyboardInterrupt
+
+
+def save(out: str, cfg: TrainConfig, state, history: dict, iteration: int) -> None:
+    """Write checkpoint `iteration` (state as a readable tree, metrics, iteration count).
+
+    Raises CheckpointError (one line, naming the fix) if it cannot be written; the
+    previous checkpoint stays intact and no temporary folder is left behind."""
+    tree = {"state": to_tree(state), "metrics": {k: np.asarray(v) for k, v in history.items()},
+            "iteration": np.asarray(iteration, np.int64)}
+    with _sigint_deferred():
+        _save(out, cfg, tree, history, iteration)
+
+
+def _nbytes(tree) -> int:
+    return sum(np.asarray(x).nbytes for x in jax.tree.leaves(tree))
+
+
+def _check_free_space(out: str, tree) -> None:
+    """Refuse a save that cannot fit before orbax starts writing: orbax's worker threads
+    report a full disk with pages of tracebacks, and the check costs one statvfs."""
+    need = int(1.5 * _nbytes(tree)) + (1 << 20)
+    free = shutil.disk_usage(out).free
+    if free < need:
+        raise OSError(28, f"No space left on device: a checkpoint needs ~{need / 2**20:.1f} MiB, "
+                          f"{free / 2**20:.1f} MiB free")
+
+
+def _save(out, cfg, tree, history, iteration):
+    import orbax.checkpoint as ocp
+    mngr = None
+    quiet = logging.getLogger("absl")
+    level = quiet.level
+    try:
+        os.makedirs(out, exist_ok=True)
+        _check_free_space(out, tree)
+        quiet.setLevel(logging.CRITICAL)  # our one-line error replaces orbax's logged tracebacks
+        if not os.path.isfile(os.path.join(out, "config.json")):
+            _atomic_write(os.path.join(out, "config.json"), cfg.to_json())
+        mngr = _manager(out)
+        if iteration not in mngr.all_steps():
+            mngr.save(iteration, args=ocp.args.StandardSave(tree))
+            mngr.wait_until_finished()
+        write_metrics(out, history)
+    except KeyboardInterrupt:
+        _clean_tmp(out)
+        raise
+    except Exception as e:  # noqa: BLE001 - orbax/OS raise many types; all mean "not saved"
+        _clean_tmp(out)
+        last = latest_step(out)
+        kept = f"the last good checkpoint (iteration {last}) is kept" if last is not None else "nothing was saved"
+        raise CheckpointError(f"could not save a checkpoint to {out!r} ({_short(e)}): free disk space or choose a "
+                              f"writable --out; {kept}") from None
+    finally:
+        if mngr is not None:
+            mngr.close()
+        quiet.setLevel(level)
+
+
+def _short(e: Exception) -> str:
+    msg = (e.strerror if isinstance(e, OSError) and e.strerror else str(e)).strip()
+    msg = msg.splitlines()[0] if msg else ""
+    return f"{type(e).__name__}: {msg[:160]}" if msg else type(e).__name__
+
+
+def latest_step(out: str):
+    d = os.path.join(out, "checkpoints")
+    steps = [int(n) for n in os.listdir(d) if n.isdigit()] if os.path.isdir(d) else []
+    return max(steps) if steps else None
+
+
+def size_bytes(out: str, step=None) -> int:
+    """On-disk size of one checkpoint (the latest by default)."""
+    step = latest_step(out) if step is None else step
+    root = os.path.join(out, "checkpoints", str(step))
+    return sum(os.path.getsize(os.path.join(dp, f)) for dp, _, fs in os.walk(root) for f in fs)
 
 
 def restore(out: str, template):
     """-> (state shaped like `template`, metrics history, iterations done)."""
     import orbax.checkpoint as ocp
     if not has_checkpoint(out):
-        raise ConfigError(f"no checkpoint in {out!r}: train first, or check the path")
+        raise CheckpointError(f"no checkpoint in {out!r}: train first, or check the path")
+    step = latest_step(out)
+    where = f"{out}/checkpoints/{step}"
     mngr = _manager(out)
-    step = mngr.latest_step()
     try:
         tree = mngr.restore(step, args=ocp.args.StandardRestore())
-    except Exception as e:  # orbax raises many types for damaged files
-        raise ConfigError(f"checkpoint {out}/checkpoints/{step} is unreadable ({type(e).__name__}): delete that "
-                          "folder to fall back to an earlier one, or retrain") from None
+    except Exception as e:  # noqa: BLE001 - orbax raises many types for damaged files
+        raise CheckpointError(f"checkpoint {where} is unreadable ({type(e).__name__}): delete that folder to fall "
+                              "back to an earlier one, or retrain") from None
     finally:
         mngr.close()
-    flat, treedef = jax.tree.flatten(template)
-    saved = tree["state"]
-    if len(saved) != len(flat) or any(
-            tuple(saved[f"{i:05d}"].shape) != tuple(t.shape) for i, t in enumerate(flat)):
-        raise ConfigError(f"checkpoint in {out!r} does not match this config/version: retrain, or load it with the "
-                          "config it was saved with")
-    leaves = [np.asarray(saved[f"{i:05d}"]).astype(t.dtype) for i, t in enumerate(flat)]
-    state = jax.tree.unflatten(treedef, leaves)
+    if not isinstance(tree, dict) or "state" not in tree or "iteration" not in tree:
+        raise CheckpointError(f"checkpoint {where} is not a barpo-jax checkpoint: retrain, or check the path")
+    state = from_tree(tree["state"], template, where)
     metrics = {k: np.asarray(v) for k, v in tree.get("metrics", {}).items()}
     return state, metrics, int(tree["iteration"])
 

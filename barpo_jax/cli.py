@@ -42,7 +42,7 @@ def parser() -> argparse.ArgumentParser:
     t = sub.add_parser("train", help="train num_seeds agents in one program")
     t.add_argument("--env", default="hopper")
     t.add_argument("--algo", default="spo")
-    t.add_argument("--backend", default=None, help="mjx (default), generalized, positional, spring")
+    t.add_argument("--backend", default=None, help="mjx, generalized, positional or spring (default: mjx on an accelerator, positional on a CPU)")
     t.add_argument("--steps", type=_num, default=None, help="env steps per seed, e.g. 2e6 (default: task preset)")
     t.add_argument("--envs", type=_num, default=None, help="parallel envs per seed (default: task preset)")
     t.add_argument("--seeds", type=_num, default=1, help="number of seeds trained at once")
@@ -60,7 +60,9 @@ def parser() -> argparse.ArgumentParser:
     e.add_argument("run")
     e.add_argument("--attacks", default="all", help="'all' or a comma list: none,random,critic,mad,rs,sa_rl,pa_ad")
     e.add_argument("--episodes", type=_num, default=50)
-    e.add_argument("--eps", type=float, default=None, help="default: the task preset")
+    e.add_argument("--eps", type=float, default=None, help="attack budget (default: the eps the run was trained with)")
+    e.add_argument("--out", default=None, help="where to write the report (default: the run directory, files named "
+                   "by eps so that evaluations at other budgets are kept)")
     e.add_argument("--attack-steps", type=_num, default=None, help="training budget of each learned attack")
     e.add_argument("--no-progress", action="store_true")
 
@@ -132,16 +134,19 @@ def cmd_eval(a):
     result = bj.load(a.run)
     report = bj.evaluate(result, attacks=a.attacks, eps=a.eps, episodes=a.episodes,
                          learned_timesteps=a.attack_steps, progress=not a.no_progress)
-    _write_eval(a.run, report)
+    _write_eval(a.out or a.run, report)
 
 
-def _write_eval(run, report):
+def _write_eval(out, report):
+    """robustness_eps<eps>.{json,md,png} in `out`: one set per budget, never overwritten by another."""
     print(report.table())
-    report.save(os.path.join(run, "robustness.json"))
-    report.plot(os.path.join(run, "robustness.png"))
-    with open(os.path.join(run, "robustness.md"), "w") as f:
+    stem = os.path.join(out, f"robustness_eps{report.eps:g}")
+    os.makedirs(out, exist_ok=True)
+    report.save(stem + ".json")
+    report.plot(stem + ".png")
+    with open(stem + ".md", "w") as f:
         f.write(report.table() + "\n")
-    print(f"wrote {run}/robustness.json, robustness.md, robustness.png")
+    print(f"wrote {stem}.json, .md, .png")
 
 
 def cmd_demo(a):
@@ -170,6 +175,10 @@ def main(argv=None) -> int:
         {"train": cmd_train, "eval": cmd_eval, "report": cmd_report, "demo": cmd_demo}[args.cmd](args)
     except (ConfigError, ValueError, FileNotFoundError) as e:
         print(f"barpo: error: {e}", file=sys.stderr)
+        return USAGE_ERRORS
+    except OSError as e:  # e.g. an unwritable or full --out outside a checkpoint save
+        print(f"barpo: error: {e.strerror or e} ({e.filename or 'file system'}): free space or choose a "
+              "writable path", file=sys.stderr)
         return USAGE_ERRORS
     except KeyboardInterrupt:
         print("barpo: interrupted; the last checkpoint is kept (continue with --resume)", file=sys.stderr)

@@ -11,6 +11,7 @@ import json
 from typing import Any, Optional
 
 ALGOS = ("spo", "arpo", "arpo_guided", "barpo_unguided", "barpo", "sa_ppo", "car_ppo", "atla_ppo")
+LR_SCHEDULES = ("constant", "linear")
 BACKENDS = ("mjx", "generalized", "positional", "spring")
 TASKS = (
     "ant", "halfcheetah", "hopper", "humanoid", "humanoidstandup", "inverted_pendulum",
@@ -31,7 +32,8 @@ DEFAULT_EPS = 0.1
 _BASE = dict(
     num_timesteps=2_000_000, num_envs=2048, unroll_length=5, num_minibatches=32, num_epochs=4,
     learning_rate=3e-4, gamma=0.97, gae_lambda=0.95, clip_eps=0.3, value_coef=0.5,
-    entropy_coef=1e-2, max_grad_norm=1.0, reward_scaling=1.0,
+    entropy_coef=1e-2, max_grad_norm=1.0, reward_scaling=1.0, init_log_std=-0.5,
+    reward_normalization=False, lr_schedule="constant", value_clip=0.0,
 )
 PPO_PRESETS: dict[str, dict[str, Any]] = {
     "inverted_pendulum": dict(reward_scaling=10.0),
@@ -49,6 +51,48 @@ PPO_PRESETS: dict[str, dict[str, Any]] = {
                     reward_scaling=5.0, entropy_coef=1e-3),
 }
 
+# The lineage's PPO update (SA-PPO/ATLA code: 2048 transitions per iteration, 10 epochs
+# of 32 minibatches, clip 0.2, gamma 0.99, no entropy bonus, return-std reward
+# normalisation, linear learning-rate anneal, value clipping 0.2) on 32 envs. On a CPU it
+# learns hopper on `positional` physics; Brax's `spring` hopper plateaus near 850 with the
+# same settings (benchmarks/results/presets/). Chosen by benchmarks/presets.py.
+_LINEAGE = dict(num_envs=32, unroll_length=64, num_minibatches=32, num_epochs=10, learning_rate=3e-4,
+                gamma=0.99, gae_lambda=0.95, clip_eps=0.2, entropy_coef=0.0, reward_normalization=True,
+                lr_schedule="linear", value_clip=0.2, init_log_std=-0.5)
+# Per-task presets for the CPU backends (every backend but mjx), by measurement.
+CPU_PRESETS: dict[str, dict[str, Any]] = {
+    "hopper": dict(_LINEAGE, num_timesteps=3_000_000),
+    "walker2d": dict(_LINEAGE, num_timesteps=3_000_000),
+    "halfcheetah": dict(_LINEAGE, num_timesteps=3_000_000),
+    "ant": dict(_LINEAGE, num_timesteps=3_000_000),
+}
+# Candidates compared by benchmarks/presets.py (a candidate plus --set overrides).
+CPU_CANDIDATES: dict[str, dict[str, Any]] = {
+    "lineage": dict(_LINEAGE, backend="positional"),
+    "lineage-spring": dict(_LINEAGE, backend="spring"),
+}
+
+
+def auto_backend() -> str:
+    """The backend `backend=None` resolves to: `mjx` (MuJoCo's own physics, the closest to
+    the paper's tasks) on an accelerator; `positional` on a CPU, where MJX steps hopper
+    22-70x slower than the Brax backends (benchmarks/results/backends_cpu.md). `spring` is
+    3x faster still, but its hopper does not learn to hop (plateau near 850 where
+    `positional` passes 2000: benchmarks/results/presets/), so it is not the default."""
+    import sys
+
+    import jax
+    device = jax.default_backend()
+    choice = "mjx" if device in ("gpu", "cuda", "rocm", "tpu") else "positional"
+    if not _AUTO_BACKEND_SAID:
+        _AUTO_BACKEND_SAID.append(choice)
+        why = "an accelerator" if choice == "mjx" else "no accelerator: MJX is 20-70x slower on a CPU"
+        print(f"barpo: backend {choice} ({why}; choose with backend=... / --backend)", file=sys.stderr)
+    return choice
+
+
+_AUTO_BACKEND_SAID: list = []  # the automatic choice is printed once per process
+
 
 class ConfigError(ValueError):
     """Bad user input. The message is one line that names the fix."""
@@ -60,7 +104,7 @@ class TrainConfig:
 
     env: str = "hopper"
     algo: str = "spo"
-    backend: str = "mjx"  # MuJoCo's own physics: closest to the paper's MuJoCo tasks
+    backend: Optional[str] = None  # None: mjx on an accelerator, positional on a CPU (see `auto_backend`)
     num_timesteps: Optional[int] = None
     num_envs: Optional[int] = None
     num_seeds: int = 1
@@ -82,7 +126,10 @@ class TrainConfig:
     normalize_advantages: bool = True
     policy_hidden: tuple = (64, 64)
     value_hidden: tuple = (64, 64)
-    init_log_std: float = -0.5
+    init_log_std: Optional[float] = None
+    reward_normalization: Optional[bool] = None  # divide rewards by a running std of the return (lineage)
+    lr_schedule: Optional[str] = None      # "constant" or "linear" (anneal to 0 over training)
+    value_clip: Optional[float] = None     # PPO value clipping range; 0 = off
     # Threat model and robust methods (unused by spo). See docs/methods.md.
     eps: Optional[float] = None            # l_inf budget in normalised-observation units
     eps_ramp_fraction: float = 0.75        # linear ramp 0 -> eps over this fraction (lineage)
@@ -98,15 +145,20 @@ class TrainConfig:
     # Loop
     chunk_iterations: int = 10             # iterations per compiled chunk (progress/ckpt cadence)
     checkpoint_every: int = 1              # in chunks
+    checkpoint_every_s: Optional[float] = None  # also save when this many seconds passed since the last save
 
     def __post_init__(self):
         if self.env not in TASKS:
             raise ConfigError(f"unknown env {self.env!r}: choose one of {', '.join(TASKS)}")
         if self.algo not in ALGOS:
             raise ConfigError(f"unknown algo {self.algo!r}: choose one of {', '.join(ALGOS)}")
+        if self.backend is None:
+            object.__setattr__(self, "backend", auto_backend())
         if self.backend not in BACKENDS:
             raise ConfigError(f"unknown backend {self.backend!r}: choose one of {', '.join(BACKENDS)}")
         preset = {**_BASE, **PPO_PRESETS.get(self.env, {})}
+        if self.backend != "mjx":
+            preset.update(CPU_PRESETS.get(self.env, {}))
         preset["eps"] = EPS_PRESETS.get(self.env, DEFAULT_EPS)
         # SPO guidance weight: on for the guided methods (our choice, see docs/methods.md).
         preset["kappa"] = {"arpo_guided": 1.0, "barpo": 1.0}.get(self.algo, 0.0)
@@ -124,12 +176,16 @@ class TrainConfig:
             object.__setattr__(self, name, int(value))
         if self.num_seeds < 1 or int(self.num_seeds) != self.num_seeds:
             raise ConfigError(f"num_seeds must be an integer >= 1, got {self.num_seeds!r}")
+        if self.checkpoint_every_s is not None and not self.checkpoint_every_s > 0:
+            raise ConfigError(f"checkpoint_every_s must be > 0 seconds (or None), got {self.checkpoint_every_s}")
+        if self.lr_schedule not in LR_SCHEDULES:
+            raise ConfigError(f"unknown lr_schedule {self.lr_schedule!r}: choose one of {', '.join(LR_SCHEDULES)}")
         if self.eps < 0:
             raise ConfigError(f"eps must be >= 0 (an l_inf radius), got {self.eps}")
         for name in ("learning_rate", "clip_eps", "max_grad_norm", "reward_scaling"):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name} must be > 0, got {getattr(self, name)}")
-        for name in ("kappa", "kappa_reg", "car_lambda", "sgld_noise", "entropy_coef", "value_coef"):
+        for name in ("kappa", "kappa_reg", "car_lambda", "sgld_noise", "entropy_coef", "value_coef", "value_clip"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)}")
         if not 0 < self.gamma <= 1 or not 0 <= self.gae_lambda <= 1:

@@ -22,9 +22,10 @@ from .config import BACKENDS, TASKS, ConfigError
 
 class EnvState(NamedTuple):
     inner: Any         # batched brax State
-    first: Any         # batched brax State to reset to
+    first: Any         # batched brax State to reset to (None in a checkpoint: see `VecEnv.portable`)
     steps: jnp.ndarray  # int32 [n]
     ep_return: jnp.ndarray  # float32 [n], running undiscounted return
+    reset_key: Any = None  # the key `first` was drawn with, so it can be recomputed instead of stored
 
 
 class StepOut(NamedTuple):
@@ -54,10 +55,23 @@ class VecEnv:
         self.num_envs, self.episode_length = num_envs, episode_length
         self.obs_size, self.action_size = self.env.observation_size, self.env.action_size
 
+    def initial_states(self, key):
+        """The batch of initial states drawn with `key` (deterministic)."""
+        return jax.vmap(self.env.reset)(jax.random.split(key, self.num_envs))
+
     def reset(self, key) -> EnvState:
-        s = jax.vmap(self.env.reset)(jax.random.split(key, self.num_envs))
+        s = self.initial_states(key)
         zeros = jnp.zeros((self.num_envs,), jnp.float32)
-        return EnvState(s, s, jnp.zeros((self.num_envs,), jnp.int32), zeros)
+        return EnvState(s, s, jnp.zeros((self.num_envs,), jnp.int32), zeros, key)
+
+    def portable(self, state: EnvState) -> EnvState:
+        """The state without `first`: what a checkpoint stores (the env state once, not
+        twice; on MJX it is most of the checkpoint)."""
+        return state._replace(first=None)
+
+    def restored(self, state: EnvState) -> EnvState:
+        """Inverse of `portable`: recompute `first` from its key."""
+        return state._replace(first=self.initial_states(state.reset_key))
 
     def step(self, state: EnvState, action) -> tuple[EnvState, StepOut]:
         ns = jax.vmap(self.env.step)(state.inner, action)
@@ -74,5 +88,5 @@ class VecEnv:
         inner = jax.tree.map(pick, state.first, ns)
         out = StepOut(inner.obs, ns.obs, ns.reward, terminated, truncated, ep_return * done)
         new = EnvState(inner, state.first, jnp.where(done > 0, 0, steps).astype(jnp.int32),
-                       ep_return * (1.0 - done))
+                       ep_return * (1.0 - done), state.reset_key)
         return new, out

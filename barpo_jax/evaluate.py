@@ -18,7 +18,7 @@ import numpy as np
 
 from . import acting, attacks as atk, networks
 from . import normalize as nz
-from .config import EPS_PRESETS, DEFAULT_EPS, ConfigError
+from .config import ConfigError
 from .envs import VecEnv
 from .train import adversary_network, progress_bar
 
@@ -105,12 +105,13 @@ def evaluate(result, attacks="all", eps: Optional[float] = None, episodes: int =
              progress: bool = True) -> RobustnessReport:
     """Evaluate every seed of `result` under every attack.
 
-    eps: l_inf budget in normalised-observation units (None: the task preset).
+    eps: l_inf budget in normalised-observation units (None: the eps the run was trained
+    with, which for SPO and any run without --eps is the task preset).
     learned_timesteps: training budget of each learned attack (None: the victim's
     own num_timesteps, at most 2M).
     """
     cfg = result.config
-    eps = EPS_PRESETS.get(cfg.env, DEFAULT_EPS) if eps is None else float(eps)
+    eps = float(cfg.eps) if eps is None else float(eps)
     atk.check_eps(eps)
     if int(episodes) != episodes or episodes < 1:
         raise ConfigError(f"episodes must be a positive integer, got {episodes}")

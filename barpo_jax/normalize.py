@@ -44,3 +44,29 @@ def std(stats: RunningStats):
 def normalize(stats: RunningStats, obs):
     return jnp.clip((obs - stats.mean) / std(stats), -CLIP, CLIP)
 
+
+
+class ReturnScale(NamedTuple):
+    """Running std of the discounted return, to divide rewards by (the lineage's
+    reward filter): rewards keep their sign and mean, only their scale is tamed,
+    so one value-loss weight and learning rate fit every task."""
+    stats: RunningStats   # statistics of the per-env discounted return, shape [1]
+    acc: jnp.ndarray      # [num_envs] discounted return accumulated so far
+
+
+def init_return_scale(num_envs: int) -> ReturnScale:
+    return ReturnScale(init(1), jnp.zeros((num_envs,), jnp.float32))
+
+
+def scale_rewards(rs: ReturnScale, reward, done, gamma):
+    """Fold a [T, N] rollout into the return statistics; -> (new state, reward / std)."""
+    import jax
+
+    def step(acc, x):
+        r, d = x
+        acc = gamma * acc + r
+        return acc * (1.0 - d), acc
+
+    acc, seen = jax.lax.scan(step, rs.acc, (reward, done))
+    stats = update(rs.stats, seen[..., None])
+    return ReturnScale(stats, acc), reward / std(stats)[0]

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import warnings
 
 import numpy as np
 
@@ -34,7 +35,8 @@ def learning_curve(metrics: dict, cfg, path=None):
         ok = np.isfinite(r)
         ax.plot(steps[ok], r[ok], lw=1, alpha=0.6, label=f"seed {cfg.seed + i}" if ret.shape[0] <= 8 else None)
     if ret.shape[0] > 1:
-        with np.errstate(all="ignore"):
+        with warnings.catch_warnings():  # iterations where no episode ended are NaN for every seed
+            warnings.simplefilter("ignore", RuntimeWarning)
             ax.plot(steps, np.nanmean(ret, axis=0), "k", lw=2, label="mean")
     ax.set_xlabel("env steps per seed")
     ax.set_ylabel("training episode return")

@@ -5,7 +5,7 @@ perturbed observations and aggregate them differently (see methods.py).
 """
 from __future__ import annotations
 
-from typing import Callable, NamedTuple
+from typing import Callable, NamedTuple, Optional
 
 import chex
 import jax
@@ -22,6 +22,7 @@ class Batch(NamedTuple):
     logp: jnp.ndarray       # [B] behaviour log-probability
     advantage: jnp.ndarray  # [B]
     target: jnp.ndarray     # [B] value target (GAE return)
+    value: Optional[jnp.ndarray] = None  # [B] critic's prediction when collected (for value clipping)
 
 
 class Learner(NamedTuple):
@@ -56,8 +57,15 @@ def surrogate_loss(ac: networks.ActorCritic, params, obs, batch: Batch, clip_eps
     return -jnp.minimum(ratio * adv, jnp.clip(ratio, 1.0 - clip_eps, 1.0 + clip_eps) * adv)
 
 
-def value_loss(ac, params, batch: Batch):
-    return 0.5 * jnp.square(ac.value(params, batch.obs_value) - batch.target)
+def value_loss(ac, params, batch: Batch, clip=0.0):
+    """Per-sample squared error; with clip > 0 (and the collected values in the batch) the
+    lineage's PPO value clipping: the larger of the errors of v and of v_old + clip(v - v_old)."""
+    v = ac.value(params, batch.obs_value)
+    plain = 0.5 * jnp.square(v - batch.target)
+    if batch.value is None:
+        return plain
+    clipped = batch.value + jnp.clip(v - batch.value, -clip, clip)
+    return jnp.where(clip > 0, jnp.maximum(plain, 0.5 * jnp.square(clipped - batch.target)), plain)
 
 
 def common_loss(ac, params, batch: Batch, hp):
@@ -65,7 +73,8 @@ def common_loss(ac, params, batch: Batch, hp):
     the log-std is state-independent, so entropy does not depend on the input)."""
     _, std = ac.dist(params, batch.obs[:1])
     ent = jnp.mean(networks.entropy(std))
-    return hp["value_coef"] * jnp.mean(value_loss(ac, params, batch)) - hp["entropy_coef"] * ent
+    vl = jnp.mean(value_loss(ac, params, batch, hp.get("value_clip", 0.0)))
+    return hp["value_coef"] * vl - hp["entropy_coef"] * ent
 
 
 def make_optimizer(max_grad_norm: float):

@@ -59,12 +59,6 @@ class TrainResult:
         ac = self.actor_critic()
         return jax.jit(lambda obs: networks.to_env_action(ac.dist(params, nz.normalize(stats, obs))[0]))
 
-    def save(self, out: str) -> str:
-        from . import checkpoint
-        os.makedirs(out, exist_ok=True)
-        checkpoint.save(out, self.config, self.state, self.metrics, self.iterations)
-        return out
-
     def summary(self) -> dict:
         ret = self.metrics.get("episode_return")
         last = [float(np.nanmean(r[-max(1, r.shape[0] // 10):])) if np.isfinite(r).any() else float("nan")
@@ -81,6 +75,6 @@ def load(out: str) -> TrainResult:
     cfg = checkpoint.read_config(out)
     trainer = Trainer.cached(cfg)
     seeds = [cfg.seed + i for i in range(cfg.num_seeds)]
-    template = jax.eval_shape(lambda: trainer.init_runs(seeds))
-    state, metrics, iterations = checkpoint.restore(out, template)
+    state, metrics, iterations = checkpoint.restore(out, trainer.checkpoint_template(seeds))
+    state = trainer.restored(state)
     return TrainResult(cfg, state, metrics, iterations, seeds=seeds)

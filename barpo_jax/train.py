@@ -28,13 +28,14 @@ from .methods import METHODS
 
 HP_FIELDS = ("learning_rate", "gamma", "gae_lambda", "clip_eps", "value_coef", "entropy_coef",
              "reward_scaling", "eps", "kappa", "kappa_reg", "car_lambda", "sgld_noise",
-             "adv_learning_rate")
+             "adv_learning_rate", "value_clip")
 
 
 class TrainState(NamedTuple):
     agent: ppo.Learner
     adv: Any              # ppo.Learner of the learned adversary, or () when there is none
     stats: nz.RunningStats
+    returns: nz.ReturnScale  # running return std for reward normalisation (unused when off)
     env: EnvState
     key: jax.Array
     iteration: jnp.ndarray
@@ -76,7 +77,7 @@ class Trainer:
         against a fixed victim); `adversary` overrides the method's learned adversary."""
         self.cfg = cfg
         self.train_agent = train_agent
-        self._init_runs, self._chunks = None, {}
+        self._init_runs, self._restore_runs, self._chunks = None, None, {}
         self.env = VecEnv(cfg.env, cfg.backend, cfg.num_envs, cfg.episode_length)
         self.ac = networks.ActorCritic(self.env.obs_size, self.env.action_size, cfg.policy_hidden,
                                        cfg.value_hidden, cfg.init_log_std)
@@ -94,13 +95,28 @@ class Trainer:
             ap = self.adv_ac.init(k_adv)
             adv = ppo.Learner(ap, self.opt.init(ap))
         return TrainState(ppo.Learner(params, self.opt.init(params)), adv, nz.init(self.env.obs_size),
-                          self.env.reset(k_env), key, jnp.zeros((), jnp.int32))
+                          nz.init_return_scale(self.cfg.num_envs), self.env.reset(k_env), key,
+                          jnp.zeros((), jnp.int32))
 
     def init_runs(self, seeds) -> TrainState:
         keys = jnp.stack([jax.random.PRNGKey(int(s)) for s in seeds])
         if self._init_runs is None:
             self._init_runs = jax.jit(jax.vmap(self.init))
         return self._init_runs(keys)
+
+    def portable(self, state: TrainState) -> TrainState:
+        """What a checkpoint stores: the state without what can be recomputed exactly."""
+        return state._replace(env=self.env.portable(state.env))
+
+    def restored(self, state: TrainState) -> TrainState:
+        """Inverse of `portable` for a state with a leading run axis."""
+        if self._restore_runs is None:
+            self._restore_runs = jax.jit(jax.vmap(self.env.restored))
+        return state._replace(env=self._restore_runs(state.env))
+
+    def checkpoint_template(self, seeds) -> TrainState:
+        """Shapes and dtypes of `portable(init_runs(seeds))`, computed without running it."""
+        return jax.eval_shape(lambda: self.portable(self.init_runs(seeds)))
 
     @classmethod
     def cached(cls, cfg: TrainConfig) -> "Trainer":
@@ -150,7 +166,7 @@ class Trainer:
         nv = ac.value(params, final_val)
         adv, target = ppo.gae(reward, v, nv, tr.terminated, tr.done, hp["gamma"], hp["gae_lambda"])
         flat = lambda x: x.reshape((-1,) + x.shape[2:])
-        return ppo.Batch(*map(flat, (obs_pol, obs_val, action, logp, adv, target)))
+        return ppo.Batch(*map(flat, (obs_pol, obs_val, action, logp, adv, target, v)))
 
     def iteration(self, ts: TrainState, hp) -> tuple[TrainState, dict]:
         cfg = self.cfg
@@ -160,7 +176,15 @@ class Trainer:
                                        self.perturber(ts, eps, hp), ts.stats, k_roll, cfg.unroll_length)
         stats = nz.update(ts.stats, tr.obs) if (cfg.normalize_observations and self.train_agent) else ts.stats
         obs_n, fin_n = nz.normalize(stats, tr.obs), nz.normalize(stats, tr.final_obs)
-        reward = tr.reward * hp["reward_scaling"]
+        returns = ts.returns
+        reward = tr.reward
+        if cfg.reward_normalization:
+            new_returns, reward = nz.scale_rewards(ts.returns, tr.reward, tr.done, hp["gamma"])
+            returns = new_returns if self.train_agent else ts.returns
+        reward = reward * hp["reward_scaling"]
+        lr = hp["learning_rate"]
+        if cfg.lr_schedule == "linear":
+            lr = lr * (1.0 - ts.iteration.astype(jnp.float32) / cfg.num_iterations)
         n_done = jnp.sum(tr.done)
         metrics = {
             "episode_return": jnp.where(n_done > 0, jnp.sum(tr.episode_return) / jnp.maximum(n_done, 1), jnp.nan),
@@ -171,7 +195,7 @@ class Trainer:
             batch = self._batch(self.ac, agent.params, obs_n + tr.delta, obs_n, fin_n, tr.action, tr.logp,
                                 reward, tr, hp)
             loss_fn = lambda p, mb, k: self.method.loss(self.ac, p, mb, k, eps, hp, cfg.inner_steps)
-            agent, m = ppo.update(agent, batch, k_upd, loss_fn, self.opt, hp["learning_rate"], cfg.num_epochs,
+            agent, m = ppo.update(agent, batch, k_upd, loss_fn, self.opt, lr, cfg.num_epochs,
                                   cfg.num_minibatches, cfg.normalize_advantages)
             metrics.update(m)
         adv = ts.adv
@@ -188,7 +212,7 @@ class Trainer:
             due = (ts.iteration % cfg.adv_update_every) == 0
             adv = jax.tree.map(lambda a, b: jnp.where(due, a, b), new_adv, adv)
             metrics["adv_loss"] = am["loss"]
-        return TrainState(agent, adv, stats, env_state, key, ts.iteration + 1), metrics
+        return TrainState(agent, adv, stats, returns, env_state, key, ts.iteration + 1), metrics
 
     def chunk_fn(self, length: int):
         """jit(scan(vmap(iteration))) over `length` iterations: the compiled unit."""
@@ -219,6 +243,8 @@ def shard(state: TrainState, num_envs: int) -> TrainState:
     env_sh = NamedSharding(mesh, P(None, "d"))
     put = lambda tree, sh: jax.tree.map(lambda x: jax.device_put(x, sh), tree)
     return state._replace(agent=put(state.agent, rep), adv=put(state.adv, rep), stats=put(state.stats, rep),
+                          returns=state.returns._replace(stats=put(state.returns.stats, rep),
+                                                         acc=put(state.returns.acc, env_sh)),
                           env=put(state.env, env_sh), key=put(state.key, rep),
                           iteration=put(state.iteration, rep))
 
@@ -253,8 +279,8 @@ def train(cfg: TrainConfig, out: Optional[str] = None, resume: bool = False, pro
     if resume:
         if out is None:
             raise ConfigError("resume=True needs the run directory: pass out=...")
-        template = jax.eval_shape(lambda: trainer.init_runs(seeds))
-        state, history, done_iter = checkpoint.restore(out, template)
+        state, history, done_iter = checkpoint.restore(out, trainer.checkpoint_template(seeds))
+        state = trainer.restored(state)
     else:
         state = trainer.init_runs(seeds)
     state = shard(state, cfg.num_envs)
@@ -263,7 +289,13 @@ def train(cfg: TrainConfig, out: Optional[str] = None, resume: bool = False, pro
     stop_at = n_iter if max_iterations is None else min(n_iter, max_iterations)
     bar = progress_bar(progress, stop_at * cfg.batch_size * len(seeds), "train", unit="step",
                        initial=done_iter * cfg.batch_size * len(seeds))
-    chunks_done = 0
+    chunks_done, saved_iter, last_save = 0, done_iter, time.monotonic()
+
+    def save_now():
+        nonlocal saved_iter, last_save
+        checkpoint.save(out, cfg, trainer.portable(state), history, done_iter)
+        saved_iter, last_save = done_iter, time.monotonic()
+
     try:
         while done_iter < stop_at:
             t0 = time.perf_counter()
@@ -275,8 +307,10 @@ def train(cfg: TrainConfig, out: Optional[str] = None, resume: bool = False, pro
             chunks_done += 1
             for k, v in metrics.items():
                 history[k] = np.concatenate([history[k], v], axis=1) if k in history else np.asarray(v)
-            if out is not None and (chunks_done % cfg.checkpoint_every == 0 or done_iter >= stop_at):
-                checkpoint.save(out, cfg, state, history, done_iter)
+            due = chunks_done % cfg.checkpoint_every == 0 or done_iter >= stop_at or (
+                cfg.checkpoint_every_s is not None and time.monotonic() - last_save >= cfg.checkpoint_every_s)
+            if out is not None and due:
+                save_now()
             if bar is not None:
                 steps = length * cfg.batch_size * len(seeds)
                 ret = np.nanmean(history["episode_return"][:, -length:]) if np.isfinite(
@@ -284,8 +318,13 @@ def train(cfg: TrainConfig, out: Optional[str] = None, resume: bool = False, pro
                 bar.update(steps)
                 bar.set_postfix(sps=f"{steps / (time.perf_counter() - t0):,.0f}", ret=f"{ret:.1f}")
     except KeyboardInterrupt:
-        if out is not None:
-            checkpoint.save(out, cfg, state, history, done_iter)
+        # Keep the last completed chunk; a second Ctrl-C during this save still leaves
+        # the previous checkpoint intact (orbax renames a step folder only when complete).
+        if out is not None and saved_iter < done_iter:
+            try:
+                save_now()
+            except checkpoint.CheckpointError:
+                pass
         raise
     finally:
         if bar is not None:

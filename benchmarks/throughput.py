@@ -596,8 +596,14 @@ def run_parity(args, d) -> tuple[dict, list, list]:
     n_points = d["parity_points"]  # evaluation points including step 0
     over = {k: v for k, v in dict(unroll_length=args.unroll_length, num_minibatches=args.num_minibatches,
                                   num_epochs=args.num_epochs).items() if v is not None}
+    # Matched to what Brax's PPO can express: its preset-style PPO values for the task and
+    # none of the lineage extras (return normalisation, lr anneal, value clipping) that the
+    # CPU presets switch on, since Brax PPO has no counterpart for them.
+    from barpo_jax.config import _BASE, PPO_PRESETS
+    brax_like = {k: v for k, v in {**_BASE, **PPO_PRESETS.get(env, {})}.items() if k not in ("num_timesteps",
+                                                                                          "num_envs")}
     probe = bj.TrainConfig(env=env, algo="spo", backend=backend, num_envs=args.num_envs,
-                           episode_length=args.episode_length, **over)
+                           episode_length=args.episode_length, **{**brax_like, **over})
     per_iter = probe.batch_size
     k = max(1, math.ceil(d["parity_steps"] / ((n_points - 1) * per_iter)))  # iterations between eval points
     total = k * (n_points - 1) * per_iter
@@ -778,6 +784,7 @@ def main(argv=None):
     p.add_argument("--parity-steps", type=int, default=None)
     p.add_argument("--parity-points", type=int, default=None, help="evaluation points including step 0")
     p.add_argument("--parity-seeds", type=int, default=None)
+    p.add_argument("--parity-timeout-s", type=int, default=None, help="limit per training process")
     p.add_argument("--eval-episodes", type=int, default=64)
     p.add_argument("--render-from", default=None, metavar="JSON",
                    help="re-write <out>.md/.png of a parity run from its JSON (no measurement)")
@@ -789,7 +796,7 @@ def main(argv=None):
     d = dict(DEFAULTS[args.device_label])
     if args.quick:
         d.update(QUICK)
-    for name in ("target_steps", "repeats", "parity_steps", "parity_points", "parity_seeds"):
+    for name in ("target_steps", "repeats", "parity_steps", "parity_points", "parity_seeds", "parity_timeout_s"):
         if getattr(args, name) is not None:
             d[name] = getattr(args, name)
     if args.scale_envs:

@@ -82,3 +82,11 @@ def test_bad_attack_input(trained):
         bj.evaluate(trained, attacks=["nope"], progress=False)
     with pytest.raises(bj.ConfigError, match="eps must be"):
         bj.evaluate(trained, attacks=["random"], eps=-0.1, progress=False)
+
+
+def test_evaluate_defaults_to_the_runs_own_eps(trained):
+    import dataclasses
+    run = dataclasses.replace(trained, config=trained.config.replace(eps=0.25))
+    report = bj.evaluate(run, attacks=["random"], episodes=2, progress=False)
+    assert report.eps == 0.25 and "eps = 0.25" in report.table()
+    assert bj.evaluate(run, attacks=["random"], episodes=2, eps=0.05, progress=False).eps == 0.05

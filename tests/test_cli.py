@@ -31,7 +31,12 @@ def test_train_report_eval_resume(tmp_path):
     assert r.returncode == 0 and "2 run(s)" in r.stdout, r.stderr[-3000:]
     r = barpo("eval", out, "--attacks", "random,mad", "--episodes", "3", "--no-progress")
     assert r.returncode == 0, r.stderr[-3000:]
-    assert "| seed 0" in r.stdout and os.path.isfile(os.path.join(out, "robustness.png"))
+    assert "| seed 0" in r.stdout and os.path.isfile(os.path.join(out, "robustness_eps0.1.png"))
+    assert "eps = 0.1" in r.stdout  # the run's own eps (inverted_pendulum's default), printed
+    r = barpo("eval", out, "--attacks", "random", "--episodes", "2", "--eps", "0.2", "--no-progress")
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert os.path.isfile(os.path.join(out, "robustness_eps0.2.json"))
+    assert os.path.isfile(os.path.join(out, "robustness_eps0.1.json")), "a second budget keeps the first report"
     r = barpo("train", *SMALL, "--seeds", "2", "--out", out)  # already there: refuse, keep it
     assert r.returncode == 2 and "--resume" in r.stderr and "Traceback" not in r.stderr
     r = barpo("train", "--out", out, "--resume", "--no-progress")  # finished run resumes as a no-op

@@ -1,0 +1,179 @@
+"""Checkpoints: every backend and method, readable trees, failures that never hang.
+
+The subprocess tests carry a generous `timeout` only as a hang detector: a failed save
+or an interrupt must end the process within seconds, not minutes.
+"""
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import jax
+import numpy as np
+import pytest
+
+import barpo_jax as bj
+from barpo_jax import checkpoint
+from barpo_jax.train import Trainer
+
+from conftest import tiny
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+HANG = 300  # seconds: only a hang detector
+
+
+def _leaves(tree):
+    return [np.asarray(x) for x in jax.tree.leaves(tree)]
+
+
+@pytest.mark.parametrize("backend", bj.BACKENDS)
+def test_round_trip_every_backend_and_method(tmp_path, backend):
+    """The learner state survives save/restore bit for bit on every backend (MJX states
+    have zero-size leaves). A method changes the state tree only by carrying a learned
+    adversary, so every method's template equals SPO's or ATLA's, and those two are
+    round-tripped for real."""
+    cfg = {algo: tiny(backend=backend, algo=algo, num_envs=4, unroll_length=4, num_minibatches=2)
+           for algo in bj.ALGOS}
+    shapes = {algo: Trainer.cached(c).checkpoint_template([0, 1]) for algo, c in cfg.items()}
+    for algo in bj.ALGOS:
+        ref = "atla_ppo" if Trainer.cached(cfg[algo]).adv_ac is not None else "spo"
+        assert jax.tree.structure(shapes[algo]) == jax.tree.structure(shapes[ref]), algo
+        assert jax.tree.leaves(shapes[algo]) == jax.tree.leaves(shapes[ref]), algo
+    for algo in ("spo", "atla_ppo"):
+        trainer = Trainer.cached(cfg[algo])
+        state = trainer.init_runs([0, 1])
+        out = str(tmp_path / f"{backend}-{algo}")
+        checkpoint.save(out, cfg[algo], trainer.portable(state), {"loss": np.zeros((2, 1))}, 1)
+        back, metrics, it = checkpoint.restore(out, trainer.checkpoint_template([0, 1]))
+        back = trainer.restored(back)
+        assert it == 1 and metrics["loss"].shape == (2, 1)
+        assert jax.tree.structure(back) == jax.tree.structure(state)
+        for a, b in zip(_leaves(state), _leaves(back), strict=True):
+            np.testing.assert_array_equal(a, b)
+        if algo == "atla_ppo":
+            assert jax.tree.leaves(back.adv), "the learned adversary's state is checkpointed"
+
+
+def test_checkpoint_is_a_readable_tree_stored_once(tmp_path):
+    cfg = tiny()
+    trainer = Trainer.cached(cfg)
+    tree = checkpoint.to_tree(trainer.portable(trainer.init_runs([0])))
+    assert set(tree) == {"agent", "adv", "stats", "returns", "env", "key", "iteration"} - {"adv"}
+    assert "log_std" in tree["agent"]["params"]["policy"]["params"]
+    assert "inner" in tree["env"] and "first" not in tree["env"], "the env state is stored once"
+
+
+def test_added_or_reshaped_field_names_itself(tmp_path):
+    cfg = tiny()
+    trainer = Trainer.cached(cfg)
+    saved = checkpoint.to_tree(trainer.portable(trainer.init_runs([0])))
+    template = trainer.checkpoint_template([0])
+    del saved["returns"]
+    with pytest.raises(checkpoint.CheckpointError, match="no field 'returns"):
+        checkpoint.from_tree(saved, template, "x")
+    saved = checkpoint.to_tree(trainer.portable(trainer.init_runs([0])))
+    saved["stats"]["mean"] = np.zeros((1, 99), np.float32)
+    with pytest.raises(checkpoint.CheckpointError, match="'stats.mean' has shape"):
+        checkpoint.from_tree(saved, template, "x")
+    saved = checkpoint.to_tree(trainer.portable(trainer.init_runs([0])))
+    saved["extra"] = {"field": np.zeros(3)}
+    with pytest.raises(checkpoint.CheckpointError, match="extra.field"):
+        checkpoint.from_tree(saved, template, "x")
+
+
+def test_mjx_train_checkpoint_resume_equals_whole(tmp_path):
+    """The default accelerator backend end to end: train, checkpoint, resume, load."""
+    cfg = tiny(backend="mjx", num_envs=8, unroll_length=8, num_minibatches=2, num_timesteps=8 * 8 * 4,
+               episode_length=20)
+    whole = bj.train(cfg, progress=False)
+    out = str(tmp_path / "run")
+    bj.train(cfg, out=out, progress=False, max_iterations=2)
+    resumed = bj.train(cfg, out=out, resume=True, progress=False)
+    assert resumed.iterations == 4
+    for a, b in zip(_leaves(whole.params), _leaves(resumed.params), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    assert not [n for n in os.listdir(os.path.join(out, "checkpoints")) if "tmp" in n]
+
+
+def _python(code, *args, timeout=HANG):
+    env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.path.join(ROOT, "tests"))
+    return subprocess.run([sys.executable, "-c", code, *args], cwd=ROOT, env=env, capture_output=True,
+                          text=True, timeout=timeout)
+
+
+FAILING_SAVE = """
+import sys, errno
+import orbax.checkpoint as ocp
+from conftest import TINY
+real, calls = ocp.CheckpointManager.save, []
+def save(self, *a, **k):
+    calls.append(1)
+    if len(calls) > 1:
+        raise OSError(errno.ENOSPC, "No space left on device")
+    return real(self, *a, **k)
+ocp.CheckpointManager.save = save
+from barpo_jax.cli import main
+args = ["train", "--no-progress", "--out", sys.argv[1], "--steps", str(32 * 16 * 8)]
+for k, v in TINY.items():
+    args += ["--set", f"{k}={v}"]
+sys.exit(main(args))
+"""
+
+
+def test_failed_save_exits_2_fast_and_keeps_the_last_good_checkpoint(tmp_path):
+    out = str(tmp_path / "run")
+    t0 = time.monotonic()
+    r = _python(FAILING_SAVE, out)
+    took = time.monotonic() - t0
+    assert r.returncode == 2, r.stderr[-3000:]
+    err = [x for x in r.stderr.splitlines() if x.startswith("barpo:")]
+    assert len(err) == 1 and "No space left" in err[0] and "iteration 2" in err[0], r.stderr[-2000:]
+    assert "Traceback" not in r.stderr
+    assert took < HANG / 2, took
+    assert not [n for n in os.listdir(os.path.join(out, "checkpoints")) if "tmp" in n]
+    assert bj.load(out).iterations == 2  # the last good checkpoint is intact and loads
+
+
+INTERRUPTED = """
+import sys, os
+from conftest import TINY
+from barpo_jax.cli import main
+args = ["train", "--no-progress", "--out", sys.argv[1], "--steps", str(32 * 16 * 400)]
+for k, v in {**TINY, "chunk_iterations": 1}.items():
+    args += ["--set", f"{k}={v}"]
+sys.exit(main(args))
+"""
+
+
+def test_ctrl_c_exits_130_and_resumes(tmp_path):
+    out = str(tmp_path / "run")
+    env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.path.join(ROOT, "tests"))
+    p = subprocess.Popen([sys.executable, "-c", INTERRUPTED, out], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + HANG
+    while not checkpoint.has_checkpoint(out) and time.monotonic() < deadline and p.poll() is None:
+        time.sleep(0.5)
+    assert checkpoint.has_checkpoint(out), "no checkpoint appeared"
+    p.send_signal(signal.SIGINT)
+    _, err = p.communicate(timeout=60)
+    assert p.returncode == 130, err[-2000:]
+    assert "interrupted" in err and "Traceback" not in err
+    assert not [n for n in os.listdir(os.path.join(out, "checkpoints")) if "tmp" in n]
+    done = bj.load(out).iterations
+    assert 1 <= done < 400
+    cfg = checkpoint.read_config(out)
+    more = bj.train(cfg, out=out, resume=True, progress=False, max_iterations=done + 1)
+    assert more.iterations == done + 1
+
+
+def test_checkpoint_every_s_saves_between_chunk_cadence(tmp_path, monkeypatch):
+    saves = []
+    real = checkpoint.save
+    monkeypatch.setattr(checkpoint, "save", lambda *a, **k: (saves.append(a[-1]), real(*a, **k)))
+    cfg = tiny(num_timesteps=32 * 16 * 8, chunk_iterations=2, checkpoint_every=100, checkpoint_every_s=1e-6)
+    bj.train(cfg, out=str(tmp_path / "run"), progress=False)
+    assert saves == [2, 4, 6, 8]
+    saves.clear()
+    bj.train(cfg.replace(checkpoint_every_s=None), out=str(tmp_path / "run2"), progress=False)
+    assert saves == [8]
