@@ -59,9 +59,13 @@ PPO_PRESETS: dict[str, dict[str, Any]] = {
 _LINEAGE = dict(num_envs=32, unroll_length=64, num_minibatches=32, num_epochs=10, learning_rate=3e-4,
                 gamma=0.99, gae_lambda=0.95, clip_eps=0.2, entropy_coef=0.0, reward_normalization=True,
                 lr_schedule="linear", value_clip=0.2, init_log_std=-0.5)
-# Per-task presets for the CPU backends (every backend but mjx), by measurement.
+# Per-task presets for the CPU backends (every backend but mjx). Hopper and walker2d by
+# measurement on `positional` (3 seeds, benchmarks/results/presets/): hopper reaches a
+# median of ~2450 by 1.5M steps (3M gives no more), walker2d ~1570 at 3M and still rising.
+# Halfcheetah and ant take the same lineage update unmeasured here (the lineage used one
+# PPO setting for every MuJoCo task).
 CPU_PRESETS: dict[str, dict[str, Any]] = {
-    "hopper": dict(_LINEAGE, num_timesteps=3_000_000),
+    "hopper": dict(_LINEAGE, num_timesteps=1_500_000),
     "walker2d": dict(_LINEAGE, num_timesteps=3_000_000),
     "halfcheetah": dict(_LINEAGE, num_timesteps=3_000_000),
     "ant": dict(_LINEAGE, num_timesteps=3_000_000),

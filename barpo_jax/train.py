@@ -178,9 +178,10 @@ class Trainer:
         obs_n, fin_n = nz.normalize(stats, tr.obs), nz.normalize(stats, tr.final_obs)
         returns = ts.returns
         reward = tr.reward
-        if cfg.reward_normalization:
-            new_returns, reward = nz.scale_rewards(ts.returns, tr.reward, tr.done, hp["gamma"])
-            returns = new_returns if self.train_agent else ts.returns
+        if cfg.reward_normalization and self.train_agent:
+            returns, reward = nz.scale_rewards(ts.returns, tr.reward, tr.done, hp["gamma"])
+        elif cfg.reward_normalization:  # a frozen victim: its return scale is frozen too
+            reward = tr.reward / nz.std(ts.returns.stats)[0]
         reward = reward * hp["reward_scaling"]
         lr = hp["learning_rate"]
         if cfg.lr_schedule == "linear":

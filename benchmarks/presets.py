@@ -69,6 +69,48 @@ def plot(task: str, candidate: str, res: dict, path: str):
     finish(fig, path)
 
 
+def summarize(task: str) -> str:
+    """One table and one plot over every committed result for `task` (the search and
+    the ablation side by side): median deterministic return of the seeds per point."""
+    import glob
+    import json
+
+    from barpo_jax.plots import finish, subplots
+    rows, curves = [], {}
+    for path in sorted(glob.glob(os.path.join(OUT, f"{task}_*.json"))):
+        tag = os.path.basename(path)[len(task) + 1:-5]
+        if tag == "summary":
+            continue
+        with open(path) as f:
+            d = json.load(f)
+        c, cfg = d["results"]["curve"], d["results"]["config"]
+        med = [float(np.median(ev)) for ev in c["eval_return"]]
+        curves[tag] = (c["env_steps"], med)
+        last = c["eval_return"][-1]
+        best = int(np.argmax(med))
+        rows.append([tag, cfg["backend"], f"{c['env_steps'][-1]:,}", " / ".join(f"{x:.0f}" for x in last),
+                     f"{med[-1]:.0f}", f"{med[best]:.0f} at {c['env_steps'][best]:,}", f"{c['wall_s'][-1]:.0f}"])
+    fig, ax = subplots(os.path.join(OUT, f"{task}_summary.png"), figsize=(7, 4))
+    for tag, (x, y) in curves.items():
+        ax.plot(x, y, marker="o", ms=3, label=tag)
+    ax.set_xlabel("env steps per seed")
+    ax.set_ylabel("median deterministic return")
+    ax.set_title(f"{task}: SPO preset candidates and ablations")
+    ax.legend(fontsize=7)
+    finish(fig, os.path.join(OUT, f"{task}_summary.png"))
+    head = ["result", "backend", "env steps/seed", "final return per seed", "final median", "best median",
+            "wall s (shared CPU)"]
+    table = "\n".join(["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+                      + ["| " + " | ".join(r) + " |" for r in rows])
+    text = (f"# {task}: preset search and ablation (summary)\n\nEach row is one committed "
+            f"`benchmarks/presets.py` result in this folder (its own .md has the command, config and "
+            f"provenance). Returns: deterministic policy, fresh episodes, per seed.\n\n{table}\n\n"
+            f"![curves]({task}_summary.png)\n")
+    with open(os.path.join(OUT, f"{task}_summary.md"), "w") as f:
+        f.write(text)
+    return text
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--task", default="hopper")
@@ -82,7 +124,11 @@ def main(argv=None):
                    help="override a field of the candidate (recorded in the result)")
     p.add_argument("--tag", default=None, help="result file suffix (default: the candidate name)")
     p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--summary", action="store_true", help="only (re)write <task>_summary.md/.png from the results")
     a = p.parse_args(argv)
+    if a.summary:
+        print(summarize(a.task))
+        return
     from barpo_jax.cli import _kv
     overrides = dict(_kv(x) for x in a.set)
     prov = provenance()

@@ -1,0 +1,68 @@
+"""Does a trained locomotion agent walk? Survival and distance of its deterministic policy.
+
+A return alone can hide a policy that stands still for 1000 steps; this prints, per
+seed, the return, the steps survived and the torso's forward displacement over
+`--episodes` fresh episodes, and writes them next to the run (`<run>/gait.json`).
+
+    python benchmarks/gait.py runs/presets/hopper-lineage
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+import barpo_jax as bj
+from barpo_jax.envs import VecEnv
+
+
+def gait(run_dir: str, episodes: int = 4, seed: int = 7) -> list:
+    result = bj.load(run_dir)
+    cfg = result.config
+    env = VecEnv(cfg.env, cfg.backend, episodes, cfg.episode_length)
+    rows = []
+    for i in range(result.num_runs):
+        policy = result.policy(i)
+
+        def episode(key, policy=policy):
+            state = env.reset(key)
+            x0 = state.inner.pipeline_state.x.pos[:, 0, 0]
+
+            def step(carry, _):
+                state, alive, ret, steps, x = carry
+                state, out = env.step(state, policy(state.inner.obs))
+                x = jnp.where(alive > 0, state.inner.pipeline_state.x.pos[:, 0, 0], x)
+                ret = ret + alive * out.reward
+                steps = steps + alive
+                alive = alive * (1.0 - out.terminated - out.truncated)
+                return (state, alive, ret, steps, x), None
+
+            z = jnp.zeros(episodes)
+            (_, _, ret, steps, x), _ = jax.lax.scan(step, (state, z + 1, z, z, x0), None, cfg.episode_length)
+            return ret, steps, x - x0
+
+        ret, steps, dx = (np.asarray(v) for v in jax.jit(episode)(jax.random.PRNGKey(seed)))
+        dt = float(env.env.dt)
+        rows.append({"run": i, "return": ret.tolist(), "steps_survived": steps.tolist(),
+                     "forward_m": dx.tolist(), "mean_speed_m_per_s": float(np.mean(dx / (steps * dt)))})
+        print(f"run {i}: return {ret.mean():8.1f}  survived {steps.mean():6.0f}/{cfg.episode_length} steps  "
+              f"forward {dx.mean():6.2f} m  ({rows[-1]['mean_speed_m_per_s']:.2f} m/s)", flush=True)
+    return rows
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("run")
+    p.add_argument("--episodes", type=int, default=4)
+    a = p.parse_args(argv)
+    rows = gait(a.run, a.episodes)
+    with open(os.path.join(a.run, "gait.json"), "w") as f:
+        json.dump(rows, f, indent=2)
+
+
+if __name__ == "__main__":
+    main()
