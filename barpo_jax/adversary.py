@@ -98,5 +98,13 @@ def _steer_actions(key, d, obs_n, eps, victim_dist, steps):
     return solve(objective, obs_n, key, eps, steps)
 
 
+def network(spec: LearnedAdversary, env, cfg) -> networks.ActorCritic:
+    """A learned adversary's actor-critic: it sees the clean normalised observation and
+    acts in `spec.action_size(env)` dimensions, realised by `spec.realise`; its widths
+    and initial log-std are the agent's (`cfg`)."""
+    return networks.ActorCritic(env.obs_size, spec.action_size(env), cfg.policy_hidden, cfg.value_hidden,
+                                cfg.init_log_std)
+
+
 SA_RL = LearnedAdversary("sa_rl", lambda env: env.obs_size, _direct)
 PA_AD = LearnedAdversary("pa_ad", lambda env: env.action_size, _steer_actions)

@@ -16,11 +16,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from . import acting, attacks as atk, networks
+from . import acting, adversary, attacks as atk, networks
 from . import normalize as nz
 from .config import ConfigError
 from .envs import VecEnv
-from .train import adversary_network, progress_bar
+from .train import progress_bar
 
 
 @dataclasses.dataclass
@@ -128,7 +128,7 @@ def evaluate(result, attacks="all", eps: Optional[float] = None, episodes: int =
         if isinstance(item, atk.Learned):
             fitted[name] = item.fit(result, eps, budget, jax.random.fold_in(key, 1000 + i), progress)
     env = VecEnv(cfg.env, cfg.backend, int(episodes), episode_length or cfg.episode_length)
-    adv_nets = {name: adversary_network(cfg, atk.LEARNED_SPECS[name], env)
+    adv_nets = {name: adversary.network(atk.LEARNED_SPECS[name], env, cfg)
                 for name in fitted if name in atk.LEARNED_SPECS}
 
     def one_seed(p, s, learned_params, k):

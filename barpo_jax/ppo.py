@@ -16,8 +16,9 @@ from . import networks
 
 
 class Batch(NamedTuple):
-    obs: jnp.ndarray        # [B, obs] normalised observation the policy acted on
-    obs_value: jnp.ndarray  # [B, obs] clean normalised observation (critic input)
+    obs: jnp.ndarray        # [B, obs] clean normalised observation (critic, clean terms, centre of the ball)
+    obs_seen: jnp.ndarray   # [B, obs] normalised observation the policy acted on (obs unless the
+                            # rollout ran under an adversary)
     action: jnp.ndarray     # [B, act] raw Gaussian sample
     logp: jnp.ndarray       # [B] behaviour log-probability
     advantage: jnp.ndarray  # [B]
@@ -49,6 +50,15 @@ def gae(reward, value, next_value, terminated, done, gamma, lam):
     return adv, adv + value
 
 
+def rollout_batch(ac, params, obs, obs_seen, final_obs, action, logp, reward, terminated, done, gamma, lam):
+    """A flat Batch from [T, N] rollout arrays: values, GAE advantages and targets under `ac`."""
+    v = ac.value(params, obs)
+    nv = ac.value(params, final_obs)
+    advantage, target = gae(reward, v, nv, terminated, done, gamma, lam)
+    flat = lambda x: x.reshape((-1,) + x.shape[2:])
+    return Batch(*map(flat, (obs, obs_seen, action, logp, advantage, target, v)))
+
+
 def surrogate_loss(ac: networks.ActorCritic, params, obs, batch: Batch, clip_eps):
     """Per-sample clipped-surrogate loss -min(r A, clip(r) A) with the policy fed `obs`."""
     mean, std = ac.dist(params, obs)
@@ -60,7 +70,7 @@ def surrogate_loss(ac: networks.ActorCritic, params, obs, batch: Batch, clip_eps
 def value_loss(ac, params, batch: Batch, clip=0.0):
     """Per-sample squared error; with clip > 0 (and the collected values in the batch) the
     lineage's PPO value clipping: the larger of the errors of v and of v_old + clip(v - v_old)."""
-    v = ac.value(params, batch.obs_value)
+    v = ac.value(params, batch.obs)
     plain = 0.5 * jnp.square(v - batch.target)
     if batch.value is None:
         return plain

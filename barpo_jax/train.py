@@ -7,7 +7,8 @@ every chunk has the same shapes, so nothing recompiles.
 
 Float hyper-parameters live in `hp` (a dict of arrays with a leading run axis),
 not in the compiled program, so sweeps vmap over them (see `sweep.py`).
-`Trainer.iteration` knows nothing about methods beyond `Method.loss`.
+`Trainer.iteration` never asks which method it runs: the `Method` supplies the
+loss, the rollout perturber and the learned adversary's update (methods.py).
 """
 from __future__ import annotations
 
@@ -20,7 +21,6 @@ import jax.numpy as jnp
 import numpy as np
 
 from . import acting, networks, ppo
-from . import adversary as adv_lib
 from . import normalize as nz
 from .config import ConfigError, TrainConfig
 from .envs import EnvState, VecEnv
@@ -39,6 +39,13 @@ class TrainState(NamedTuple):
     env: EnvState
     key: jax.Array
     iteration: jnp.ndarray
+
+
+class Rollout(NamedTuple):
+    tr: acting.Transition
+    obs: jnp.ndarray        # [T, N, obs] clean observation, normalised with the updated statistics
+    final_obs: jnp.ndarray  # [T, N, obs] the observation each action reached, normalised
+    reward: jnp.ndarray     # [T, N] the reward as trained on (normalised, scaled)
 
 
 class TrainingDiverged(ValueError):
@@ -62,39 +69,29 @@ def hyperparams(cfg: TrainConfig, num_runs: int, **overrides) -> dict:
     return hp
 
 
-def adversary_network(cfg: TrainConfig, spec, env: VecEnv) -> networks.ActorCritic:
-    """A learned adversary's actor-critic: it sees the clean normalised observation and
-    acts in `spec.action_size(env)` dimensions, realised by `spec.realise`."""
-    return networks.ActorCritic(env.obs_size, spec.action_size(env), cfg.policy_hidden, cfg.value_hidden,
-                                cfg.init_log_std)
-
-
 class Trainer:
     """The static parts of a run (env, networks, method, optimiser) and its pure steps."""
 
     def __init__(self, cfg: TrainConfig, train_agent: bool = True, adversary=None):
         """train_agent=False freezes the agent and its normaliser (training an attack
-        against a fixed victim); `adversary` overrides the method's learned adversary."""
+        against a fixed victim); `adversary` (an adversary.LearnedAdversary) overrides
+        the method's learned adversary."""
         self.cfg = cfg
         self.train_agent = train_agent
         self._init_runs, self._restore_runs, self._chunks = None, None, {}
         self.env = VecEnv(cfg.env, cfg.backend, cfg.num_envs, cfg.episode_length)
         self.ac = networks.ActorCritic(self.env.obs_size, self.env.action_size, cfg.policy_hidden,
                                        cfg.value_hidden, cfg.init_log_std)
-        self.method = METHODS[cfg.algo]
+        self.method = METHODS[cfg.algo] if adversary is None else METHODS[cfg.algo].with_adversary(adversary)
         self.opt = ppo.make_optimizer(cfg.max_grad_norm)
-        self.adversary = adversary or self.method.learned_adversary
-        self.adv_ac = adversary_network(cfg, self.adversary, self.env) if self.adversary is not None else None
+        self.adv_ac = self.method.adversary_network(cfg, self.env)  # None unless the method learns an adversary
 
     # ---- state ---------------------------------------------------------------
     def init(self, key) -> TrainState:
         k_env, k_ac, k_adv, key = jax.random.split(key, 4)
         params = self.ac.init(k_ac)
-        adv = ()
-        if self.adv_ac is not None:
-            ap = self.adv_ac.init(k_adv)
-            adv = ppo.Learner(ap, self.opt.init(ap))
-        return TrainState(ppo.Learner(params, self.opt.init(params)), adv, nz.init(self.env.obs_size),
+        adversary = self.method.init_adversary(self.adv_ac, k_adv, self.opt)
+        return TrainState(ppo.Learner(params, self.opt.init(params)), adversary, nz.init(self.env.obs_size),
                           nz.init_return_scale(self.cfg.num_envs), self.env.reset(k_env), key,
                           jnp.zeros((), jnp.int32))
 
@@ -139,41 +136,22 @@ class Trainer:
         return hp["eps"] * jnp.clip(iteration.astype(jnp.float32) / ramp, 0.0, 1.0)
 
     def perturber(self, ts: TrainState, eps, hp):
-        """How observations are perturbed while collecting the rollout."""
-        if self.adv_ac is not None:
-            adv_params, victim = ts.adv.params, functools.partial(self.ac.dist, ts.agent.params)
+        """How observations are perturbed while collecting the rollout (the method decides)."""
+        return self.method.rollout_perturber(self.ac, ts.agent.params, self.adv_ac, ts.adv, eps, hp,
+                                             self.cfg.inner_steps, self.cfg.rollout_under_adversary)
 
-            def learned(key, obs_n):
-                ks, kr = jax.random.split(key)
-                mean, std = self.adv_ac.dist(adv_params, obs_n)
-                a = networks.sample(ks, mean, std)
-                seen = self.adversary.realise(kr, a, obs_n, eps, victim, self.cfg.inner_steps)
-                return seen, a, networks.log_prob(mean, std, a)
-            return learned
-        if self.cfg.rollout_under_adversary and self.method.inner is not None:
-            params = ts.agent.params
-
-            def solved(key, obs_n):
-                obj = adv_lib.kl_objective(lambda x: self.ac.dist(params, x), obs_n)
-                seen = adv_lib.solve(obj, obs_n, key, eps, self.cfg.inner_steps, eps * hp["step_frac"],
-                                       hp["sgld_noise"])
-                return seen, jnp.zeros_like(obs_n), jnp.zeros(obs_n.shape[:-1])
-            return solved
-        return acting.no_perturbation
-
-    def _batch(self, ac, params, obs_pol, obs_val, final_val, action, logp, reward, tr, hp):
-        v = ac.value(params, obs_val)
-        nv = ac.value(params, final_val)
-        adv, target = ppo.gae(reward, v, nv, tr.terminated, tr.done, hp["gamma"], hp["gae_lambda"])
-        flat = lambda x: x.reshape((-1,) + x.shape[2:])
-        return ppo.Batch(*map(flat, (obs_pol, obs_val, action, logp, adv, target, v)))
-
-    def iteration(self, ts: TrainState, hp) -> tuple[TrainState, dict]:
+    def fit(self, learner, batch, key, loss_fn, lr):
+        """`num_epochs` x `num_minibatches` PPO-style SGD steps on `loss_fn` (agent or adversary)."""
         cfg = self.cfg
-        key, k_roll, k_upd, k_adv = jax.random.split(ts.key, 4)
-        eps = self.eps_at(ts.iteration, hp)
+        return ppo.update(learner, batch, key, loss_fn, self.opt, lr, cfg.num_epochs, cfg.num_minibatches,
+                          cfg.normalize_advantages)
+
+    def collect(self, ts: TrainState, eps, hp, key) -> tuple[EnvState, nz.RunningStats, nz.ReturnScale, Rollout]:
+        """One rollout under the method's perturber, with the normaliser and return scale
+        updated from it (unless the agent is frozen)."""
+        cfg = self.cfg
         env_state, tr = acting.rollout(self.env, ts.env, functools.partial(self.ac.dist, ts.agent.params),
-                                       self.perturber(ts, eps, hp), ts.stats, k_roll, cfg.unroll_length)
+                                       self.perturber(ts, eps, hp), ts.stats, key, cfg.unroll_length)
         stats = nz.update(ts.stats, tr.obs) if (cfg.normalize_observations and self.train_agent) else ts.stats
         obs_n, fin_n = nz.normalize(stats, tr.obs), nz.normalize(stats, tr.final_obs)
         returns = ts.returns
@@ -182,37 +160,38 @@ class Trainer:
             new_returns, reward = nz.scale_rewards(ts.returns, tr.reward, tr.done, hp["gamma"])
             returns = new_returns if self.train_agent else ts.returns
         reward = reward * hp["reward_scaling"]
+        return env_state, stats, returns, Rollout(tr, obs_n, fin_n, reward)
+
+    def agent_batch(self, params, ro: Rollout, hp) -> ppo.Batch:
+        """The agent's training batch: Batch.obs is the clean normalised observation,
+        Batch.obs_seen the one the policy acted on (they differ only under an adversary)."""
+        return ppo.rollout_batch(self.ac, params, ro.obs, ro.obs + ro.tr.delta, ro.final_obs, ro.tr.action,
+                                 ro.tr.logp, ro.reward, ro.tr.terminated, ro.tr.done, hp["gamma"], hp["gae_lambda"])
+
+    def iteration(self, ts: TrainState, hp) -> tuple[TrainState, dict]:
+        cfg = self.cfg
+        key, k_roll, k_upd, k_adv = jax.random.split(ts.key, 4)
+        eps = self.eps_at(ts.iteration, hp)
+        env_state, stats, returns, ro = self.collect(ts, eps, hp, k_roll)
         lr = hp["learning_rate"]
         if cfg.lr_schedule == "linear":
             lr = lr * (1.0 - ts.iteration.astype(jnp.float32) / cfg.num_iterations)
-        n_done = jnp.sum(tr.done)
+        n_done = jnp.sum(ro.tr.done)
         metrics = {
-            "episode_return": jnp.where(n_done > 0, jnp.sum(tr.episode_return) / jnp.maximum(n_done, 1), jnp.nan),
+            "episode_return": jnp.where(n_done > 0, jnp.sum(ro.tr.episode_return) / jnp.maximum(n_done, 1),
+                                        jnp.nan),
             "episodes": n_done, "eps": eps,
         }
         agent = ts.agent
         if self.train_agent:
-            batch = self._batch(self.ac, agent.params, obs_n + tr.delta, obs_n, fin_n, tr.action, tr.logp,
-                                reward, tr, hp)
             loss_fn = lambda p, mb, k: self.method.loss(self.ac, p, mb, k, eps, hp, cfg.inner_steps)
-            agent, m = ppo.update(agent, batch, k_upd, loss_fn, self.opt, lr, cfg.num_epochs,
-                                  cfg.num_minibatches, cfg.normalize_advantages)
+            agent, m = self.fit(agent, self.agent_batch(agent.params, ro, hp), k_upd, loss_fn, lr)
             metrics.update(m)
-        adv = ts.adv
-        if self.adv_ac is not None:
-            adv_batch = self._batch(self.adv_ac, adv.params, obs_n, obs_n, fin_n, tr.adv_action, tr.adv_logp,
-                                    -reward, tr, hp)
-
-            def adv_loss(p, mb, k):
-                surr = jnp.mean(ppo.surrogate_loss(self.adv_ac, p, mb.obs, mb, hp["clip_eps"]))
-                return surr + ppo.common_loss(self.adv_ac, p, mb, hp), {}
-
-            new_adv, am = ppo.update(adv, adv_batch, k_adv, adv_loss, self.opt, hp["adv_learning_rate"],
-                                     cfg.num_epochs, cfg.num_minibatches, cfg.normalize_advantages)
-            due = (ts.iteration % cfg.adv_update_every) == 0
-            adv = jax.tree.map(lambda a, b: jnp.where(due, a, b), new_adv, adv)
-            metrics["adv_loss"] = am["loss"]
-        return TrainState(agent, adv, stats, returns, env_state, key, ts.iteration + 1), metrics
+        due = (ts.iteration % cfg.adv_update_every) == 0
+        adversary, am = self.method.update_adversary(self.adv_ac, ts.adv, ro.obs, ro.final_obs, ro.tr, ro.reward,
+                                                     k_adv, hp, self.fit, due)
+        metrics.update(am)
+        return TrainState(agent, adversary, stats, returns, env_state, key, ts.iteration + 1), metrics
 
     def chunk_fn(self, length: int):
         """jit(scan(vmap(iteration))) over `length` iterations: the compiled unit."""
