@@ -17,7 +17,12 @@ import jax.numpy as jnp
 import numpy as np
 
 from . import adversary, networks
-from .config import ConfigError
+from . import robust_sarsa as rs
+from .config import ConfigError, hyperparams
+from .envs import VecEnv
+from .learner import Trainer
+from .progress import progress_bar
+from .train import run_chunks
 
 PGD_STEPS = 10      # lineage default: 10 steps of size eps/10
 MAD_NOISE = 1e-3    # SGLD noise for the MAD attack, in step-size units
@@ -61,23 +66,14 @@ class Learned:
 
 def _fit_policy_adversary(spec: adversary.LearnedAdversary):
     def fit(result, eps, timesteps, key, progress):
-        from .train import Trainer, chunk_length, hyperparams, progress_bar
         cfg = result.config.replace(algo="atla_ppo", num_timesteps=timesteps, eps=eps, eps_ramp_fraction=0.0,
                                     num_seeds=result.num_runs, seed=int(jax.random.randint(key, (), 0, 2**30)))
         trainer = Trainer(cfg, train_agent=False, adversary=spec)
         state = trainer.init_runs([cfg.seed + i for i in range(cfg.num_seeds)])
         agent = state.agent._replace(params=jax.tree.map(jnp.asarray, result.params))
         state = state._replace(agent=agent, stats=jax.tree.map(jnp.asarray, result.normalizer))
-        hp = hyperparams(cfg, cfg.num_seeds)
-        length = chunk_length(cfg.num_iterations, cfg.chunk_iterations)
-        run = trainer.chunk_fn(length)
-        bar = progress_bar(progress, cfg.num_iterations, f"fit {spec.name}")
-        for _ in range(cfg.num_iterations // length):
-            state, _ = run(state, hp)
-            if bar is not None:
-                bar.update(length)
-        if bar is not None:
-            bar.close()
+        state, _, _ = run_chunks(trainer, state, hyperparams(cfg, cfg.num_seeds), cfg.num_iterations,
+                                 progress=progress, desc=f"fit {spec.name}")
         return state.adv.params
 
     def apply(adv_params, ac_adv):
@@ -89,9 +85,6 @@ def _fit_policy_adversary(spec: adversary.LearnedAdversary):
 
 
 def _rs_fit(result, eps, timesteps, key, progress):
-    from . import robust_sarsa as rs
-    from .envs import VecEnv
-    from .train import progress_bar
     cfg = result.config
     rcfg = rs.RSConfig()
     iters = max(1, timesteps // (rcfg.num_envs * rcfg.unroll_length))
@@ -110,7 +103,6 @@ def _rs_fit(result, eps, timesteps, key, progress):
 
 
 def _rs_apply(q_params, _ac_adv):
-    from . import robust_sarsa as rs
 
     def attack(key, obs, victim, eps):
         objective = lambda x: -rs.q_value(q_params, obs, networks.to_env_action(victim.dist(x)[0]))

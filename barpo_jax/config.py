@@ -233,3 +233,26 @@ class TrainConfig:
         """Fields (other than `ignore`) whose values differ: {name: (self, other)}."""
         a, b = self.to_dict(), other.to_dict()
         return {k: (a[k], b[k]) for k in a if k not in ignore and a[k] != b[k]}
+
+
+# Float hyper-parameters: data, not part of the compiled program ---------------
+# A run's float hyper-parameters enter the jitted program as arrays with a leading
+# run axis, so one compiled program trains every point of a sweep (sweep.py).
+HP_FIELDS = ("learning_rate", "gamma", "gae_lambda", "clip_eps", "value_coef", "entropy_coef",
+             "reward_scaling", "eps", "kappa", "kappa_reg", "car_lambda", "sgld_noise",
+             "adv_learning_rate", "value_clip")
+
+
+def hyperparams(cfg: TrainConfig, num_runs: int, **overrides) -> dict:
+    """The float hyper-parameters as data, one value per run. `overrides` maps a field
+    to an array of per-run values (used by sweeps)."""
+    import jax.numpy as jnp
+    hp = {}
+    for name in HP_FIELDS:
+        v = overrides.get(name, getattr(cfg, name))
+        hp[name] = jnp.broadcast_to(jnp.asarray(v, jnp.float32), (num_runs,))
+    step = cfg.inner_step_size
+    hp["step_frac"] = jnp.broadcast_to(
+        jnp.asarray(1.0 / cfg.inner_steps if step is None else step / max(cfg.eps, 1e-12), jnp.float32),
+        (num_runs,))
+    return hp

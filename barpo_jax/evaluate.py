@@ -20,7 +20,7 @@ from . import acting, adversary, attacks as atk, networks
 from . import normalize as nz
 from .config import ConfigError
 from .envs import VecEnv
-from .train import progress_bar
+from .progress import progress_bar
 
 
 @dataclasses.dataclass

@@ -9,9 +9,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from . import networks
+from . import checkpoint, networks
 from . import normalize as nz
 from .config import ConfigError, TrainConfig
+from .envs import make_brax_env
+from .learner import Trainer
 
 
 @dataclasses.dataclass
@@ -47,7 +49,6 @@ class TrainResult:
         return pick(self.params), pick(self.normalizer)
 
     def actor_critic(self) -> networks.ActorCritic:
-        from .envs import make_brax_env
         env = make_brax_env(self.config.env, self.config.backend)
         c = self.config
         return networks.ActorCritic(env.observation_size, env.action_size, c.policy_hidden, c.value_hidden,
@@ -69,9 +70,7 @@ class TrainResult:
 
 
 def load(out: str) -> TrainResult:
-    """Read a run directory written by `train(out=...)` or `TrainResult.save`."""
-    from . import checkpoint
-    from .train import Trainer
+    """Read a run directory written by `train(out=...)`."""
     cfg = checkpoint.read_config(out)
     trainer = Trainer.cached(cfg)
     seeds = [cfg.seed + i for i in range(cfg.num_seeds)]

@@ -41,7 +41,7 @@ def test_each_method_trains_without_nan(algo):
 
 def test_atla_really_alternates():
     cfg = tiny(algo="atla_ppo", eps=0.2)
-    from barpo_jax.train import Trainer
+    from barpo_jax.learner import Trainer
     before = Trainer.cached(cfg).init_runs([cfg.seed]).adv.params
     after = bj.train(cfg, progress=False).state.adv.params
     changed = [not np.allclose(a, b) for a, b in zip(_leaves(before), _leaves(after))]
@@ -86,7 +86,8 @@ def test_rollout_under_adversary_trains_around_the_clean_observation():
     """Rollouts under the adversary: the batch keeps the clean observation, the loss-time
     inner solve stays within eps of it (not 2 eps), and the guidance term sees it."""
     from barpo_jax import normalize as nz, ppo
-    from barpo_jax.train import Trainer, hyperparams
+    from barpo_jax.config import hyperparams
+    from barpo_jax.learner import Trainer
 
     eps = 0.2
     cfg = tiny(algo="barpo", eps=eps, eps_ramp_fraction=0.0, rollout_under_adversary=True)
