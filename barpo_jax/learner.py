@@ -5,7 +5,7 @@ One compiled program per chunk: `lax.scan` over `chunk` iterations of
 chunk has the same shapes, so nothing recompiles; the host loop that runs chunks
 lives in `train.py`.
 
-Float hyper-parameters live in `hp` (`config.hyperparams`: arrays with a leading run
+Float hyper-parameters live in `hp` (a `config.HyperParams` of arrays with a leading run
 axis), not in the compiled program, so sweeps vmap over them (see `sweep.py`).
 `Trainer.iteration` never asks which method it runs: the `Method` supplies the loss,
 the rollout perturber and the learned adversary's update (methods.py), so this
@@ -109,8 +109,8 @@ class Trainer:
     def eps_at(self, iteration, hp):
         ramp = self.cfg.eps_ramp_fraction * self.cfg.num_iterations
         if ramp <= 0:
-            return hp["eps"]
-        return hp["eps"] * jnp.clip(iteration.astype(jnp.float32) / ramp, 0.0, 1.0)
+            return hp.eps
+        return hp.eps * jnp.clip(iteration.astype(jnp.float32) / ramp, 0.0, 1.0)
 
     def perturber(self, ts: TrainState, eps, hp):
         """How observations are perturbed while collecting the rollout (the method decides)."""
@@ -134,23 +134,23 @@ class Trainer:
         returns = ts.returns
         reward = tr.reward
         if cfg.reward_normalization:
-            new_returns, reward = nz.scale_rewards(ts.returns, tr.reward, tr.done, hp["gamma"])
+            new_returns, reward = nz.scale_rewards(ts.returns, tr.reward, tr.done, hp.gamma)
             returns = new_returns if self.train_agent else ts.returns
-        reward = reward * hp["reward_scaling"]
+        reward = reward * hp.reward_scaling
         return env_state, stats, returns, Rollout(tr, obs_n, fin_n, reward)
 
     def agent_batch(self, params, ro: Rollout, hp) -> ppo.Batch:
         """The agent's training batch: Batch.obs is the clean normalised observation,
         Batch.obs_seen the one the policy acted on (they differ only under an adversary)."""
         return ppo.rollout_batch(self.ac, params, ro.obs, ro.obs + ro.tr.delta, ro.final_obs, ro.tr.action,
-                                 ro.tr.logp, ro.reward, ro.tr.terminated, ro.tr.done, hp["gamma"], hp["gae_lambda"])
+                                 ro.tr.logp, ro.reward, ro.tr.terminated, ro.tr.done, hp.gamma, hp.gae_lambda)
 
     def iteration(self, ts: TrainState, hp) -> tuple[TrainState, dict]:
         cfg = self.cfg
         key, k_roll, k_upd, k_adv = jax.random.split(ts.key, 4)
         eps = self.eps_at(ts.iteration, hp)
         env_state, stats, returns, ro = self.collect(ts, eps, hp, k_roll)
-        lr = hp["learning_rate"]
+        lr = hp.learning_rate
         if cfg.lr_schedule == "linear":
             lr = lr * (1.0 - ts.iteration.astype(jnp.float32) / cfg.num_iterations)
         n_done = jnp.sum(ro.tr.done)

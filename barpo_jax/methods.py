@@ -27,7 +27,7 @@ def kl_inner(ac, params, batch, hp):
 
 def surrogate_inner(ac, params, batch, hp):
     return adversary.surrogate_objective(
-        lambda x: ppo.surrogate_loss(ac, params, x, batch, hp["clip_eps"]))
+        lambda x: ppo.surrogate_loss(ac, params, x, batch, hp.clip_eps))
 
 
 def kl_acting(dist, obs):
@@ -50,18 +50,18 @@ SURROGATE = Inner(surrogate_inner, langevin=False)
 # Outer losses: (ac, params, batch, obs_adv, hp) -> (policy loss, aux) --------
 
 def clean(ac, params, batch, obs_adv, hp):
-    return jnp.mean(ppo.surrogate_loss(ac, params, batch.obs, batch, hp["clip_eps"])), {}
+    return jnp.mean(ppo.surrogate_loss(ac, params, batch.obs, batch, hp.clip_eps)), {}
 
 
 def at_perturbed(ac, params, batch, obs_adv, hp):
-    return jnp.mean(ppo.surrogate_loss(ac, params, obs_adv, batch, hp["clip_eps"])), {}
+    return jnp.mean(ppo.surrogate_loss(ac, params, obs_adv, batch, hp.clip_eps)), {}
 
 
 def softmax_aggregate(ac, params, batch, obs_adv, hp):
     """CAR-PPO: weight the per-sample adversarial surrogate by softmax(lambda * loss);
     lambda = 0 is the plain mean, large lambda approaches the worst sample."""
-    surr = ppo.surrogate_loss(ac, params, obs_adv, batch, hp["clip_eps"])
-    w = jax.lax.stop_gradient(jax.nn.softmax(hp["car_lambda"] * surr))
+    surr = ppo.surrogate_loss(ac, params, obs_adv, batch, hp.clip_eps)
+    w = jax.lax.stop_gradient(jax.nn.softmax(hp.car_lambda * surr))
     return jnp.sum(w * surr), {"car_max_weight": jnp.max(w)}
 
 
@@ -70,7 +70,7 @@ def plus_guidance(outer):
     def f(ac, params, batch, obs_adv, hp):
         loss, aux = outer(ac, params, batch, obs_adv, hp)
         g, _ = clean(ac, params, batch, obs_adv, hp)
-        return loss + hp["kappa"] * g, aux
+        return loss + hp.kappa * g, aux
     return f
 
 
@@ -79,7 +79,7 @@ def plus_kl_regulariser(outer):
     def f(ac, params, batch, obs_adv, hp):
         loss, aux = outer(ac, params, batch, obs_adv, hp)
         reg = jnp.mean(networks.kl(*ac.dist(params, batch.obs), *ac.dist(params, obs_adv)))
-        return loss + hp["kappa_reg"] * reg, {**aux, "kl_reg": reg}
+        return loss + hp.kappa_reg * reg, {**aux, "kl_reg": reg}
     return f
 
 
@@ -101,8 +101,8 @@ class Method:
         if self.inner is None:
             return batch.obs_seen
         objective = self.inner.objective(ac, params, batch, hp)
-        noise = hp["sgld_noise"] if self.inner.langevin else 0.0
-        return adversary.solve(objective, batch.obs, key, eps, steps, eps * hp["step_frac"], noise)
+        noise = hp.sgld_noise if self.inner.langevin else 0.0
+        return adversary.solve(objective, batch.obs, key, eps, steps, eps * hp.step_frac, noise)
 
     def loss(self, ac, params, batch, key, eps, hp, steps: int):
         obs_adv = self.perturb(ac, params, batch, key, eps, hp, steps)
@@ -146,7 +146,7 @@ class Method:
 
             def solved(key, obs_n):
                 obj = acting_objective(lambda x: ac.dist(params, x), obs_n)
-                seen = adversary.solve(obj, obs_n, key, eps, steps, eps * hp["step_frac"], hp["sgld_noise"])
+                seen = adversary.solve(obj, obs_n, key, eps, steps, eps * hp.step_frac, hp.sgld_noise)
                 return seen, jnp.zeros_like(obs_n), jnp.zeros(obs_n.shape[:-1])
             return solved
         return acting.no_perturbation
@@ -158,13 +158,13 @@ class Method:
         if adv_ac is None:
             return adv_state, {}
         batch = ppo.rollout_batch(adv_ac, adv_state.params, obs, obs, final_obs, tr.adv_action, tr.adv_logp,
-                                  -reward, tr.terminated, tr.done, hp["gamma"], hp["gae_lambda"])
+                                  -reward, tr.terminated, tr.done, hp.gamma, hp.gae_lambda)
 
         def adv_loss(p, mb, k):
-            surr = jnp.mean(ppo.surrogate_loss(adv_ac, p, mb.obs, mb, hp["clip_eps"]))
+            surr = jnp.mean(ppo.surrogate_loss(adv_ac, p, mb.obs, mb, hp.clip_eps))
             return surr + ppo.common_loss(adv_ac, p, mb, hp), {}
 
-        new_state, m = fit(adv_state, batch, key, adv_loss, hp["adv_learning_rate"])
+        new_state, m = fit(adv_state, batch, key, adv_loss, hp.adv_learning_rate)
         adv_state = jax.tree.map(lambda a, b: jnp.where(due, a, b), new_state, adv_state)
         return adv_state, {"adv_loss": m["loss"]}
 

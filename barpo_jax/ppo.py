@@ -83,12 +83,12 @@ def common_loss(ac, params, batch: Batch, hp):
     the log-std is state-independent, so entropy does not depend on the input)."""
     _, std = ac.dist(params, batch.obs[:1])
     ent = jnp.mean(networks.entropy(std))
-    vl = jnp.mean(value_loss(ac, params, batch, hp.get("value_clip", 0.0)))
-    return hp["value_coef"] * vl - hp["entropy_coef"] * ent
+    vl = jnp.mean(value_loss(ac, params, batch, hp.value_clip))
+    return hp.value_coef * vl - hp.entropy_coef * ent
 
 
 def make_optimizer(max_grad_norm: float):
-    """Adam without the learning-rate scale: the rate is data (hp['learning_rate'])
+    """Adam without the learning-rate scale: the rate is data (`HyperParams.learning_rate`)
     so that it can be vmapped in sweeps."""
     return optax.chain(optax.clip_by_global_norm(max_grad_norm), optax.scale_by_adam(eps=1e-5))
 

@@ -14,7 +14,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from . import checkpoint
-from .config import ConfigError, TrainConfig, hyperparams
+from .config import ConfigError, HyperParams, TrainConfig, hyperparams
 from .learner import Trainer, TrainState, shard
 from .progress import progress_bar
 from .result import TrainResult
@@ -29,7 +29,7 @@ def chunk_length(num_iterations: int, target: int) -> int:
     return max(d for d in range(1, min(target, num_iterations) + 1) if num_iterations % d == 0)
 
 
-def run_chunks(trainer: Trainer, state: TrainState, hp: dict, stop_at: int, done_iter: int = 0,
+def run_chunks(trainer: Trainer, state: TrainState, hp: HyperParams, stop_at: int, done_iter: int = 0,
                history: Optional[dict] = None, save: Optional[Callable] = None, progress: bool = True,
                desc: str = "train", where: Optional[str] = None) -> tuple[TrainState, dict, int]:
     """Run `trainer`'s compiled chunks from iteration `done_iter` until `stop_at`.
@@ -145,7 +145,7 @@ def train(cfg: TrainConfig, out: Optional[str] = None, resume: bool = False, pro
     state, history, done_iter = run_chunks(trainer, state, hp, stop_at, done_iter, history,
                                            save if out is not None else None, progress, "train", out)
     return TrainResult(cfg, jax.device_get(state), history, done_iter, seeds=seeds,
-                       hp={k: np.asarray(v) for k, v in hp.items()})
+                       hp={k: np.asarray(v) for k, v in hp._asdict().items()})
 
 
 def _check_finite(state, metrics, done_iter, out):

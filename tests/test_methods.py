@@ -98,14 +98,14 @@ def test_rollout_under_adversary_trains_around_the_clean_observation():
 
     @jax.jit
     def losses(ts):
-        _, stats, _, ro = trainer.collect(ts, hp["eps"], hp, key)
+        _, stats, _, ro = trainer.collect(ts, hp.eps, hp, key)
         clean = nz.normalize(stats, ro.tr.obs).reshape(-1, ro.obs.shape[-1])
         batch = trainer.agent_batch(ts.agent.params, ro, hp)
         ac, p = trainer.ac, ts.agent.params
         nu = METHODS["barpo"].perturb(ac, p, batch, key, eps, hp, cfg.inner_steps)
         guided = METHODS["barpo"].loss(ac, p, batch, key, eps, hp, cfg.inner_steps)[1]["policy_loss"]
         unguided = METHODS["barpo_unguided"].loss(ac, p, batch, key, eps, hp, cfg.inner_steps)[1]["policy_loss"]
-        at = lambda obs: jnp.mean(ppo.surrogate_loss(ac, p, obs, batch, hp["clip_eps"]))
+        at = lambda obs: jnp.mean(ppo.surrogate_loss(ac, p, obs, batch, hp.clip_eps))
         return clean, batch, nu, guided - unguided, at(clean), at(batch.obs_seen)
 
     clean, batch, nu, guidance, at_clean, at_seen = jax.device_get(losses(ts))
@@ -113,6 +113,6 @@ def test_rollout_under_adversary_trains_around_the_clean_observation():
     rollout_delta = np.abs(batch.obs_seen - clean).max()
     assert 0.5 * eps < rollout_delta <= eps + 1e-5  # the policy really acted on perturbed observations
     assert np.abs(nu - clean).max() <= eps + 1e-5    # total perturbation at loss time: within eps
-    assert hp["kappa"] == 1.0
+    assert hp.kappa == 1.0
     # The guidance term is the surrogate at the clean observation, not at the perturbed one.
     assert abs(guidance - at_clean) < 0.05 * abs(at_seen - at_clean), (guidance, at_clean, at_seen)
