@@ -69,11 +69,6 @@ def value_objective(value) -> Objective:
     return lambda x: -value(x)
 
 
-def surrogate_objective(surrogate_loss) -> Objective:
-    """The per-sample PPO surrogate loss at s' (ARPO's strongest-adversary proxy, CAR-PPO)."""
-    return surrogate_loss
-
-
 # Learned adversaries ---------------------------------------------------------
 # A PPO policy (trained by the same loop as the agent, rewarded with -r) whose
 # action is *realised* as an observation perturbation inside the ball.

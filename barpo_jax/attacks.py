@@ -41,7 +41,8 @@ def none(key, obs, victim, eps):
     return obs
 
 
-def random(key, obs, victim, eps):
+def uniform(key, obs, victim, eps):
+    """The "random" attack: a uniform draw from the ball (named so as not to shadow the stdlib)."""
     return adversary.uniform_in_ball(key, obs, eps)
 
 
@@ -53,7 +54,7 @@ def mad(key, obs, victim, eps, steps=PGD_STEPS):
     return adversary.solve(adversary.kl_objective(victim.dist, obs), obs, key, eps, steps, noise=MAD_NOISE)
 
 
-HEURISTIC = {"none": none, "random": random, "critic": critic, "mad": mad}
+HEURISTIC = {"none": none, "random": uniform, "critic": critic, "mad": mad}
 
 
 @dataclasses.dataclass(frozen=True)

@@ -208,10 +208,6 @@ class TrainConfig:
     def num_iterations(self) -> int:
         return max(1, -(-self.num_timesteps // self.batch_size))
 
-    @property
-    def step_size(self) -> float:
-        return self.inner_step_size if self.inner_step_size is not None else self.eps / self.inner_steps
-
     def replace(self, **changes) -> "TrainConfig":
         return dataclasses.replace(self, **changes)
 

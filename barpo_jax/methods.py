@@ -26,8 +26,8 @@ def kl_inner(ac, params, batch, hp):
 
 
 def surrogate_inner(ac, params, batch, hp):
-    return adversary.surrogate_objective(
-        lambda x: ppo.surrogate_loss(ac, params, x, batch, hp.clip_eps))
+    """The per-sample PPO surrogate loss at s' (ARPO's strongest-adversary proxy, CAR-PPO)."""
+    return lambda x: ppo.surrogate_loss(ac, params, x, batch, hp.clip_eps)
 
 
 def kl_acting(dist, obs):

@@ -130,13 +130,12 @@ def _hidden_of(mlp_params) -> tuple:
     return tuple(layers[f"Dense_{i}"]["kernel"].shape[-1] for i in range(n - 1))
 
 
-def q_value(q_params, obs_norm, action, cfg: RSConfig | None = None):
+def q_value(q_params, obs_norm, action):
     """Q(s, a) for a batch: obs_norm [..., obs], action [..., act] -> [...].
 
-    ``cfg`` is accepted for symmetry and unused: the architecture is read from the
-    parameter shapes and the output scale is stored in ``q_params``.
+    Needs no config: the architecture is read from the parameter shapes and the
+    output scale is stored in ``q_params``.
     """
-    del cfg
     mlp = q_params["mlp"]
     x = jnp.concatenate([obs_norm, action], axis=-1)
     return _mlp(_hidden_of(mlp)).apply(mlp, x)[..., 0] * q_params["scale"]

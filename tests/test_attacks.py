@@ -37,7 +37,7 @@ def test_mad_raises_kl_more_than_random():
     obs = jax.random.normal(jax.random.PRNGKey(0), (512, 8))
     kl = lambda o2: float(jnp.mean(networks.kl(*victim.dist(obs), *victim.dist(o2))))
     k = jax.random.PRNGKey(1)
-    assert kl(attacks.mad(k, obs, victim, 0.1)) > 2 * kl(attacks.random(k, obs, victim, 0.1))
+    assert kl(attacks.mad(k, obs, victim, 0.1)) > 2 * kl(attacks.uniform(k, obs, victim, 0.1))
 
 
 def test_critic_lowers_value_more_than_random():
@@ -46,7 +46,7 @@ def test_critic_lowers_value_more_than_random():
     k = jax.random.PRNGKey(1)
     v0 = victim.value(obs)
     drop_critic = float(jnp.mean(v0 - victim.value(attacks.critic(k, obs, victim, 0.1))))
-    drop_random = float(jnp.mean(v0 - victim.value(attacks.random(k, obs, victim, 0.1))))
+    drop_random = float(jnp.mean(v0 - victim.value(attacks.uniform(k, obs, victim, 0.1))))
     assert drop_critic > 0 and drop_critic > 5 * abs(drop_random)
 
 
