@@ -93,6 +93,14 @@ def make_optimizer(max_grad_norm: float):
     return optax.chain(optax.clip_by_global_norm(max_grad_norm), optax.scale_by_adam(eps=1e-5))
 
 
+def minibatch_epoch(step: Callable, carry, data, perm, num_minibatches: int, xs=None):
+    """One epoch of minibatch SGD: `data` (leading axis n) shuffled by `perm`, split into
+    `num_minibatches` equal minibatches and scanned with `step(carry, mb)` (or
+    `step(carry, (mb, x))` with `xs` [num_minibatches, ...]). Returns (carry, stacked aux)."""
+    mbs = jax.tree.map(lambda x: x[perm].reshape((num_minibatches, -1) + x.shape[1:]), data)
+    return jax.lax.scan(step, carry, mbs if xs is None else (mbs, xs))
+
+
 def update(learner: Learner, batch: Batch, key, loss_fn: Callable, opt, lr, num_epochs: int,
            num_minibatches: int, normalize_advantage: bool = True):
     """`num_epochs` passes of shuffled minibatch SGD on `loss_fn(params, minibatch, key)`.
@@ -115,8 +123,7 @@ def update(learner: Learner, batch: Batch, key, loss_fn: Callable, opt, lr, num_
     def epoch(learner, k):
         kp, kl = jax.random.split(k)
         perm = jax.random.permutation(kp, n)
-        mbs = jax.tree.map(lambda x: x[perm].reshape((num_minibatches, -1) + x.shape[1:]), batch)
-        return jax.lax.scan(step, learner, (mbs, jax.random.split(kl, num_minibatches)))
+        return minibatch_epoch(step, learner, batch, perm, num_minibatches, jax.random.split(kl, num_minibatches))
 
     learner, metrics = jax.lax.scan(epoch, learner, jax.random.split(key, num_epochs))
     return learner, jax.tree.map(jnp.mean, metrics)

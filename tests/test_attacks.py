@@ -23,7 +23,7 @@ def test_every_attack_stays_in_the_ball(shape, eps):
         adv_ac = networks.ActorCritic(shape[1], spec.action_size(type("E", (), {"obs_size": shape[1],
                                                                                   "action_size": 2})))
         fns[name] = attacks.LEARNED[name].apply(adv_ac.init(jax.random.PRNGKey(5)), adv_ac)
-    from barpo_jax import robust_sarsa as rs
+    from barpo_jax.attacks import robust_sarsa as rs
     q = rs.init_q(jax.random.PRNGKey(6), shape[1], 2, rs.RSConfig())
     fns["rs"] = attacks.LEARNED["rs"].apply(q, None)
     for name, fn in fns.items():

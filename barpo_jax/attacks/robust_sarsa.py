@@ -76,8 +76,8 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from . import networks
-from .normalize import normalize
+from .. import networks, ppo
+from ..normalize import normalize
 
 
 @dataclasses.dataclass(frozen=True)
@@ -225,9 +225,7 @@ def fit(env, policy_dist: Callable, stats, key, cfg: RSConfig):
 
         def epoch(carry, xs):
             perm, delta = xs
-            mbs = jax.tree.map(lambda x: x[perm].reshape((cfg.num_minibatches, -1) + x.shape[1:]),
-                               data + (delta,))
-            return jax.lax.scan(sgd_step, carry, mbs)
+            return ppo.minibatch_epoch(sgd_step, carry, data + (delta,), perm, cfg.num_minibatches)
 
         (mlp, opt_state), aux = jax.lax.scan(epoch, (mlp, opt_state), (perms, deltas))
         metrics = jax.tree.map(jnp.mean, aux)
