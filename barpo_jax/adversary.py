@@ -69,11 +69,6 @@ def value_objective(value) -> Objective:
     return lambda x: -value(x)
 
 
-def surrogate_objective(surrogate_loss) -> Objective:
-    """The per-sample PPO surrogate loss at s' (ARPO's strongest-adversary proxy, CAR-PPO)."""
-    return surrogate_loss
-
-
 # Learned adversaries ---------------------------------------------------------
 # A PPO policy (trained by the same loop as the agent, rewarded with -r) whose
 # action is *realised* as an observation perturbation inside the ball.
@@ -96,6 +91,14 @@ def _steer_actions(key, d, obs_n, eps, victim_dist, steps):
     mean0 = jax.lax.stop_gradient(victim_dist(obs_n)[0])
     objective = lambda x: jnp.sum((victim_dist(x)[0] - mean0) * d, axis=-1)
     return solve(objective, obs_n, key, eps, steps)
+
+
+def network(spec: LearnedAdversary, env, cfg) -> networks.ActorCritic:
+    """A learned adversary's actor-critic: it sees the clean normalised observation and
+    acts in `spec.action_size(env)` dimensions, realised by `spec.realise`; its widths
+    and initial log-std are the agent's (`cfg`)."""
+    return networks.ActorCritic(env.obs_size, spec.action_size(env), cfg.policy_hidden, cfg.value_hidden,
+                                cfg.init_log_std)
 
 
 SA_RL = LearnedAdversary("sa_rl", lambda env: env.obs_size, _direct)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from typing import Any, Optional
+from typing import Any, NamedTuple, Optional
 
 ALGOS = ("spo", "arpo", "arpo_guided", "barpo_unguided", "barpo", "sa_ppo", "car_ppo", "atla_ppo")
 LR_SCHEDULES = ("constant", "linear")
@@ -212,10 +212,6 @@ class TrainConfig:
     def num_iterations(self) -> int:
         return max(1, -(-self.num_timesteps // self.batch_size))
 
-    @property
-    def step_size(self) -> float:
-        return self.inner_step_size if self.inner_step_size is not None else self.eps / self.inner_steps
-
     def replace(self, **changes) -> "TrainConfig":
         return dataclasses.replace(self, **changes)
 
@@ -237,3 +233,48 @@ class TrainConfig:
         """Fields (other than `ignore`) whose values differ: {name: (self, other)}."""
         a, b = self.to_dict(), other.to_dict()
         return {k: (a[k], b[k]) for k in a if k not in ignore and a[k] != b[k]}
+
+
+# Float hyper-parameters: data, not part of the compiled program ---------------
+
+class HyperParams(NamedTuple):
+    """A run's float hyper-parameters as a pytree of float32 arrays (the TrainConfig
+    fields of the same names). They enter the jitted program as data with a leading
+    run axis, so one compiled program trains every point of a sweep (sweep.py)."""
+    learning_rate: Any
+    gamma: Any
+    gae_lambda: Any
+    clip_eps: Any
+    value_coef: Any
+    entropy_coef: Any
+    reward_scaling: Any
+    eps: Any
+    kappa: Any
+    kappa_reg: Any
+    car_lambda: Any
+    sgld_noise: Any
+    adv_learning_rate: Any
+    value_clip: Any
+    step_frac: Any  # inner step size / eps (derived from inner_step_size and inner_steps; not sweepable)
+
+
+HP_FIELDS = HyperParams._fields[:-1]  # the TrainConfig fields a sweep may vary
+
+
+def hyperparams(cfg: TrainConfig, num_runs: int, **overrides) -> HyperParams:
+    """The float hyper-parameters as data, one value per run.
+
+    Args:
+      cfg: the run's config (the default value of every field).
+      num_runs: the length of the leading run axis.
+      **overrides: {field in HP_FIELDS: per-run values} (used by sweeps).
+
+    Returns:
+      HyperParams of float32 arrays of shape [num_runs].
+    """
+    import jax.numpy as jnp
+    values = {name: overrides.get(name, getattr(cfg, name)) for name in HP_FIELDS}
+    step = cfg.inner_step_size
+    values["step_frac"] = 1.0 / cfg.inner_steps if step is None else step / max(cfg.eps, 1e-12)
+    return HyperParams(**{name: jnp.broadcast_to(jnp.asarray(v, jnp.float32), (num_runs,))
+                          for name, v in values.items()})

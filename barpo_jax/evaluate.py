@@ -20,7 +20,7 @@ from . import acting, attacks as atk, networks
 from . import normalize as nz
 from .config import ConfigError
 from .envs import VecEnv
-from .train import adversary_network, progress_bar
+from .progress import progress_bar
 
 
 @dataclasses.dataclass
@@ -128,15 +128,14 @@ def evaluate(result, attacks="all", eps: Optional[float] = None, episodes: int =
         if isinstance(item, atk.Learned):
             fitted[name] = item.fit(result, eps, budget, jax.random.fold_in(key, 1000 + i), progress)
     env = VecEnv(cfg.env, cfg.backend, int(episodes), episode_length or cfg.episode_length)
-    adv_nets = {name: adversary_network(cfg, atk.LEARNED_SPECS[name], env)
-                for name in fitted if name in atk.LEARNED_SPECS}
+    nets = {name: items[name].network(cfg, env) for name in fitted}  # each learned attack builds its own
 
     def one_seed(p, s, learned_params, k):
         victim = atk.make_victim(ac, p)
         out = []
         for i, name in enumerate(names):
             item = items[name]
-            fn = item.apply(learned_params[name], adv_nets.get(name)) if isinstance(item, atk.Learned) else item
+            fn = item.apply(learned_params[name], nets[name]) if isinstance(item, atk.Learned) else item
 
             def act(kk, obs, fn=fn):
                 o = nz.normalize(s, obs)

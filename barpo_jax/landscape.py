@@ -383,13 +383,9 @@ def arpo_objective_and_adversary(
 
 
 def robust_value(mdp: FiniteSAMDP, theta: jax.Array) -> jax.Array:
-    """Exact value under the strongest adversary (the quantity we report)."""
+    """Exact value under the strongest adversary (the quantity we report, and ARPO's
+    objective: ``jax.grad`` of it is the Danskin gradient)."""
     return arpo_objective_and_adversary(mdp, theta)[0]
-
-
-def arpo_objective(mdp: FiniteSAMDP, theta: jax.Array) -> jax.Array:
-    """ARPO objective; ``jax.grad`` of it is the Danskin gradient."""
-    return robust_value(mdp, theta)
 
 
 def barpo_objective(mdp: FiniteSAMDP, theta: jax.Array, kappa: float = 0.0) -> jax.Array:
@@ -413,13 +409,13 @@ def objective_fn(mdp: FiniteSAMDP, method: str, kappa: float = 1.0) -> Callable[
     if method == "SPO":
         return lambda th: spo_objective(mdp, th)
     if method == "ARPO":
-        return lambda th: arpo_objective(mdp, th)
+        return lambda th: robust_value(mdp, th)
     if method == "BARPO":
         return lambda th: barpo_objective(mdp, th, 0.0)
     if method == "BARPO+SPO":
         return lambda th: barpo_objective(mdp, th, kappa)
     if method == "ARPO+SPO":
-        return lambda th: arpo_objective(mdp, th) + kappa * spo_objective(mdp, th)
+        return lambda th: robust_value(mdp, th) + kappa * spo_objective(mdp, th)
     raise ValueError(f"unknown method {method!r}; expected one of {METHODS}")
 
 

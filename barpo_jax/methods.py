@@ -3,8 +3,11 @@
     loss(theta) = outer(theta; s, nu(s)) + value/entropy terms,
     nu(s) = adversary.solve(inner(theta; s), s)   (no gradient through nu)
 
-`train.py` only calls `Method.loss`; it never asks which method it runs. Adding a
-method is one entry in METHODS built from the pieces below.
+A `Method` also owns every other perturbation the loop needs: the one applied while
+collecting rollouts (none, its own inner objective, or a learned adversary) and the
+learned adversary's update. The loop (`train.py`) asks a method for these and never
+asks which method it runs. Adding a method is one entry in METHODS built from the
+pieces below.
 """
 from __future__ import annotations
 
@@ -14,7 +17,7 @@ from typing import Callable, Optional
 import jax
 import jax.numpy as jnp
 
-from . import adversary, networks, ppo
+from . import acting, adversary, networks, ppo
 
 # Inner objectives: (ac, params, batch, hp) -> Objective over s' ---------------
 
@@ -23,14 +26,21 @@ def kl_inner(ac, params, batch, hp):
 
 
 def surrogate_inner(ac, params, batch, hp):
-    return adversary.surrogate_objective(
-        lambda x: ppo.surrogate_loss(ac, params, x, batch, hp["clip_eps"]))
+    """The per-sample PPO surrogate loss at s' (ARPO's strongest-adversary proxy, CAR-PPO)."""
+    return lambda x: ppo.surrogate_loss(ac, params, x, batch, hp.clip_eps)
+
+
+def kl_acting(dist, obs):
+    """The inner objective while acting: only observations exist then (no advantages, no
+    behaviour log-probs), so every inner level acts with the KL (MAD-style) adversary."""
+    return adversary.kl_objective(dist, obs)
 
 
 @dataclasses.dataclass(frozen=True)
 class Inner:
-    objective: Callable
-    langevin: bool  # SGLD noise (KL inner level) or plain PGD (surrogate)
+    objective: Callable  # (ac, params, batch, hp) -> Objective, at loss time
+    langevin: bool       # SGLD noise (KL inner level) or plain PGD (surrogate)
+    acting: Callable = kl_acting  # (dist, obs_norm) -> Objective, for rollouts under the adversary (SGLD)
 
 
 KL = Inner(kl_inner, langevin=True)
@@ -40,18 +50,18 @@ SURROGATE = Inner(surrogate_inner, langevin=False)
 # Outer losses: (ac, params, batch, obs_adv, hp) -> (policy loss, aux) --------
 
 def clean(ac, params, batch, obs_adv, hp):
-    return jnp.mean(ppo.surrogate_loss(ac, params, batch.obs, batch, hp["clip_eps"])), {}
+    return jnp.mean(ppo.surrogate_loss(ac, params, batch.obs, batch, hp.clip_eps)), {}
 
 
 def at_perturbed(ac, params, batch, obs_adv, hp):
-    return jnp.mean(ppo.surrogate_loss(ac, params, obs_adv, batch, hp["clip_eps"])), {}
+    return jnp.mean(ppo.surrogate_loss(ac, params, obs_adv, batch, hp.clip_eps)), {}
 
 
 def softmax_aggregate(ac, params, batch, obs_adv, hp):
     """CAR-PPO: weight the per-sample adversarial surrogate by softmax(lambda * loss);
     lambda = 0 is the plain mean, large lambda approaches the worst sample."""
-    surr = ppo.surrogate_loss(ac, params, obs_adv, batch, hp["clip_eps"])
-    w = jax.lax.stop_gradient(jax.nn.softmax(hp["car_lambda"] * surr))
+    surr = ppo.surrogate_loss(ac, params, obs_adv, batch, hp.clip_eps)
+    w = jax.lax.stop_gradient(jax.nn.softmax(hp.car_lambda * surr))
     return jnp.sum(w * surr), {"car_max_weight": jnp.max(w)}
 
 
@@ -60,7 +70,7 @@ def plus_guidance(outer):
     def f(ac, params, batch, obs_adv, hp):
         loss, aux = outer(ac, params, batch, obs_adv, hp)
         g, _ = clean(ac, params, batch, obs_adv, hp)
-        return loss + hp["kappa"] * g, aux
+        return loss + hp.kappa * g, aux
     return f
 
 
@@ -69,7 +79,7 @@ def plus_kl_regulariser(outer):
     def f(ac, params, batch, obs_adv, hp):
         loss, aux = outer(ac, params, batch, obs_adv, hp)
         reg = jnp.mean(networks.kl(*ac.dist(params, batch.obs), *ac.dist(params, obs_adv)))
-        return loss + hp["kappa_reg"] * reg, {**aux, "kl_reg": reg}
+        return loss + hp.kappa_reg * reg, {**aux, "kl_reg": reg}
     return f
 
 
@@ -80,13 +90,19 @@ class Method:
     # rollouts collected under a PPO-trained adversary (ATLA), see adversary.LearnedAdversary
     learned_adversary: Optional[adversary.LearnedAdversary] = None
 
+    def with_adversary(self, spec: adversary.LearnedAdversary) -> "Method":
+        """The same method with its rollouts under the learned adversary `spec` (fitting an attack)."""
+        return dataclasses.replace(self, learned_adversary=spec)
+
+    # ---- the loss ------------------------------------------------------------
     def perturb(self, ac, params, batch, key, eps, hp, steps: int):
-        """nu(s) for a minibatch: the inner level's solution (or s itself)."""
+        """nu(s) for a minibatch: the inner level's solution in the ball around the clean
+        observation, or (no inner level) the observation the policy acted on."""
         if self.inner is None:
-            return batch.obs
+            return batch.obs_seen
         objective = self.inner.objective(ac, params, batch, hp)
-        noise = hp["sgld_noise"] if self.inner.langevin else 0.0
-        return adversary.solve(objective, batch.obs, key, eps, steps, eps * hp["step_frac"], noise)
+        noise = hp.sgld_noise if self.inner.langevin else 0.0
+        return adversary.solve(objective, batch.obs, key, eps, steps, eps * hp.step_frac, noise)
 
     def loss(self, ac, params, batch, key, eps, hp, steps: int):
         obs_adv = self.perturb(ac, params, batch, key, eps, hp, steps)
@@ -97,6 +113,61 @@ class Method:
             aux["inner_kl"] = jnp.mean(networks.kl(mean, std, *jax.lax.stop_gradient(ac.dist(params, obs_adv))))
         return policy_loss + ppo.common_loss(ac, params, batch, hp), aux
 
+    # ---- rollouts and the learned adversary ------------------------------------
+    def adversary_network(self, cfg, env) -> Optional[networks.ActorCritic]:
+        """The learned adversary's actor-critic, or None when the method has none."""
+        if self.learned_adversary is None:
+            return None
+        return adversary.network(self.learned_adversary, env, cfg)
+
+    def init_adversary(self, adv_ac, key, opt):
+        """The adversary's trainable state: a ppo.Learner, or () when there is none."""
+        if adv_ac is None:
+            return ()
+        params = adv_ac.init(key)
+        return ppo.Learner(params, opt.init(params))
+
+    def rollout_perturber(self, ac, params, adv_ac, adv_state, eps, hp, steps: int, under_adversary: bool):
+        """`perturber(key, obs_norm) -> (obs_seen, adv_action, adv_logp)` for `acting.rollout`:
+        the learned adversary when there is one; else, with `under_adversary`, the inner
+        level's acting objective solved by SGLD; else no perturbation."""
+        if self.learned_adversary is not None:
+            spec, victim = self.learned_adversary, lambda x: ac.dist(params, x)
+
+            def learned(key, obs_n):
+                ks, kr = jax.random.split(key)
+                mean, std = adv_ac.dist(adv_state.params, obs_n)
+                a = networks.sample(ks, mean, std)
+                seen = spec.realise(kr, a, obs_n, eps, victim, steps)
+                return seen, a, networks.log_prob(mean, std, a)
+            return learned
+        if under_adversary and self.inner is not None:
+            acting_objective = self.inner.acting
+
+            def solved(key, obs_n):
+                obj = acting_objective(lambda x: ac.dist(params, x), obs_n)
+                seen = adversary.solve(obj, obs_n, key, eps, steps, eps * hp.step_frac, hp.sgld_noise)
+                return seen, jnp.zeros_like(obs_n), jnp.zeros(obs_n.shape[:-1])
+            return solved
+        return acting.no_perturbation
+
+    def update_adversary(self, adv_ac, adv_state, obs, final_obs, tr, reward, key, hp, fit, due):
+        """One PPO update of the learned adversary on the rollout, rewarded with -r; kept
+        only when `due`. `fit(learner, batch, key, loss_fn, lr)` is the loop's
+        `ppo.update`. Returns (adversary state, metrics)."""
+        if adv_ac is None:
+            return adv_state, {}
+        batch = ppo.rollout_batch(adv_ac, adv_state.params, obs, obs, final_obs, tr.adv_action, tr.adv_logp,
+                                  -reward, tr.terminated, tr.done, hp.gamma, hp.gae_lambda)
+
+        def adv_loss(p, mb, k):
+            surr = jnp.mean(ppo.surrogate_loss(adv_ac, p, mb.obs, mb, hp.clip_eps))
+            return surr + ppo.common_loss(adv_ac, p, mb, hp), {}
+
+        new_state, m = fit(adv_state, batch, key, adv_loss, hp.adv_learning_rate)
+        adv_state = jax.tree.map(lambda a, b: jnp.where(due, a, b), new_state, adv_state)
+        return adv_state, {"adv_loss": m["loss"]}
+
 
 METHODS = {
     "spo": Method(None, clean),
@@ -106,7 +177,7 @@ METHODS = {
     "barpo": Method(KL, plus_guidance(at_perturbed)),
     "sa_ppo": Method(KL, plus_kl_regulariser(clean)),
     "car_ppo": Method(SURROGATE, plus_guidance(softmax_aggregate)),
-    # ATLA: the batch's observations already carry the learned adversary's
-    # perturbation (rollouts are collected under it), so the outer loss is plain PPO.
-    "atla_ppo": Method(None, clean, learned_adversary=adversary.SA_RL),
+    # ATLA: rollouts are collected under the learned adversary, and the outer loss is
+    # plain PPO at the observations the policy acted on.
+    "atla_ppo": Method(None, at_perturbed, learned_adversary=adversary.SA_RL),
 }

@@ -16,8 +16,9 @@ from . import networks
 
 
 class Batch(NamedTuple):
-    obs: jnp.ndarray        # [B, obs] normalised observation the policy acted on
-    obs_value: jnp.ndarray  # [B, obs] clean normalised observation (critic input)
+    obs: jnp.ndarray        # [B, obs] clean normalised observation (critic, clean terms, centre of the ball)
+    obs_seen: jnp.ndarray   # [B, obs] normalised observation the policy acted on (obs unless the
+                            # rollout ran under an adversary)
     action: jnp.ndarray     # [B, act] raw Gaussian sample
     logp: jnp.ndarray       # [B] behaviour log-probability
     advantage: jnp.ndarray  # [B]
@@ -49,6 +50,15 @@ def gae(reward, value, next_value, terminated, done, gamma, lam):
     return adv, adv + value
 
 
+def rollout_batch(ac, params, obs, obs_seen, final_obs, action, logp, reward, terminated, done, gamma, lam):
+    """A flat Batch from [T, N] rollout arrays: values, GAE advantages and targets under `ac`."""
+    v = ac.value(params, obs)
+    nv = ac.value(params, final_obs)
+    advantage, target = gae(reward, v, nv, terminated, done, gamma, lam)
+    flat = lambda x: x.reshape((-1,) + x.shape[2:])
+    return Batch(*map(flat, (obs, obs_seen, action, logp, advantage, target, v)))
+
+
 def surrogate_loss(ac: networks.ActorCritic, params, obs, batch: Batch, clip_eps):
     """Per-sample clipped-surrogate loss -min(r A, clip(r) A) with the policy fed `obs`."""
     mean, std = ac.dist(params, obs)
@@ -60,7 +70,7 @@ def surrogate_loss(ac: networks.ActorCritic, params, obs, batch: Batch, clip_eps
 def value_loss(ac, params, batch: Batch, clip=0.0):
     """Per-sample squared error; with clip > 0 (and the collected values in the batch) the
     lineage's PPO value clipping: the larger of the errors of v and of v_old + clip(v - v_old)."""
-    v = ac.value(params, batch.obs_value)
+    v = ac.value(params, batch.obs)
     plain = 0.5 * jnp.square(v - batch.target)
     if batch.value is None:
         return plain
@@ -73,14 +83,22 @@ def common_loss(ac, params, batch: Batch, hp):
     the log-std is state-independent, so entropy does not depend on the input)."""
     _, std = ac.dist(params, batch.obs[:1])
     ent = jnp.mean(networks.entropy(std))
-    vl = jnp.mean(value_loss(ac, params, batch, hp.get("value_clip", 0.0)))
-    return hp["value_coef"] * vl - hp["entropy_coef"] * ent
+    vl = jnp.mean(value_loss(ac, params, batch, hp.value_clip))
+    return hp.value_coef * vl - hp.entropy_coef * ent
 
 
 def make_optimizer(max_grad_norm: float):
-    """Adam without the learning-rate scale: the rate is data (hp['learning_rate'])
+    """Adam without the learning-rate scale: the rate is data (`HyperParams.learning_rate`)
     so that it can be vmapped in sweeps."""
     return optax.chain(optax.clip_by_global_norm(max_grad_norm), optax.scale_by_adam(eps=1e-5))
+
+
+def minibatch_epoch(step: Callable, carry, data, perm, num_minibatches: int, xs=None):
+    """One epoch of minibatch SGD: `data` (leading axis n) shuffled by `perm`, split into
+    `num_minibatches` equal minibatches and scanned with `step(carry, mb)` (or
+    `step(carry, (mb, x))` with `xs` [num_minibatches, ...]). Returns (carry, stacked aux)."""
+    mbs = jax.tree.map(lambda x: x[perm].reshape((num_minibatches, -1) + x.shape[1:]), data)
+    return jax.lax.scan(step, carry, mbs if xs is None else (mbs, xs))
 
 
 def update(learner: Learner, batch: Batch, key, loss_fn: Callable, opt, lr, num_epochs: int,
@@ -105,8 +123,7 @@ def update(learner: Learner, batch: Batch, key, loss_fn: Callable, opt, lr, num_
     def epoch(learner, k):
         kp, kl = jax.random.split(k)
         perm = jax.random.permutation(kp, n)
-        mbs = jax.tree.map(lambda x: x[perm].reshape((num_minibatches, -1) + x.shape[1:]), batch)
-        return jax.lax.scan(step, learner, (mbs, jax.random.split(kl, num_minibatches)))
+        return minibatch_epoch(step, learner, batch, perm, num_minibatches, jax.random.split(kl, num_minibatches))
 
     learner, metrics = jax.lax.scan(epoch, learner, jax.random.split(key, num_epochs))
     return learner, jax.tree.map(jnp.mean, metrics)

@@ -9,9 +9,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from . import networks
+from . import checkpoint, networks
 from . import normalize as nz
 from .config import ConfigError, TrainConfig
+from .envs import make_brax_env
+from .learner import Trainer
 
 
 @dataclasses.dataclass
@@ -39,23 +41,37 @@ class TrainResult:
     def env_steps(self) -> int:
         return self.iterations * self.config.batch_size
 
-    def run(self, seed: int = 0):
-        """(params, normaliser) of one run; `seed` is the index along the run axis."""
-        if not 0 <= seed < self.num_runs:
-            raise ConfigError(f"seed index {seed} out of range: this result holds {self.num_runs} runs (0..{self.num_runs - 1})")
-        pick = lambda t: jax.tree.map(lambda x: jnp.asarray(x[seed]), t)
+    def run(self, run: int = 0, **renamed):
+        """(params, normaliser) of one run.
+
+        Args:
+          run: the index along the run axis (run i was trained with seed `seeds[i]`).
+
+        Returns:
+          (params, normaliser) of that run, as jax arrays.
+        """
+        run = _run_index(run, renamed, "run")
+        if not 0 <= run < self.num_runs:
+            raise ConfigError(f"run index {run} out of range: this result holds {self.num_runs} runs (0..{self.num_runs - 1})")
+        pick = lambda t: jax.tree.map(lambda x: jnp.asarray(x[run]), t)
         return pick(self.params), pick(self.normalizer)
 
     def actor_critic(self) -> networks.ActorCritic:
-        from .envs import make_brax_env
         env = make_brax_env(self.config.env, self.config.backend)
         c = self.config
         return networks.ActorCritic(env.observation_size, env.action_size, c.policy_hidden, c.value_hidden,
                                     c.init_log_std)
 
-    def policy(self, seed: int = 0):
-        """obs (raw) -> deterministic action (the clipped Gaussian mean); normalisation inside."""
-        params, stats = self.run(seed)
+    def policy(self, run: int = 0, **renamed):
+        """One run's deterministic policy.
+
+        Args:
+          run: the index along the run axis.
+
+        Returns:
+          A jitted function: raw obs -> action (the clipped Gaussian mean), normalisation inside.
+        """
+        params, stats = self.run(_run_index(run, renamed, "policy"))
         ac = self.actor_critic()
         return jax.jit(lambda obs: networks.to_env_action(ac.dist(params, nz.normalize(stats, obs))[0]))
 
@@ -68,10 +84,18 @@ class TrainResult:
                 "final_return_per_run": last}
 
 
+def _run_index(run, renamed: dict, where: str) -> int:
+    """`run`, or a clear error for the old keyword `seed=` (it was always a run index)."""
+    if "seed" in renamed:
+        raise ConfigError(f"TrainResult.{where}(seed=...) is now {where}(run=...): the argument is the index "
+                          "along the run axis (run i was trained with seed result.seeds[i])")
+    if renamed:
+        raise TypeError(f"TrainResult.{where}() got unexpected keyword arguments {sorted(renamed)}")
+    return run
+
+
 def load(out: str) -> TrainResult:
-    """Read a run directory written by `train(out=...)` or `TrainResult.save`."""
-    from . import checkpoint
-    from .train import Trainer
+    """Read a run directory written by `train(out=...)`."""
     cfg = checkpoint.read_config(out)
     trainer = Trainer.cached(cfg)
     seeds = [cfg.seed + i for i in range(cfg.num_seeds)]

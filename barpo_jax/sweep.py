@@ -1,6 +1,6 @@
 """Hyper-parameter sweeps as one compiled program.
 
-Float hyper-parameters are data (`train.hyperparams`), so a grid over, say,
+Float hyper-parameters are data (`config.hyperparams`), so a grid over, say,
 kappa x eps x seeds is just more runs along the vmapped run axis: one compile,
 one program, every grid point and seed trained at once.
 """
@@ -11,8 +11,8 @@ import itertools
 
 import numpy as np
 
-from .config import ConfigError, TrainConfig
-from .train import HP_FIELDS, train
+from .config import HP_FIELDS, ConfigError, TrainConfig
+from .train import train
 
 
 @dataclasses.dataclass

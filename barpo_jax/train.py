@@ -1,253 +1,27 @@
-"""The jitted training loop.
+"""The host loop: compiled chunks, NaN check, checkpoints, progress.
 
-One compiled program per chunk: `lax.scan` over `chunk` iterations of
-`vmap(iteration)` over runs (seeds, or seeds x hyper-parameter grid points). The
-host loop between chunks only draws progress, checks for NaN and checkpoints;
-every chunk has the same shapes, so nothing recompiles.
-
-Float hyper-parameters live in `hp` (a dict of arrays with a leading run axis),
-not in the compiled program, so sweeps vmap over them (see `sweep.py`).
-`Trainer.iteration` knows nothing about methods beyond `Method.loss`.
+The program itself (state, iteration, compiled chunk) is `learner.py`; this module
+only runs it chunk by chunk. `train` and the learned attacks' fitters
+(`attacks.py`) share `run_chunks`.
 """
 from __future__ import annotations
 
-import functools
 import time
-from typing import Any, NamedTuple, Optional
+from typing import Callable, Optional
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from . import acting, networks, ppo
-from . import adversary as adv_lib
-from . import normalize as nz
-from .config import ConfigError, TrainConfig
-from .envs import EnvState, VecEnv
-from .methods import METHODS
-
-HP_FIELDS = ("learning_rate", "gamma", "gae_lambda", "clip_eps", "value_coef", "entropy_coef",
-             "reward_scaling", "eps", "kappa", "kappa_reg", "car_lambda", "sgld_noise",
-             "adv_learning_rate", "value_clip")
-
-
-class TrainState(NamedTuple):
-    agent: ppo.Learner
-    adv: Any              # ppo.Learner of the learned adversary, or () when there is none
-    stats: nz.RunningStats
-    returns: nz.ReturnScale  # running return std for reward normalisation (unused when off)
-    env: EnvState
-    key: jax.Array
-    iteration: jnp.ndarray
+from . import checkpoint
+from .config import ConfigError, HyperParams, TrainConfig, hyperparams
+from .learner import Trainer, TrainState, shard
+from .progress import progress_bar
+from .result import TrainResult
 
 
 class TrainingDiverged(ValueError):
     pass
-
-
-_TRAINERS: dict = {}
-
-
-def hyperparams(cfg: TrainConfig, num_runs: int, **overrides) -> dict:
-    """The float hyper-parameters as data, one value per run. `overrides` maps a field
-    to an array of per-run values (used by sweeps)."""
-    hp = {}
-    for name in HP_FIELDS:
-        v = overrides.get(name, getattr(cfg, name))
-        hp[name] = jnp.broadcast_to(jnp.asarray(v, jnp.float32), (num_runs,))
-    step = cfg.inner_step_size
-    hp["step_frac"] = jnp.broadcast_to(
-        jnp.asarray(1.0 / cfg.inner_steps if step is None else step / max(cfg.eps, 1e-12), jnp.float32),
-        (num_runs,))
-    return hp
-
-
-def adversary_network(cfg: TrainConfig, spec, env: VecEnv) -> networks.ActorCritic:
-    """A learned adversary's actor-critic: it sees the clean normalised observation and
-    acts in `spec.action_size(env)` dimensions, realised by `spec.realise`."""
-    return networks.ActorCritic(env.obs_size, spec.action_size(env), cfg.policy_hidden, cfg.value_hidden,
-                                cfg.init_log_std)
-
-
-class Trainer:
-    """The static parts of a run (env, networks, method, optimiser) and its pure steps."""
-
-    def __init__(self, cfg: TrainConfig, train_agent: bool = True, adversary=None):
-        """train_agent=False freezes the agent and its normaliser (training an attack
-        against a fixed victim); `adversary` overrides the method's learned adversary."""
-        self.cfg = cfg
-        self.train_agent = train_agent
-        self._init_runs, self._restore_runs, self._chunks = None, None, {}
-        self.env = VecEnv(cfg.env, cfg.backend, cfg.num_envs, cfg.episode_length)
-        self.ac = networks.ActorCritic(self.env.obs_size, self.env.action_size, cfg.policy_hidden,
-                                       cfg.value_hidden, cfg.init_log_std)
-        self.method = METHODS[cfg.algo]
-        self.opt = ppo.make_optimizer(cfg.max_grad_norm)
-        self.adversary = adversary or self.method.learned_adversary
-        self.adv_ac = adversary_network(cfg, self.adversary, self.env) if self.adversary is not None else None
-
-    # ---- state ---------------------------------------------------------------
-    def init(self, key) -> TrainState:
-        k_env, k_ac, k_adv, key = jax.random.split(key, 4)
-        params = self.ac.init(k_ac)
-        adv = ()
-        if self.adv_ac is not None:
-            ap = self.adv_ac.init(k_adv)
-            adv = ppo.Learner(ap, self.opt.init(ap))
-        return TrainState(ppo.Learner(params, self.opt.init(params)), adv, nz.init(self.env.obs_size),
-                          nz.init_return_scale(self.cfg.num_envs), self.env.reset(k_env), key,
-                          jnp.zeros((), jnp.int32))
-
-    def init_runs(self, seeds) -> TrainState:
-        keys = jnp.stack([jax.random.PRNGKey(int(s)) for s in seeds])
-        if self._init_runs is None:
-            self._init_runs = jax.jit(jax.vmap(self.init))
-        return self._init_runs(keys)
-
-    def portable(self, state: TrainState) -> TrainState:
-        """What a checkpoint stores: the state without what can be recomputed exactly."""
-        return state._replace(env=self.env.portable(state.env))
-
-    def restored(self, state: TrainState) -> TrainState:
-        """Inverse of `portable` for a state with a leading run axis."""
-        if self._restore_runs is None:
-            self._restore_runs = jax.jit(jax.vmap(self.env.restored))
-        return state._replace(env=self._restore_runs(state.env))
-
-    def checkpoint_template(self, seeds) -> TrainState:
-        """Shapes and dtypes of `portable(init_runs(seeds))`, computed without running it."""
-        return jax.eval_shape(lambda: self.portable(self.init_runs(seeds)))
-
-    @classmethod
-    def cached(cls, cfg: TrainConfig) -> "Trainer":
-        """One Trainer (and so one set of compiled programs) per config, ignoring the
-        fields that do not enter the compiled program: seed, num_seeds and the float
-        hyper-parameters, which are data (`hyperparams`)."""
-        ignored = set(HP_FIELDS) | {"seed", "num_seeds", "inner_step_size"}
-        key = tuple(sorted((k, str(v)) for k, v in cfg.to_dict().items() if k not in ignored))
-        if key not in _TRAINERS:
-            if len(_TRAINERS) >= 16:
-                _TRAINERS.pop(next(iter(_TRAINERS)))
-            _TRAINERS[key] = cls(cfg)
-        return _TRAINERS[key]
-
-    # ---- one iteration (one run) ---------------------------------------------
-    def eps_at(self, iteration, hp):
-        ramp = self.cfg.eps_ramp_fraction * self.cfg.num_iterations
-        if ramp <= 0:
-            return hp["eps"]
-        return hp["eps"] * jnp.clip(iteration.astype(jnp.float32) / ramp, 0.0, 1.0)
-
-    def perturber(self, ts: TrainState, eps, hp):
-        """How observations are perturbed while collecting the rollout."""
-        if self.adv_ac is not None:
-            adv_params, victim = ts.adv.params, functools.partial(self.ac.dist, ts.agent.params)
-
-            def learned(key, obs_n):
-                ks, kr = jax.random.split(key)
-                mean, std = self.adv_ac.dist(adv_params, obs_n)
-                a = networks.sample(ks, mean, std)
-                seen = self.adversary.realise(kr, a, obs_n, eps, victim, self.cfg.inner_steps)
-                return seen, a, networks.log_prob(mean, std, a)
-            return learned
-        if self.cfg.rollout_under_adversary and self.method.inner is not None:
-            params = ts.agent.params
-
-            def solved(key, obs_n):
-                obj = adv_lib.kl_objective(lambda x: self.ac.dist(params, x), obs_n)
-                seen = adv_lib.solve(obj, obs_n, key, eps, self.cfg.inner_steps, eps * hp["step_frac"],
-                                       hp["sgld_noise"])
-                return seen, jnp.zeros_like(obs_n), jnp.zeros(obs_n.shape[:-1])
-            return solved
-        return acting.no_perturbation
-
-    def _batch(self, ac, params, obs_pol, obs_val, final_val, action, logp, reward, tr, hp):
-        v = ac.value(params, obs_val)
-        nv = ac.value(params, final_val)
-        adv, target = ppo.gae(reward, v, nv, tr.terminated, tr.done, hp["gamma"], hp["gae_lambda"])
-        flat = lambda x: x.reshape((-1,) + x.shape[2:])
-        return ppo.Batch(*map(flat, (obs_pol, obs_val, action, logp, adv, target, v)))
-
-    def iteration(self, ts: TrainState, hp) -> tuple[TrainState, dict]:
-        cfg = self.cfg
-        key, k_roll, k_upd, k_adv = jax.random.split(ts.key, 4)
-        eps = self.eps_at(ts.iteration, hp)
-        env_state, tr = acting.rollout(self.env, ts.env, functools.partial(self.ac.dist, ts.agent.params),
-                                       self.perturber(ts, eps, hp), ts.stats, k_roll, cfg.unroll_length)
-        stats = nz.update(ts.stats, tr.obs) if (cfg.normalize_observations and self.train_agent) else ts.stats
-        obs_n, fin_n = nz.normalize(stats, tr.obs), nz.normalize(stats, tr.final_obs)
-        returns = ts.returns
-        reward = tr.reward
-        if cfg.reward_normalization and self.train_agent:
-            returns, reward = nz.scale_rewards(ts.returns, tr.reward, tr.done, hp["gamma"])
-        elif cfg.reward_normalization:  # a frozen victim: its return scale is frozen too
-            reward = tr.reward / nz.std(ts.returns.stats)[0]
-        reward = reward * hp["reward_scaling"]
-        lr = hp["learning_rate"]
-        if cfg.lr_schedule == "linear":
-            lr = lr * (1.0 - ts.iteration.astype(jnp.float32) / cfg.num_iterations)
-        n_done = jnp.sum(tr.done)
-        metrics = {
-            "episode_return": jnp.where(n_done > 0, jnp.sum(tr.episode_return) / jnp.maximum(n_done, 1), jnp.nan),
-            "episodes": n_done, "eps": eps,
-        }
-        agent = ts.agent
-        if self.train_agent:
-            batch = self._batch(self.ac, agent.params, obs_n + tr.delta, obs_n, fin_n, tr.action, tr.logp,
-                                reward, tr, hp)
-            loss_fn = lambda p, mb, k: self.method.loss(self.ac, p, mb, k, eps, hp, cfg.inner_steps)
-            agent, m = ppo.update(agent, batch, k_upd, loss_fn, self.opt, lr, cfg.num_epochs,
-                                  cfg.num_minibatches, cfg.normalize_advantages)
-            metrics.update(m)
-        adv = ts.adv
-        if self.adv_ac is not None:
-            adv_batch = self._batch(self.adv_ac, adv.params, obs_n, obs_n, fin_n, tr.adv_action, tr.adv_logp,
-                                    -reward, tr, hp)
-
-            def adv_loss(p, mb, k):
-                surr = jnp.mean(ppo.surrogate_loss(self.adv_ac, p, mb.obs, mb, hp["clip_eps"]))
-                return surr + ppo.common_loss(self.adv_ac, p, mb, hp), {}
-
-            new_adv, am = ppo.update(adv, adv_batch, k_adv, adv_loss, self.opt, hp["adv_learning_rate"],
-                                     cfg.num_epochs, cfg.num_minibatches, cfg.normalize_advantages)
-            due = (ts.iteration % cfg.adv_update_every) == 0
-            adv = jax.tree.map(lambda a, b: jnp.where(due, a, b), new_adv, adv)
-            metrics["adv_loss"] = am["loss"]
-        return TrainState(agent, adv, stats, returns, env_state, key, ts.iteration + 1), metrics
-
-    def chunk_fn(self, length: int):
-        """jit(scan(vmap(iteration))) over `length` iterations: the compiled unit."""
-        if length in self._chunks:
-            return self._chunks[length]
-
-        def run(ts, hp):
-            def body(ts, _):
-                return jax.vmap(self.iteration)(ts, hp)
-            ts, metrics = jax.lax.scan(body, ts, None, length=length)
-            return ts, jax.tree.map(lambda m: jnp.swapaxes(m, 0, 1), metrics)  # -> [run, iter]
-        self._chunks[length] = jax.jit(run)
-        return self._chunks[length]
-
-
-def shard(state: TrainState, num_envs: int) -> TrainState:
-    """With several local devices, split the env axis of the env state across them
-    (GSPMD partitions the rest of the program); everything else is replicated."""
-    devices = jax.local_devices()
-    if len(devices) == 1:
-        return state
-    if num_envs % len(devices):
-        raise ConfigError(f"num_envs={num_envs} does not divide over {len(devices)} devices: "
-                          f"use a multiple of {len(devices)}")
-    from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
-    mesh = Mesh(np.array(devices), ("d",))
-    rep = NamedSharding(mesh, P())
-    env_sh = NamedSharding(mesh, P(None, "d"))
-    put = lambda tree, sh: jax.tree.map(lambda x: jax.device_put(x, sh), tree)
-    return state._replace(agent=put(state.agent, rep), adv=put(state.adv, rep), stats=put(state.stats, rep),
-                          returns=state.returns._replace(stats=put(state.returns.stats, rep),
-                                                         acc=put(state.returns.acc, env_sh)),
-                          env=put(state.env, env_sh), key=put(state.key, rep),
-                          iteration=put(state.iteration, rep))
 
 
 def chunk_length(num_iterations: int, target: int) -> int:
@@ -255,25 +29,104 @@ def chunk_length(num_iterations: int, target: int) -> int:
     return max(d for d in range(1, min(target, num_iterations) + 1) if num_iterations % d == 0)
 
 
+def run_chunks(trainer: Trainer, state: TrainState, hp: HyperParams, stop_at: int, done_iter: int = 0,
+               history: Optional[dict] = None, save: Optional[Callable] = None, progress: bool = True,
+               desc: str = "train", where: Optional[str] = None) -> tuple[TrainState, dict, int]:
+    """Run `trainer`'s compiled chunks from iteration `done_iter` until `stop_at`.
+
+    Args:
+      trainer, state, hp: the program, its state and hyper-parameters (leading run axis).
+      stop_at: the iteration to stop at (at most the config's num_iterations).
+      done_iter, history: where a resumed run stands (iterations done, metrics so far).
+      save: `save(state, history, done_iter)`, called at the config's checkpoint cadence,
+        at the end, and on Ctrl-C; None keeps everything in memory.
+      progress, desc: the progress bar and its label.
+      where: the run directory named in the divergence error (None: in memory).
+
+    Returns:
+      (state, history, done_iter): the final state, the metrics {name: [run, iteration]}
+      and the number of iterations done.
+
+    Raises:
+      TrainingDiverged: a chunk produced NaN/inf; the state before it is the last saved.
+    """
+    cfg = trainer.cfg
+    history = {} if history is None else history
+    num_runs = int(np.shape(state.iteration)[0])
+    state = shard(state, cfg.num_envs)
+    length = chunk_length(cfg.num_iterations, cfg.chunk_iterations)
+    run_chunk = trainer.chunk_fn(length)
+    bar = progress_bar(progress, stop_at * cfg.batch_size * num_runs, desc, unit="step",
+                       initial=done_iter * cfg.batch_size * num_runs)
+    chunks_done, saved_iter, last_save = 0, done_iter, time.monotonic()
+
+    def save_now():
+        nonlocal saved_iter, last_save
+        save(state, history, done_iter)
+        saved_iter, last_save = done_iter, time.monotonic()
+
+    try:
+        while done_iter < stop_at:
+            t0 = time.perf_counter()
+            new_state, metrics = run_chunk(state, hp)
+            metrics = jax.device_get(metrics)
+            _check_finite(new_state, metrics, done_iter, where)
+            state = new_state
+            done_iter += length
+            chunks_done += 1
+            for k, v in metrics.items():
+                history[k] = np.concatenate([history[k], v], axis=1) if k in history else np.asarray(v)
+            due = chunks_done % cfg.checkpoint_every == 0 or done_iter >= stop_at or (
+                cfg.checkpoint_every_s is not None and time.monotonic() - last_save >= cfg.checkpoint_every_s)
+            if save is not None and due:
+                save_now()
+            if bar is not None:
+                steps = length * cfg.batch_size * num_runs
+                ret = np.nanmean(history["episode_return"][:, -length:]) if np.isfinite(
+                    history["episode_return"][:, -length:]).any() else float("nan")
+                bar.update(steps)
+                bar.set_postfix(sps=f"{steps / (time.perf_counter() - t0):,.0f}", ret=f"{ret:.1f}")
+    except KeyboardInterrupt:
+        # Keep the last completed chunk; a second Ctrl-C during this save still leaves
+        # the previous checkpoint intact (orbax renames a step folder only when complete).
+        if save is not None and saved_iter < done_iter:
+            try:
+                save_now()
+            except checkpoint.CheckpointError:
+                pass
+        raise
+    finally:
+        if bar is not None:
+            bar.close()
+    return state, history, done_iter
+
+
 def train(cfg: TrainConfig, out: Optional[str] = None, resume: bool = False, progress: bool = True,
           max_iterations: Optional[int] = None, hp_overrides: Optional[dict] = None,
-          run_seeds=None) -> "TrainResult":
+          run_seeds=None) -> TrainResult:
     """Train `cfg.num_seeds` agents in one compiled program.
 
-    out: run directory for checkpoints and metrics (None: keep in memory only).
-    resume: continue the run saved in `out` (its config must match).
-    max_iterations: stop once this many iterations are done (the run stays resumable).
-    hp_overrides / run_seeds: per-run hyper-parameters and seeds (used by sweeps).
-    """
-    from . import checkpoint
-    from .result import TrainResult
+    Args:
+      cfg: the run's configuration.
+      out: run directory for checkpoints and metrics (None: keep in memory only).
+      resume: continue the run saved in `out` (its config must match).
+      progress: draw a progress bar.
+      max_iterations: stop once this many iterations are done (the run stays resumable).
+      hp_overrides: per-run float hyper-parameters {field: [run] values} (used by sweeps).
+      run_seeds: the seed of each run (default: cfg.seed, cfg.seed + 1, ...).
 
+    Returns:
+      A TrainResult holding every run (leading run axis).
+
+    Raises:
+      ConfigError: bad input, or a run directory that does not match.
+      TrainingDiverged: NaN/inf during training; the last good checkpoint in `out` is kept.
+    """
     if not isinstance(cfg, TrainConfig):
         raise ConfigError("train() takes a barpo_jax.TrainConfig")
     seeds = list(run_seeds) if run_seeds is not None else [cfg.seed + i for i in range(cfg.num_seeds)]
     trainer = Trainer.cached(cfg)
     hp = hyperparams(cfg, len(seeds), **(hp_overrides or {}))
-    n_iter = cfg.num_iterations
     done_iter, history = 0, {}
     if out is not None:
         checkpoint.prepare_run_dir(out, cfg, resume)
@@ -284,54 +137,15 @@ def train(cfg: TrainConfig, out: Optional[str] = None, resume: bool = False, pro
         state = trainer.restored(state)
     else:
         state = trainer.init_runs(seeds)
-    state = shard(state, cfg.num_envs)
-    length = chunk_length(n_iter, cfg.chunk_iterations)
-    run_chunk = trainer.chunk_fn(length)
-    stop_at = n_iter if max_iterations is None else min(n_iter, max_iterations)
-    bar = progress_bar(progress, stop_at * cfg.batch_size * len(seeds), "train", unit="step",
-                       initial=done_iter * cfg.batch_size * len(seeds))
-    chunks_done, saved_iter, last_save = 0, done_iter, time.monotonic()
+    stop_at = cfg.num_iterations if max_iterations is None else min(cfg.num_iterations, max_iterations)
 
-    def save_now():
-        nonlocal saved_iter, last_save
+    def save(state, history, done_iter):
         checkpoint.save(out, cfg, trainer.portable(state), history, done_iter)
-        saved_iter, last_save = done_iter, time.monotonic()
 
-    try:
-        while done_iter < stop_at:
-            t0 = time.perf_counter()
-            new_state, metrics = run_chunk(state, hp)
-            metrics = jax.device_get(metrics)
-            _check_finite(new_state, metrics, done_iter, out)
-            state = new_state
-            done_iter += length
-            chunks_done += 1
-            for k, v in metrics.items():
-                history[k] = np.concatenate([history[k], v], axis=1) if k in history else np.asarray(v)
-            due = chunks_done % cfg.checkpoint_every == 0 or done_iter >= stop_at or (
-                cfg.checkpoint_every_s is not None and time.monotonic() - last_save >= cfg.checkpoint_every_s)
-            if out is not None and due:
-                save_now()
-            if bar is not None:
-                steps = length * cfg.batch_size * len(seeds)
-                ret = np.nanmean(history["episode_return"][:, -length:]) if np.isfinite(
-                    history["episode_return"][:, -length:]).any() else float("nan")
-                bar.update(steps)
-                bar.set_postfix(sps=f"{steps / (time.perf_counter() - t0):,.0f}", ret=f"{ret:.1f}")
-    except KeyboardInterrupt:
-        # Keep the last completed chunk; a second Ctrl-C during this save still leaves
-        # the previous checkpoint intact (orbax renames a step folder only when complete).
-        if out is not None and saved_iter < done_iter:
-            try:
-                save_now()
-            except checkpoint.CheckpointError:
-                pass
-        raise
-    finally:
-        if bar is not None:
-            bar.close()
+    state, history, done_iter = run_chunks(trainer, state, hp, stop_at, done_iter, history,
+                                           save if out is not None else None, progress, "train", out)
     return TrainResult(cfg, jax.device_get(state), history, done_iter, seeds=seeds,
-                       hp={k: np.asarray(v) for k, v in hp.items()})
+                       hp={k: np.asarray(v) for k, v in hp._asdict().items()})
 
 
 def _check_finite(state, metrics, done_iter, out):
@@ -342,11 +156,3 @@ def _check_finite(state, metrics, done_iter, out):
         raise TrainingDiverged(
             f"training diverged (NaN/inf in {', '.join(bad) or 'parameters'}) after iteration {done_iter}"
             f"{where}: lower learning_rate or eps, or raise max_grad_norm clipping")
-
-
-def progress_bar(enabled: bool, total, desc: str, unit: str = "it", initial=0):
-    """A tqdm bar (terminal or notebook), or None when progress is off."""
-    if not enabled:
-        return None
-    from tqdm.auto import tqdm
-    return tqdm(total=total, initial=initial, unit=unit, unit_scale=True, desc=desc, dynamic_ncols=True)

@@ -19,7 +19,7 @@ import numpy as np
 
 import barpo_jax as bj
 from barpo_jax import checkpoint
-from barpo_jax.train import Trainer
+from barpo_jax.learner import Trainer
 
 try:
     from _provenance import provenance, write_results

@@ -16,7 +16,8 @@ import jax
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import barpo_jax as bj  # noqa: E402
-from barpo_jax.train import Trainer, hyperparams  # noqa: E402
+from barpo_jax.config import hyperparams  # noqa: E402
+from barpo_jax.learner import Trainer  # noqa: E402
 
 import _provenance as prov  # noqa: E402
 

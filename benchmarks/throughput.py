@@ -169,7 +169,8 @@ def spo_config(env_name, backend, num_envs, num_seeds, unroll, minibatches, epoc
 
 def bench_spo(env_name, backend, num_envs, num_seeds, unroll, minibatches, epochs, episode_length,
               target_steps, repeats) -> dict:
-    from barpo_jax.train import Trainer, hyperparams
+    from barpo_jax.config import hyperparams
+    from barpo_jax.learner import Trainer
 
     per_iter = num_envs * unroll * num_seeds
     n_iter = max(1, math.ceil(target_steps / per_iter))
@@ -291,7 +292,8 @@ def _parity_spo(cfg: dict, seeds: list, k: int, n_points: int, episodes: int) ->
     from barpo_jax import acting, networks
     from barpo_jax import normalize as nz
     from barpo_jax.envs import VecEnv
-    from barpo_jax.train import Trainer, hyperparams
+    from barpo_jax.config import hyperparams
+    from barpo_jax.learner import Trainer
 
     cfg = bj.TrainConfig.from_dict(cfg)
     per_iter = cfg.batch_size

@@ -23,7 +23,7 @@ def test_every_attack_stays_in_the_ball(shape, eps):
         adv_ac = networks.ActorCritic(shape[1], spec.action_size(type("E", (), {"obs_size": shape[1],
                                                                                   "action_size": 2})))
         fns[name] = attacks.LEARNED[name].apply(adv_ac.init(jax.random.PRNGKey(5)), adv_ac)
-    from barpo_jax import robust_sarsa as rs
+    from barpo_jax.attacks import robust_sarsa as rs
     q = rs.init_q(jax.random.PRNGKey(6), shape[1], 2, rs.RSConfig())
     fns["rs"] = attacks.LEARNED["rs"].apply(q, None)
     for name, fn in fns.items():
@@ -37,7 +37,7 @@ def test_mad_raises_kl_more_than_random():
     obs = jax.random.normal(jax.random.PRNGKey(0), (512, 8))
     kl = lambda o2: float(jnp.mean(networks.kl(*victim.dist(obs), *victim.dist(o2))))
     k = jax.random.PRNGKey(1)
-    assert kl(attacks.mad(k, obs, victim, 0.1)) > 2 * kl(attacks.random(k, obs, victim, 0.1))
+    assert kl(attacks.mad(k, obs, victim, 0.1)) > 2 * kl(attacks.uniform(k, obs, victim, 0.1))
 
 
 def test_critic_lowers_value_more_than_random():
@@ -46,7 +46,7 @@ def test_critic_lowers_value_more_than_random():
     k = jax.random.PRNGKey(1)
     v0 = victim.value(obs)
     drop_critic = float(jnp.mean(v0 - victim.value(attacks.critic(k, obs, victim, 0.1))))
-    drop_random = float(jnp.mean(v0 - victim.value(attacks.random(k, obs, victim, 0.1))))
+    drop_random = float(jnp.mean(v0 - victim.value(attacks.uniform(k, obs, victim, 0.1))))
     assert drop_critic > 0 and drop_critic > 5 * abs(drop_random)
 
 

@@ -15,7 +15,7 @@ import pytest
 
 import barpo_jax as bj
 from barpo_jax import checkpoint
-from barpo_jax.train import Trainer
+from barpo_jax.learner import Trainer
 
 from conftest import tiny
 

@@ -147,7 +147,7 @@ def test_arpo_danskin_gradient_matches_finite_differences():
                 break
         else:  # pragma: no cover
             pytest.fail("no point with a unique minimiser found")
-        f = lambda th: L.arpo_objective(MDP, th)  # noqa: E731
+        f = lambda th: L.robust_value(MDP, th)  # noqa: E731
         g = np.asarray(jax.grad(f)(theta))
         np.testing.assert_allclose(g, _central_diff(f, theta), rtol=1e-5, atol=1e-8)
         assert np.abs(g).max() > 1e-4  # non-trivial gradient

@@ -41,7 +41,7 @@ def test_each_method_trains_without_nan(algo):
 
 def test_atla_really_alternates():
     cfg = tiny(algo="atla_ppo", eps=0.2)
-    from barpo_jax.train import Trainer
+    from barpo_jax.learner import Trainer
     before = Trainer.cached(cfg).init_runs([cfg.seed]).adv.params
     after = bj.train(cfg, progress=False).state.adv.params
     changed = [not np.allclose(a, b) for a, b in zip(_leaves(before), _leaves(after))]
@@ -80,3 +80,39 @@ def test_no_gradient_flows_through_the_inner_argmax():
         nu = adversary.solve(obj, s, jax.random.PRNGKey(3), 0.1, 5)
         return jnp.sum(ac.dist(p, nu)[0])
     assert any(float(jnp.abs(x).max()) > 0 for x in jax.tree.leaves(jax.grad(outer)(params)))
+
+
+def test_rollout_under_adversary_trains_around_the_clean_observation():
+    """Rollouts under the adversary: the batch keeps the clean observation, the loss-time
+    inner solve stays within eps of it (not 2 eps), and the guidance term sees it."""
+    from barpo_jax import normalize as nz, ppo
+    from barpo_jax.config import hyperparams
+    from barpo_jax.learner import Trainer
+
+    eps = 0.2
+    cfg = tiny(algo="barpo", eps=eps, eps_ramp_fraction=0.0, rollout_under_adversary=True)
+    trainer = Trainer(cfg)
+    first = lambda t: jax.tree.map(lambda x: x[0], t)
+    ts, hp = first(trainer.init_runs([0])), first(hyperparams(cfg, 1))
+    key = jax.random.PRNGKey(3)
+
+    @jax.jit
+    def losses(ts):
+        _, stats, _, ro = trainer.collect(ts, hp.eps, hp, key)
+        clean = nz.normalize(stats, ro.tr.obs).reshape(-1, ro.obs.shape[-1])
+        batch = trainer.agent_batch(ts.agent.params, ro, hp)
+        ac, p = trainer.ac, ts.agent.params
+        nu = METHODS["barpo"].perturb(ac, p, batch, key, eps, hp, cfg.inner_steps)
+        guided = METHODS["barpo"].loss(ac, p, batch, key, eps, hp, cfg.inner_steps)[1]["policy_loss"]
+        unguided = METHODS["barpo_unguided"].loss(ac, p, batch, key, eps, hp, cfg.inner_steps)[1]["policy_loss"]
+        at = lambda obs: jnp.mean(ppo.surrogate_loss(ac, p, obs, batch, hp.clip_eps))
+        return clean, batch, nu, guided - unguided, at(clean), at(batch.obs_seen)
+
+    clean, batch, nu, guidance, at_clean, at_seen = jax.device_get(losses(ts))
+    np.testing.assert_array_equal(batch.obs, clean)
+    rollout_delta = np.abs(batch.obs_seen - clean).max()
+    assert 0.5 * eps < rollout_delta <= eps + 1e-5  # the policy really acted on perturbed observations
+    assert np.abs(nu - clean).max() <= eps + 1e-5    # total perturbation at loss time: within eps
+    assert hp.kappa == 1.0
+    # The guidance term is the surrogate at the clean observation, not at the perturbed one.
+    assert abs(guidance - at_clean) < 0.05 * abs(at_seen - at_clean), (guidance, at_clean, at_seen)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from barpo_jax import networks, normalize
-from barpo_jax import robust_sarsa as rs
+from barpo_jax.attacks import robust_sarsa as rs
 from barpo_jax.envs import EnvState, StepOut
 
 

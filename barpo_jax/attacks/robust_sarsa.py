@@ -76,8 +76,8 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from . import networks
-from .normalize import normalize
+from .. import networks, ppo
+from ..normalize import normalize
 
 
 @dataclasses.dataclass(frozen=True)
@@ -130,13 +130,12 @@ def _hidden_of(mlp_params) -> tuple:
     return tuple(layers[f"Dense_{i}"]["kernel"].shape[-1] for i in range(n - 1))
 
 
-def q_value(q_params, obs_norm, action, cfg: RSConfig | None = None):
+def q_value(q_params, obs_norm, action):
     """Q(s, a) for a batch: obs_norm [..., obs], action [..., act] -> [...].
 
-    ``cfg`` is accepted for symmetry and unused: the architecture is read from the
-    parameter shapes and the output scale is stored in ``q_params``.
+    Needs no config: the architecture is read from the parameter shapes and the
+    output scale is stored in ``q_params``.
     """
-    del cfg
     mlp = q_params["mlp"]
     x = jnp.concatenate([obs_norm, action], axis=-1)
     return _mlp(_hidden_of(mlp)).apply(mlp, x)[..., 0] * q_params["scale"]
@@ -226,9 +225,7 @@ def fit(env, policy_dist: Callable, stats, key, cfg: RSConfig):
 
         def epoch(carry, xs):
             perm, delta = xs
-            mbs = jax.tree.map(lambda x: x[perm].reshape((cfg.num_minibatches, -1) + x.shape[1:]),
-                               data + (delta,))
-            return jax.lax.scan(sgd_step, carry, mbs)
+            return ppo.minibatch_epoch(sgd_step, carry, data + (delta,), perm, cfg.num_minibatches)
 
         (mlp, opt_state), aux = jax.lax.scan(epoch, (mlp, opt_state), (perms, deltas))
         metrics = jax.tree.map(jnp.mean, aux)

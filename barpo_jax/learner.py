@@ -1,0 +1,206 @@
+"""The pure training program: state, one iteration, and the compiled chunk.
+
+One compiled program per chunk: `lax.scan` over `chunk` iterations of
+`vmap(iteration)` over runs (seeds, or seeds x hyper-parameter grid points). Every
+chunk has the same shapes, so nothing recompiles; the host loop that runs chunks
+lives in `train.py`.
+
+Float hyper-parameters live in `hp` (a `config.HyperParams` of arrays with a leading run
+axis), not in the compiled program, so sweeps vmap over them (see `sweep.py`).
+`Trainer.iteration` never asks which method it runs: the `Method` supplies the loss,
+the rollout perturber and the learned adversary's update (methods.py), so this
+module imports no adversary.
+"""
+from __future__ import annotations
+
+import functools
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from . import acting, networks, ppo
+from . import normalize as nz
+from .config import HP_FIELDS, ConfigError, TrainConfig
+from .envs import EnvState, VecEnv
+from .methods import METHODS
+
+class TrainState(NamedTuple):
+    agent: ppo.Learner
+    adv: Any              # ppo.Learner of the learned adversary, or () when there is none
+    stats: nz.RunningStats
+    returns: nz.ReturnScale  # running return std for reward normalisation (unused when off)
+    env: EnvState
+    key: jax.Array
+    iteration: jnp.ndarray
+
+
+class Rollout(NamedTuple):
+    tr: acting.Transition
+    obs: jnp.ndarray        # [T, N, obs] clean observation, normalised with the updated statistics
+    final_obs: jnp.ndarray  # [T, N, obs] the observation each action reached, normalised
+    reward: jnp.ndarray     # [T, N] the reward as trained on (normalised, scaled)
+
+
+_TRAINERS: dict = {}
+
+
+class Trainer:
+    """The static parts of a run (env, networks, method, optimiser) and its pure steps."""
+
+    def __init__(self, cfg: TrainConfig, train_agent: bool = True, adversary=None):
+        """train_agent=False freezes the agent and its normaliser (training an attack
+        against a fixed victim); `adversary` (an adversary.LearnedAdversary) overrides
+        the method's learned adversary."""
+        self.cfg = cfg
+        self.train_agent = train_agent
+        self._init_runs, self._restore_runs, self._chunks = None, None, {}
+        self.env = VecEnv(cfg.env, cfg.backend, cfg.num_envs, cfg.episode_length)
+        self.ac = networks.ActorCritic(self.env.obs_size, self.env.action_size, cfg.policy_hidden,
+                                       cfg.value_hidden, cfg.init_log_std)
+        self.method = METHODS[cfg.algo] if adversary is None else METHODS[cfg.algo].with_adversary(adversary)
+        self.opt = ppo.make_optimizer(cfg.max_grad_norm)
+        self.adv_ac = self.method.adversary_network(cfg, self.env)  # None unless the method learns an adversary
+
+    # ---- state ---------------------------------------------------------------
+    def init(self, key) -> TrainState:
+        k_env, k_ac, k_adv, key = jax.random.split(key, 4)
+        params = self.ac.init(k_ac)
+        adversary = self.method.init_adversary(self.adv_ac, k_adv, self.opt)
+        return TrainState(ppo.Learner(params, self.opt.init(params)), adversary, nz.init(self.env.obs_size),
+                          nz.init_return_scale(self.cfg.num_envs), self.env.reset(k_env), key,
+                          jnp.zeros((), jnp.int32))
+
+    def init_runs(self, seeds) -> TrainState:
+        keys = jnp.stack([jax.random.PRNGKey(int(s)) for s in seeds])
+        if self._init_runs is None:
+            self._init_runs = jax.jit(jax.vmap(self.init))
+        return self._init_runs(keys)
+
+    def portable(self, state: TrainState) -> TrainState:
+        """What a checkpoint stores: the state without what can be recomputed exactly."""
+        return state._replace(env=self.env.portable(state.env))
+
+    def restored(self, state: TrainState) -> TrainState:
+        """Inverse of `portable` for a state with a leading run axis."""
+        if self._restore_runs is None:
+            self._restore_runs = jax.jit(jax.vmap(self.env.restored))
+        return state._replace(env=self._restore_runs(state.env))
+
+    def checkpoint_template(self, seeds) -> TrainState:
+        """Shapes and dtypes of `portable(init_runs(seeds))`, computed without running it."""
+        return jax.eval_shape(lambda: self.portable(self.init_runs(seeds)))
+
+    @classmethod
+    def cached(cls, cfg: TrainConfig) -> "Trainer":
+        """One Trainer (and so one set of compiled programs) per config, ignoring the
+        fields that do not enter the compiled program: seed, num_seeds and the float
+        hyper-parameters, which are data (`config.hyperparams`)."""
+        ignored = set(HP_FIELDS) | {"seed", "num_seeds", "inner_step_size"}
+        key = tuple(sorted((k, str(v)) for k, v in cfg.to_dict().items() if k not in ignored))
+        if key not in _TRAINERS:
+            if len(_TRAINERS) >= 16:
+                _TRAINERS.pop(next(iter(_TRAINERS)))
+            _TRAINERS[key] = cls(cfg)
+        return _TRAINERS[key]
+
+    # ---- one iteration (one run) ---------------------------------------------
+    def eps_at(self, iteration, hp):
+        ramp = self.cfg.eps_ramp_fraction * self.cfg.num_iterations
+        if ramp <= 0:
+            return hp.eps
+        return hp.eps * jnp.clip(iteration.astype(jnp.float32) / ramp, 0.0, 1.0)
+
+    def perturber(self, ts: TrainState, eps, hp):
+        """How observations are perturbed while collecting the rollout (the method decides)."""
+        return self.method.rollout_perturber(self.ac, ts.agent.params, self.adv_ac, ts.adv, eps, hp,
+                                             self.cfg.inner_steps, self.cfg.rollout_under_adversary)
+
+    def fit(self, learner, batch, key, loss_fn, lr):
+        """`num_epochs` x `num_minibatches` PPO-style SGD steps on `loss_fn` (agent or adversary)."""
+        cfg = self.cfg
+        return ppo.update(learner, batch, key, loss_fn, self.opt, lr, cfg.num_epochs, cfg.num_minibatches,
+                          cfg.normalize_advantages)
+
+    def collect(self, ts: TrainState, eps, hp, key) -> tuple[EnvState, nz.RunningStats, nz.ReturnScale, Rollout]:
+        """One rollout under the method's perturber, with the normaliser and return scale
+        updated from it (unless the agent is frozen)."""
+        cfg = self.cfg
+        env_state, tr = acting.rollout(self.env, ts.env, functools.partial(self.ac.dist, ts.agent.params),
+                                       self.perturber(ts, eps, hp), ts.stats, key, cfg.unroll_length)
+        stats = nz.update(ts.stats, tr.obs) if (cfg.normalize_observations and self.train_agent) else ts.stats
+        obs_n, fin_n = nz.normalize(stats, tr.obs), nz.normalize(stats, tr.final_obs)
+        returns = ts.returns
+        reward = tr.reward
+        if cfg.reward_normalization and self.train_agent:
+            returns, reward = nz.scale_rewards(ts.returns, tr.reward, tr.done, hp.gamma)
+        elif cfg.reward_normalization:  # a frozen victim: its return scale is frozen too
+            reward = tr.reward / nz.std(ts.returns.stats)[0]
+        reward = reward * hp.reward_scaling
+        return env_state, stats, returns, Rollout(tr, obs_n, fin_n, reward)
+
+    def agent_batch(self, params, ro: Rollout, hp) -> ppo.Batch:
+        """The agent's training batch: Batch.obs is the clean normalised observation,
+        Batch.obs_seen the one the policy acted on (they differ only under an adversary)."""
+        return ppo.rollout_batch(self.ac, params, ro.obs, ro.obs + ro.tr.delta, ro.final_obs, ro.tr.action,
+                                 ro.tr.logp, ro.reward, ro.tr.terminated, ro.tr.done, hp.gamma, hp.gae_lambda)
+
+    def iteration(self, ts: TrainState, hp) -> tuple[TrainState, dict]:
+        cfg = self.cfg
+        key, k_roll, k_upd, k_adv = jax.random.split(ts.key, 4)
+        eps = self.eps_at(ts.iteration, hp)
+        env_state, stats, returns, ro = self.collect(ts, eps, hp, k_roll)
+        lr = hp.learning_rate
+        if cfg.lr_schedule == "linear":
+            lr = lr * (1.0 - ts.iteration.astype(jnp.float32) / cfg.num_iterations)
+        n_done = jnp.sum(ro.tr.done)
+        metrics = {
+            "episode_return": jnp.where(n_done > 0, jnp.sum(ro.tr.episode_return) / jnp.maximum(n_done, 1),
+                                        jnp.nan),
+            "episodes": n_done, "eps": eps,
+        }
+        agent = ts.agent
+        if self.train_agent:
+            loss_fn = lambda p, mb, k: self.method.loss(self.ac, p, mb, k, eps, hp, cfg.inner_steps)
+            agent, m = self.fit(agent, self.agent_batch(agent.params, ro, hp), k_upd, loss_fn, lr)
+            metrics.update(m)
+        due = (ts.iteration % cfg.adv_update_every) == 0
+        adversary, am = self.method.update_adversary(self.adv_ac, ts.adv, ro.obs, ro.final_obs, ro.tr, ro.reward,
+                                                     k_adv, hp, self.fit, due)
+        metrics.update(am)
+        return TrainState(agent, adversary, stats, returns, env_state, key, ts.iteration + 1), metrics
+
+    def chunk_fn(self, length: int):
+        """jit(scan(vmap(iteration))) over `length` iterations: the compiled unit."""
+        if length in self._chunks:
+            return self._chunks[length]
+
+        def run(ts, hp):
+            def body(ts, _):
+                return jax.vmap(self.iteration)(ts, hp)
+            ts, metrics = jax.lax.scan(body, ts, None, length=length)
+            return ts, jax.tree.map(lambda m: jnp.swapaxes(m, 0, 1), metrics)  # -> [run, iter]
+        self._chunks[length] = jax.jit(run)
+        return self._chunks[length]
+
+
+def shard(state: TrainState, num_envs: int) -> TrainState:
+    """With several local devices, split the env axis of the env state across them
+    (GSPMD partitions the rest of the program); everything else is replicated."""
+    devices = jax.local_devices()
+    if len(devices) == 1:
+        return state
+    if num_envs % len(devices):
+        raise ConfigError(f"num_envs={num_envs} does not divide over {len(devices)} devices: "
+                          f"use a multiple of {len(devices)}")
+    from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
+    mesh = Mesh(np.array(devices), ("d",))
+    rep = NamedSharding(mesh, P())
+    env_sh = NamedSharding(mesh, P(None, "d"))
+    put = lambda tree, sh: jax.tree.map(lambda x: jax.device_put(x, sh), tree)
+    return state._replace(agent=put(state.agent, rep), adv=put(state.adv, rep), stats=put(state.stats, rep),
+                          returns=state.returns._replace(stats=put(state.returns.stats, rep),
+                                                         acc=put(state.returns.acc, env_sh)),
+                          env=put(state.env, env_sh), key=put(state.key, rep),
+                          iteration=put(state.iteration, rep))

@@ -1,0 +1,90 @@
+"""The module layout: no import cycles, and a training loop that knows no method."""
+import ast
+import os
+
+import barpo_jax as bj
+
+PKG = os.path.dirname(os.path.abspath(bj.__file__))
+
+
+def _modules() -> dict:
+    """Dotted module name (relative to barpo_jax; a package is its __init__) -> file path."""
+    out = {}
+    for root, _, files in os.walk(PKG):
+        rel = os.path.relpath(root, PKG)
+        parts = [] if rel == "." else rel.split(os.sep)
+        for f in files:
+            if f.endswith(".py"):
+                name = ".".join(parts + ([] if f == "__init__.py" else [f[:-3]]))
+                out[name or "__init__"] = os.path.join(root, f)
+    return out
+
+
+MODULES = _modules()
+
+
+def _tree(module):
+    with open(MODULES[module]) as f:
+        return ast.parse(f.read())
+
+
+def package_imports(module) -> set:
+    """Package modules that `module` imports anywhere in its file (function-level imports
+    too): `from X import y` counts the module X.y when there is one, else X itself."""
+    is_pkg = MODULES[module].endswith("__init__.py")
+    here = module.split(".") if module != "__init__" else []
+    if not is_pkg:
+        here = here[:-1]
+    out = set()
+    for node in ast.walk(_tree(module)):
+        targets = []
+        if isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = here[:len(here) - (node.level - 1)]
+                prefix = base + (node.module.split(".") if node.module else [])
+            elif node.module and node.module.split(".")[0] == "barpo_jax":
+                prefix = node.module.split(".")[1:]
+            else:
+                continue
+            for a in node.names:
+                sub = ".".join(prefix + [a.name])
+                targets.append(sub if sub in MODULES else ".".join(prefix) or "__init__")
+        elif isinstance(node, ast.Import):
+            targets = [".".join(a.name.split(".")[1:]) or "__init__" for a in node.names
+                       if a.name.split(".")[0] == "barpo_jax"]
+        out.update(t for t in targets if t in MODULES)
+    return out - {module}
+
+
+def test_no_import_cycles():
+    graph = {m: package_imports(m) for m in MODULES}
+    state = {}
+
+    def visit(m, path):
+        if state.get(m) == "done":
+            return
+        assert state.get(m) != "open", "import cycle: " + " -> ".join(path + [m])
+        state[m] = "open"
+        for n in sorted(graph[m]):
+            visit(n, path + [m])
+        state[m] = "done"
+
+    for m in MODULES:
+        visit(m, [])
+
+
+def test_the_learner_imports_no_adversary_and_names_no_method():
+    assert package_imports("learner").isdisjoint({"adversary", "attacks"})
+    assert package_imports("train").isdisjoint({"adversary", "methods", "attacks"})
+    for module in ("learner", "train"):
+        names = set()
+        for node in ast.walk(_tree(module)):
+            if isinstance(node, ast.Name):
+                names.add(node.id)
+            elif isinstance(node, ast.Attribute):
+                names.add(node.attr)
+            elif isinstance(node, ast.Constant) and isinstance(node.value, str):
+                names.add(node.value)
+        forbidden = set(bj.ALGOS) | {"atla", "kl_objective", "surrogate_objective", "solve", "SA_RL", "PA_AD",
+                                     "sgld_noise", "kappa", "inner"}
+        assert not names & forbidden, (module, names & forbidden)

@@ -1,0 +1,22 @@
+"""TrainResult: picking one run."""
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+import barpo_jax as bj
+
+
+def test_run_is_an_index_and_the_old_seed_keyword_fails_clearly():
+    state = SimpleNamespace(iteration=np.zeros(2), agent=SimpleNamespace(params={"w": np.arange(2.0)}),
+                            stats={"m": np.arange(2.0) + 10})
+    result = bj.TrainResult(bj.TrainConfig(env="inverted_pendulum", backend="spring"), state, {}, 0, seeds=[7, 8])
+    params, stats = result.run(run=1)
+    assert float(params["w"]) == 1.0 and float(stats["m"]) == 11.0
+    assert float(result.run(0)[0]["w"]) == 0.0
+    with pytest.raises(bj.ConfigError, match=r"run\(seed=\.\.\.\) is now run\(run=\.\.\.\)"):
+        result.run(seed=1)
+    with pytest.raises(bj.ConfigError, match=r"policy\(seed=\.\.\.\) is now policy\(run=\.\.\.\)"):
+        result.policy(seed=0)
+    with pytest.raises(bj.ConfigError, match="run index 2 out of range"):
+        result.run(2)
