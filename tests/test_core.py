@@ -101,7 +101,7 @@ def test_config_rejects_bad_input(kw, fragment):
 
 
 def test_config_presets_and_roundtrip():
-    cfg = bj.TrainConfig(env="walker2d", algo="barpo")
+    cfg = bj.TrainConfig(env="walker2d", algo="barpo", backend="mjx")  # the accelerator preset
     assert cfg.eps == 0.05 and cfg.kappa == 1.0 and cfg.num_envs == 2048
     assert bj.TrainConfig.from_dict(cfg.to_dict()) == cfg
     assert cfg.diff(cfg.replace(eps=0.1)) == {"eps": (0.05, 0.1)}
