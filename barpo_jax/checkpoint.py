@@ -174,14 +174,15 @@ def save(out: str, cfg: TrainConfig, state, history: dict, iteration: int) -> No
         _save(out, cfg, tree, history, iteration)
 
 
-def _nbytes(tree) -> int:
+def tree_nbytes(tree) -> int:
+    """Bytes held by the arrays of a pytree (what a checkpoint of it must write)."""
     return sum(np.asarray(x).nbytes for x in jax.tree.leaves(tree))
 
 
 def _check_free_space(out: str, tree) -> None:
     """Refuse a save that cannot fit before orbax starts writing: orbax's worker threads
     report a full disk with pages of tracebacks, and the check costs one statvfs."""
-    need = int(1.5 * _nbytes(tree)) + (1 << 20)
+    need = int(1.5 * tree_nbytes(tree)) + (1 << 20)
     free = shutil.disk_usage(out).free
     if free < need:
         raise OSError(28, f"No space left on device: a checkpoint needs ~{need / 2**20:.1f} MiB, "
@@ -258,6 +259,14 @@ def restore(out: str, template):
     state = from_tree(tree["state"], template, where)
     metrics = {k: np.asarray(v) for k, v in tree.get("metrics", {}).items()}
     return state, metrics, int(tree["iteration"])
+
+
+def restore_learner(out: str, trainer, seeds):
+    """-> (full learner state, metrics history, iterations done) of the run in `out`:
+    `restore` against the trainer's checkpoint template, then what the trainer leaves
+    out of a checkpoint (`Trainer.portable`) recomputed."""
+    state, metrics, iterations = restore(out, trainer.checkpoint_template(seeds))
+    return trainer.restored(state), metrics, iterations
 
 
 def write_metrics(out: str, history: dict) -> None:

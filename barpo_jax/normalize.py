@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+import jax
 import jax.numpy as jnp
 
 CLIP = 10.0  # normalised observations are clipped to [-10, 10], as in the lineage's filter
@@ -45,7 +46,6 @@ def normalize(stats: RunningStats, obs):
     return jnp.clip((obs - stats.mean) / std(stats), -CLIP, CLIP)
 
 
-
 class ReturnScale(NamedTuple):
     """Running std of the discounted return, to divide rewards by (the lineage's
     reward filter): rewards keep their sign and mean, only their scale is tamed,
@@ -60,8 +60,6 @@ def init_return_scale(num_envs: int) -> ReturnScale:
 
 def scale_rewards(rs: ReturnScale, reward, done, gamma):
     """Fold a [T, N] rollout into the return statistics; -> (new state, reward / std)."""
-    import jax
-
     def step(acc, x):
         r, d = x
         acc = gamma * acc + r

@@ -99,6 +99,5 @@ def load(out: str) -> TrainResult:
     cfg = checkpoint.read_config(out)
     trainer = Trainer.cached(cfg)
     seeds = [cfg.seed + i for i in range(cfg.num_seeds)]
-    state, metrics, iterations = checkpoint.restore(out, trainer.checkpoint_template(seeds))
-    state = trainer.restored(state)
+    state, metrics, iterations = checkpoint.restore_learner(out, trainer, seeds)
     return TrainResult(cfg, state, metrics, iterations, seeds=seeds)

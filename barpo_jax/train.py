@@ -133,8 +133,7 @@ def train(cfg: TrainConfig, out: Optional[str] = None, resume: bool = False, pro
     if resume:
         if out is None:
             raise ConfigError("resume=True needs the run directory: pass out=...")
-        state, history, done_iter = checkpoint.restore(out, trainer.checkpoint_template(seeds))
-        state = trainer.restored(state)
+        state, history, done_iter = checkpoint.restore_learner(out, trainer, seeds)
     else:
         state = trainer.init_runs(seeds)
     stop_at = cfg.num_iterations if max_iterations is None else min(cfg.num_iterations, max_iterations)

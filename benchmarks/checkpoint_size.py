@@ -15,7 +15,6 @@ import tempfile
 import time
 
 import jax
-import numpy as np
 
 import barpo_jax as bj
 from barpo_jax import checkpoint
@@ -32,15 +31,15 @@ def measure(task: str, backend: str, seeds: int = 1) -> dict:
     trainer = Trainer(cfg)
     state = trainer.init_runs(list(range(seeds)))
     portable = trainer.portable(state)
-    nbytes = lambda t: sum(np.asarray(x).nbytes for x in jax.tree.leaves(t))  # noqa: E731
+    nbytes = checkpoint.tree_nbytes
     with tempfile.TemporaryDirectory() as d:
         t = time.perf_counter()
         checkpoint.save(d, cfg, portable, {}, 1)
         save_s = time.perf_counter() - t
         disk = checkpoint.size_bytes(d)
         t = time.perf_counter()
-        back, _, _ = checkpoint.restore(d, trainer.checkpoint_template(list(range(seeds))))
-        jax.block_until_ready(trainer.restored(back))
+        back, _, _ = checkpoint.restore_learner(d, trainer, list(range(seeds)))
+        jax.block_until_ready(back)
         restore_s = time.perf_counter() - t
     return {"task": task, "backend": backend, "num_envs": cfg.num_envs, "seeds": seeds,
             "disk_MiB": disk / 2**20, "arrays_MiB": nbytes(portable) / 2**20,
