@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import jax
 import jax.numpy as jnp
@@ -22,9 +22,21 @@ from .config import ConfigError
 from .envs import VecEnv
 from .progress import progress_bar
 
+if TYPE_CHECKING:
+    from .result import TrainResult
+
 
 @dataclasses.dataclass
 class RobustnessReport:
+    """Returns of every run under every attack, at one budget eps.
+
+    Attributes:
+      env, algo, eps, episodes: what was evaluated, at which l_inf budget, with how many
+        episodes per (run, attack) cell.
+      attacks: attack names, 'none' (natural) first.
+      returns, returns_std: [run, attack] mean and std of the episode return.
+      seeds: the training seed of each run.
+    """
     env: str
     algo: str
     eps: float
@@ -100,15 +112,28 @@ class RobustnessReport:
         return finish(fig, path)
 
 
-def evaluate(result, attacks="all", eps: Optional[float] = None, episodes: int = 50, seed: int = 0,
-             learned_timesteps: Optional[int] = None, episode_length: Optional[int] = None,
+def evaluate(result: "TrainResult", attacks="all", eps: Optional[float] = None, episodes: int = 50,
+             seed: int = 0, learned_timesteps: Optional[int] = None, episode_length: Optional[int] = None,
              progress: bool = True) -> RobustnessReport:
-    """Evaluate every seed of `result` under every attack.
+    """Evaluate every run of `result` under every attack.
 
-    eps: l_inf budget in normalised-observation units (None: the eps the run was trained
-    with, which for SPO and any run without --eps is the task preset).
-    learned_timesteps: training budget of each learned attack (None: the victim's
-    own num_timesteps, at most 2M).
+    Args:
+      result: the trained runs (`train` or `load`).
+      attacks: 'all', a list of names (see `attacks.ALL`), or {name: attack fn or name}.
+      eps: l_inf budget in normalised-observation units (None: the eps the run was trained
+        with, which for SPO and any run without --eps is the task preset).
+      episodes: deterministic episodes per (run, attack).
+      seed: the evaluation's PRNG seed (episodes and learned-attack fits).
+      learned_timesteps: training budget of each learned attack (None: the victim's
+        own num_timesteps, at most 2M).
+      episode_length: episode length (None: the run's).
+      progress: draw progress bars.
+
+    Returns:
+      A RobustnessReport.
+
+    Raises:
+      ConfigError: an unknown attack, a bad eps or episode count.
     """
     cfg = result.config
     eps = float(cfg.eps) if eps is None else float(eps)

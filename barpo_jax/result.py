@@ -18,6 +18,16 @@ from .learner import Trainer
 
 @dataclasses.dataclass
 class TrainResult:
+    """Every run of one `train` call (or one run directory read by `load`).
+
+    Attributes:
+      config: the runs' configuration.
+      state: the final learner.TrainState, leading run axis (numpy leaves).
+      metrics: {name: [run, iteration]} training metrics.
+      iterations: training iterations done per run.
+      seeds: the seed of each run (run i along the run axis).
+      hp: the float hyper-parameters of each run, {field: [run]} (sweeps vary them).
+    """
     config: TrainConfig
     state: object            # TrainState with a leading run axis (numpy leaves)
     metrics: dict            # name -> np.ndarray [run, iteration]
@@ -95,7 +105,17 @@ def _run_index(run, renamed: dict, where: str) -> int:
 
 
 def load(out: str) -> TrainResult:
-    """Read a run directory written by `train(out=...)`."""
+    """Read a run directory written by `train(out=...)`.
+
+    Args:
+      out: the run directory.
+
+    Returns:
+      The TrainResult of its latest checkpoint.
+
+    Raises:
+      ConfigError: no run there, or a checkpoint that is unreadable or does not match its config.
+    """
     cfg = checkpoint.read_config(out)
     trainer = Trainer.cached(cfg)
     seeds = [cfg.seed + i for i in range(cfg.num_seeds)]

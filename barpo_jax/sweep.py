@@ -17,6 +17,7 @@ from .train import train
 
 @dataclasses.dataclass
 class SweepResult:
+    """A sweep's runs: `result` holds one run per (grid point, seed), grid point major."""
     result: object        # TrainResult with one run per (grid point, seed)
     grid: list            # [{field: value}] per grid point
     seeds: int
@@ -46,8 +47,20 @@ class SweepResult:
 
 def sweep(cfg: TrainConfig, seeds: int = 1, progress: bool = True, **grid) -> SweepResult:
     """Train the full grid of `grid` values (e.g. kappa=[0, 0.5, 1], eps=[0.05, 0.1]) times
-    `seeds` seeds in one program. Only float hyper-parameters can be swept this way:
-    {HP}."""
+    `seeds` seeds in one program.
+
+    Args:
+      cfg: the configuration every grid point shares.
+      seeds: seeds per grid point (cfg.seed, cfg.seed + 1, ...).
+      progress: draw a progress bar.
+      **grid: {{field: values}}. Only float hyper-parameters can be swept this way: {HP}.
+
+    Returns:
+      A SweepResult: one run per (grid point, seed), grid point major.
+
+    Raises:
+      ConfigError: an empty grid, a field that is not a float hyper-parameter, bad values.
+    """
     if not grid:
         raise ConfigError("sweep needs at least one field, e.g. sweep(cfg, kappa=[0.0, 1.0])")
     for name, values in grid.items():

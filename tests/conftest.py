@@ -1,5 +1,4 @@
-"""Shared tiny settings: inverted_pendulum on the spring backend (fastest to
-compile and step on a 2-core CPU), short episodes, few envs."""
+"""Shared fixtures. Helpers (tiny configs, tree comparisons) live in helpers.py."""
 import os
 
 import pytest
@@ -7,15 +6,6 @@ import pytest
 os.environ.setdefault("XLA_FLAGS", "")
 
 import barpo_jax as bj  # noqa: E402
-
-TINY = dict(env="inverted_pendulum", backend="spring", num_envs=32, unroll_length=16, num_minibatches=4,
-            num_epochs=2, episode_length=100, chunk_iterations=2)
-
-
-def tiny(**kw) -> bj.TrainConfig:
-    fields = dict(TINY, num_timesteps=32 * 16 * 4)  # 4 iterations
-    fields.update(kw)
-    return bj.TrainConfig(**fields)
 
 
 @pytest.fixture(scope="session")

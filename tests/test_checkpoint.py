@@ -17,14 +17,10 @@ import barpo_jax as bj
 from barpo_jax import checkpoint
 from barpo_jax.learner import Trainer
 
-from conftest import tiny
+from helpers import leaves as _leaves, tiny
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 HANG = 300  # seconds: only a hang detector
-
-
-def _leaves(tree):
-    return [np.asarray(x) for x in jax.tree.leaves(tree)]
 
 
 @pytest.mark.parametrize("backend", bj.BACKENDS)
@@ -105,7 +101,7 @@ def _python(code, *args, timeout=HANG):
 FAILING_SAVE = """
 import sys, errno
 import orbax.checkpoint as ocp
-from conftest import TINY
+from helpers import TINY
 real, calls = ocp.CheckpointManager.save, []
 def save(self, *a, **k):
     calls.append(1)
@@ -137,7 +133,7 @@ def test_failed_save_exits_2_fast_and_keeps_the_last_good_checkpoint(tmp_path):
 
 INTERRUPTED = """
 import sys, os
-from conftest import TINY
+from helpers import TINY
 from barpo_jax.cli import main
 args = ["train", "--no-progress", "--out", sys.argv[1], "--steps", str(32 * 16 * 400)]
 for k, v in {**TINY, "chunk_iterations": 1}.items():

@@ -8,11 +8,7 @@ import barpo_jax as bj
 from barpo_jax import adversary, networks
 from barpo_jax.methods import METHODS
 
-from conftest import tiny
-
-
-def _leaves(t):
-    return [np.asarray(x) for x in jax.tree.leaves(t)]
+from helpers import leaves as _leaves, tiny
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,7 @@ import numpy as np
 import barpo_jax as bj
 from barpo_jax import normalize as nz, ppo
 
-from conftest import tiny
+from helpers import tiny
 
 
 def test_return_scale_matches_numpy_discounted_returns():

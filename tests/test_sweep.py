@@ -4,7 +4,7 @@ import pytest
 
 import barpo_jax as bj
 
-from conftest import tiny
+from helpers import tiny
 
 
 def test_sweep_grid_point_equals_single_run():

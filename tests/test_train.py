@@ -12,18 +12,9 @@ import barpo_jax as bj
 from barpo_jax import acting
 from barpo_jax.envs import VecEnv
 
-from conftest import tiny
+from helpers import assert_trees_close, leaves, tiny
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def leaves(tree):
-    return [np.asarray(x) for x in jax.tree.leaves(tree)]
-
-
-def assert_trees_close(a, b, **kw):
-    for x, y in zip(leaves(a), leaves(b), strict=True):
-        np.testing.assert_allclose(x, y, **kw)
 
 
 def test_determinism_and_multi_seed_equals_single_seed_runs():
@@ -112,7 +103,7 @@ def test_policy_learns_on_inverted_pendulum(trained):
 def test_two_simulated_devices_match_one(tmp_path):
     script = (
         "import sys, numpy as np, jax; sys.path.insert(0, 'tests');"
-        "from conftest import tiny; import barpo_jax as bj;"
+        "from helpers import tiny; import barpo_jax as bj;"
         "r = bj.train(tiny(num_seeds=2), progress=False);"
         "np.savez(sys.argv[1], *[np.asarray(x) for x in jax.tree.leaves(r.params)]);"
         "print('devices', jax.device_count())")
