@@ -57,16 +57,26 @@ def episode_returns(env: VecEnv, act: Callable, key) -> jnp.ndarray:
     `act(key, obs) -> env action` sees raw observations. Rewards after the first
     done are ignored, so auto-reset does not leak into the return.
     """
+    return episode_outcomes(env, lambda k, state: (act(k, state.inner.obs), jnp.zeros(env.num_envs)), key)[0]
+
+
+def episode_outcomes(env: VecEnv, act: Callable, key) -> tuple[jnp.ndarray, jnp.ndarray]:
+    """Like `episode_returns`, for an `act(key, env_state) -> (env action, aux [N])` that
+    sees the whole env state (model-based attacks look ahead from it) and reports a
+    per-step quantity; returns (return [N], max over the episode of aux [N])."""
     kr, ks = jax.random.split(key)
     state = env.reset(kr)
 
     def step(carry, k):
-        state, alive, ret = carry
-        state, out = env.step(state, act(k, state.inner.obs))
+        state, alive, ret, aux_max = carry
+        action, aux = act(k, state)
+        state, out = env.step(state, action)
         ret = ret + alive * out.reward
+        aux_max = jnp.maximum(aux_max, jnp.where(alive > 0, aux, -jnp.inf))
         alive = alive * (1.0 - out.terminated - out.truncated)
-        return (state, alive, ret), None
+        return (state, alive, ret, aux_max), None
 
     ones = jnp.ones((env.num_envs,), jnp.float32)
-    (_, _, ret), _ = jax.lax.scan(step, (state, ones, 0.0 * ones), jax.random.split(ks, env.episode_length))
-    return ret
+    init = (state, ones, 0.0 * ones, jnp.full((env.num_envs,), -jnp.inf))
+    (_, _, ret, aux_max), _ = jax.lax.scan(step, init, jax.random.split(ks, env.episode_length))
+    return ret, aux_max

@@ -55,6 +55,109 @@ def solve(objective: Objective, s, key, eps, steps: int, step_size=None, noise=0
     return jax.lax.stop_gradient(x)
 
 
+def _apgd_checkpoints(steps: int) -> tuple:
+    """Iterations at which APGD reviews its progress: the fractions p_0 = 0,
+    p_1 = 0.22, p_{j+1} = p_j + max(p_j - p_{j-1} - 0.03, 0.06) of the budget
+    (Croce & Hein, 2020), as sorted distinct iteration indices in [1, steps)."""
+    p = [0.0, 0.22]
+    while p[-1] < 1.0:
+        p.append(p[-1] + max(p[-1] - p[-2] - 0.03, 0.06))
+    return tuple(sorted({int(round(q * steps)) for q in p[1:] if 0 < round(q * steps) < steps}))
+
+
+def solve_apgd(objective: Objective, s, key, eps, steps: int, random_start: bool = True,
+               momentum: float = 0.75, rho: float = 0.75):
+    """Auto-PGD: argmax of `objective` over the l_inf ball, per sample, and its value.
+
+    Why not plain PGD: a fixed step of eps/K is too short to cross the ball early
+    and too long to settle late. APGD starts at 2*eps, keeps the best point seen,
+    adds heavy-ball momentum, and at checkpoints halves a sample's step and
+    restarts it from its best point when it stalled (fewer than `rho` of the steps
+    since the last checkpoint improved it, or nothing improved at an unchanged
+    step). A sign step is used, so the schedule is written per sample.
+
+    Returns:
+      (x_best [B, obs], f_best [B]): the best perturbed observation seen and its objective.
+    """
+    chex.assert_rank(s, 2)
+    s = jax.lax.stop_gradient(s)
+    ckpts = _apgd_checkpoints(steps)
+    is_ckpt = jnp.zeros((steps,), bool).at[jnp.asarray(ckpts, jnp.int32)].set(True) if ckpts else \
+        jnp.zeros((steps,), bool)
+    since = [0] * steps           # steps since the previous checkpoint, at each checkpoint
+    last = 0
+    for c in ckpts:
+        since[c] = c - last
+        last = c
+    since = jnp.asarray(since, jnp.float32)
+    def f_and_grad(y):  # per-sample objective and its gradient in one pass
+        f, pullback = jax.vjp(objective, y)
+        return f, pullback(jnp.ones_like(f))[0]
+
+    k0, _ = jax.random.split(key)
+    x0 = uniform_in_ball(k0, s, eps) if random_start else s
+    f0, g0 = f_and_grad(x0)
+    batch = s.shape[0]
+    eta0 = jnp.full((batch,), 2.0, s.dtype) * eps
+    bcast = lambda v: v[:, None]
+
+    def body(i, c):
+        x, x_prev, g, f_x, best_x, best_g, best_f, eta, n_up, ckpt_best, ckpt_eta = c
+        z = project(x + bcast(eta) * jnp.sign(g), s, eps)
+        a = jnp.where(i == 0, 1.0, momentum)
+        x_new = project(x + a * (z - x) + (1.0 - a) * (x - x_prev), s, eps)
+        f_new, g_new = f_and_grad(x_new)
+        n_up = n_up + (f_new > f_x)
+        better = f_new > best_f
+        best_x = jnp.where(bcast(better), x_new, best_x)
+        best_g = jnp.where(bcast(better), g_new, best_g)
+        best_f = jnp.where(better, f_new, best_f)
+        # Checkpoint review (only where is_ckpt[i]): halve the step and go back to the best point.
+        stalled = (n_up < rho * since[i]) | ((ckpt_eta == eta) & (ckpt_best == best_f))
+        cut = is_ckpt[i] & stalled
+        eta = jnp.where(cut, eta / 2.0, eta)
+        x_next = jnp.where(bcast(cut), best_x, x_new)
+        g_next = jnp.where(bcast(cut), best_g, g_new)
+        f_next = jnp.where(cut, best_f, f_new)
+        n_up = jnp.where(is_ckpt[i], 0.0, n_up)
+        ckpt_best = jnp.where(is_ckpt[i], best_f, ckpt_best)
+        ckpt_eta = jnp.where(is_ckpt[i], eta, ckpt_eta)
+        return x_next, x, g_next, f_next, best_x, best_g, best_f, eta, n_up, ckpt_best, ckpt_eta
+
+    zeros = jnp.zeros((batch,), s.dtype)
+    init = (x0, x0, g0, f0, x0, g0, f0, eta0, zeros, f0, eta0)
+    out = jax.lax.fori_loop(0, steps, body, init)
+    return jax.lax.stop_gradient(out[4]), jax.lax.stop_gradient(out[6])
+
+
+def solve_best_of(objective: Objective, s, key, eps, steps: int, restarts: int, schedule: str = "apgd",
+                  noise=0.0):
+    """The per-sample best of `restarts` independent solves (a restart is one more vmap axis).
+
+    Restart 0 uses `key` itself, so it is exactly the single-start solve with the same
+    key: more restarts can only raise the per-sample objective. schedule "apgd" uses
+    `solve_apgd`; "constant" uses `solve` (K steps of eps/K, optional SGLD `noise`).
+    """
+    if schedule not in ("apgd", "constant"):
+        raise ValueError(f"unknown step schedule {schedule!r}: use 'apgd' or 'constant'")
+    chex.assert_rank(s, 2)
+    if restarts < 1:
+        raise ValueError(f"restarts must be >= 1, got {restarts}")
+
+    def one(k):
+        if schedule == "apgd":
+            return solve_apgd(objective, s, k, eps, steps)
+        x = solve(objective, s, k, eps, steps, noise=noise)
+        return x, objective(x)
+
+    if restarts == 1:
+        return one(key)[0]
+    keys = jnp.concatenate([key[None], jax.random.split(jax.random.fold_in(key, 1), restarts - 1)])
+    xs, fs = jax.vmap(one)(keys)                     # [R, B, obs], [R, B]
+    best = jnp.argmax(fs, axis=0)                    # first best wins ties: restart 0 is kept
+    return jnp.take_along_axis(xs, best[None, :, None], axis=0)[0]
+
+
 # Adversary objectives --------------------------------------------------------
 # Each takes the quantities it needs and returns an Objective.
 
@@ -62,6 +165,13 @@ def kl_objective(dist, obs) -> Objective:
     """KL(pi(.|s) || pi(.|s')): how far the perturbation moves the policy (BARPO, SA-PPO, MAD)."""
     mean, std = jax.lax.stop_gradient(dist(obs))
     return lambda x: networks.kl(mean, std, *dist(x))
+
+
+def flip_objective(dist, obs) -> Objective:
+    """-<mean(pi(.|s')), sign(mean(pi(.|s)))>: every action dimension pushed towards the
+    opposite sign of its clean value (an attack that targets the action directly)."""
+    direction = jnp.sign(jax.lax.stop_gradient(dist(obs)[0]))
+    return lambda x: -jnp.sum(dist(x)[0] * direction, axis=-1)
 
 
 def value_objective(value) -> Objective:

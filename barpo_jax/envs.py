@@ -73,6 +73,14 @@ class VecEnv:
         """Inverse of `portable`: recompute `first` from its key."""
         return state._replace(first=self.initial_states(state.reset_key))
 
+    def peek(self, state: EnvState, action) -> tuple[jnp.ndarray, jnp.ndarray, jnp.ndarray]:
+        """One step without auto-reset or bookkeeping: (next obs, reward, terminated).
+
+        Differentiable in `action` on every backend; model-based attacks look one step
+        ahead with it."""
+        ns = jax.vmap(self.env.step)(state.inner, action)
+        return ns.obs, ns.reward, ns.done.astype(jnp.float32)
+
     def step(self, state: EnvState, action) -> tuple[EnvState, StepOut]:
         ns = jax.vmap(self.env.step)(state.inner, action)
         steps = state.steps + 1

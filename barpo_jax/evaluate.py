@@ -16,7 +16,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from . import acting, attacks as atk, networks
+from . import acting, adversary, attacks as atk, networks
 from . import normalize as nz
 from .config import ConfigError
 from .envs import VecEnv
@@ -36,6 +36,12 @@ class RobustnessReport:
       attacks: attack names, 'none' (natural) first.
       returns, returns_std: [run, attack] mean and std of the episode return.
       seeds: the training seed of each run.
+      strength: how the gradient attacks searched the ball (`attacks.Strength.describe`).
+      checks: names of the gradient-masking check columns ('<attack>@x2': the attack at
+        twice the steps and twice the restarts, on the same episodes).
+      check_returns: [run, check] mean return under each check column.
+      ball_excess: {attack: [run]} largest l_inf distance outside the ball any
+        observation was pushed, relative to eps (evaluation projects it back; > 0 is flagged).
     """
     env: str
     algo: str
@@ -45,6 +51,12 @@ class RobustnessReport:
     returns: np.ndarray      # [seed, attack] mean episode return
     returns_std: np.ndarray  # [seed, attack]
     seeds: list
+    strength: str = ""
+    checks: list = dataclasses.field(default_factory=list)
+    check_returns: Optional[np.ndarray] = None
+    ball_excess: dict = dataclasses.field(default_factory=dict)
+
+    MASKING_TOLERANCE = 0.05  # a doubled attack lowering the return by more than this fraction is flagged
 
     @property
     def attack_columns(self):
@@ -65,6 +77,32 @@ class RobustnessReport:
         order = np.argsort(self.worst_case, kind="stable")
         return int(order[(len(order) - 1) // 2])
 
+    def flags(self) -> list:
+        """Signs that the gradient attacks were not strong enough (gradient masking) or
+        that an attack left the ball; printed under the table."""
+        out = []
+        grad = [j for j, a in enumerate(self.attacks) if a in atk.GRADIENT or a == "rs"]
+        for i, s in enumerate(self.seeds):
+            if "random" in self.attacks and grad:
+                r = self.returns[i, self.attacks.index("random")]
+                g = self.returns[i, grad].min()
+                if r < g:
+                    out.append(f"seed {s}: random ({r:.1f}) beats every gradient attack (best {g:.1f}): "
+                               "gradient masking? try more steps/restarts or other objectives")
+            for c, name in enumerate(self.checks):
+                base = name.split("@")[0]
+                r, r2 = self.returns[i, self.attacks.index(base)], self.check_returns[i, c]
+                if r - r2 > self.MASKING_TOLERANCE * max(abs(r), 1e-6):
+                    out.append(f"seed {s}: {base} at twice the steps and restarts lowers the return "
+                               f"{r:.1f} -> {r2:.1f} (> {self.MASKING_TOLERANCE:.0%}): the attack has not "
+                               "converged; use a stronger Strength")
+        for name, excess in self.ball_excess.items():
+            for i, s in enumerate(self.seeds):
+                if excess[i] > 1e-4:
+                    out.append(f"seed {s}: attack {name} left the ball by {excess[i]:.2%} of eps "
+                               "(projected back for this evaluation)")
+        return out
+
     def table(self) -> str:
         head = ["agent"] + ["natural" if a == "none" else a for a in self.attacks] + ["worst"]
         lines = [f"**{self.env} / {self.algo}**, eps = {self.eps:g}, {self.episodes} episodes per cell "
@@ -75,13 +113,22 @@ class RobustnessReport:
             cells = [f"{self.returns[i, j]:.1f} ± {self.returns_std[i, j]:.1f}" for j in range(len(self.attacks))]
             name = f"seed {s}" + (" (median)" if i == m else "")
             lines.append("| " + " | ".join([name] + cells + [f"**{self.worst_case[i]:.1f}**"]) + " |")
+        if self.strength:
+            lines += ["", f"Gradient attacks: {self.strength}."]
+        flags = self.flags()
+        if self.checks:
+            lines += ["", f"Masking checks ({', '.join(self.checks)}): " + ("**flagged**" if flags else "none flagged.")]
+        lines += [f"- {f}" for f in flags]
         return "\n".join(lines)
 
     def to_dict(self) -> dict:
         return {"env": self.env, "algo": self.algo, "eps": self.eps, "episodes": self.episodes,
                 "attacks": self.attacks, "seeds": self.seeds, "returns": self.returns.tolist(),
                 "returns_std": self.returns_std.tolist(), "worst_case": self.worst_case.tolist(),
-                "median_agent": self.median_agent}
+                "median_agent": self.median_agent, "strength": self.strength, "checks": self.checks,
+                "check_returns": None if self.check_returns is None else np.asarray(self.check_returns).tolist(),
+                "ball_excess": {k: np.asarray(v).tolist() for k, v in self.ball_excess.items()},
+                "flags": self.flags()}
 
     def save(self, path: str) -> str:
         os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
@@ -93,8 +140,11 @@ class RobustnessReport:
     def load(cls, path: str) -> "RobustnessReport":
         with open(path) as f:
             d = json.load(f)
+        checks = d.get("check_returns")
         return cls(d["env"], d["algo"], d["eps"], d["episodes"], d["attacks"], np.asarray(d["returns"]),
-                   np.asarray(d["returns_std"]), d["seeds"])
+                   np.asarray(d["returns_std"]), d["seeds"], d.get("strength", ""), d.get("checks", []),
+                   None if checks is None else np.asarray(checks),
+                   {k: np.asarray(v) for k, v in d.get("ball_excess", {}).items()})
 
     def plot(self, path: Optional[str] = None):
         """Bars: the median agent's return under each attack; dots: every seed."""
@@ -114,7 +164,7 @@ class RobustnessReport:
 
 def evaluate(result: "TrainResult", attacks="all", eps: Optional[float] = None, episodes: int = 50,
              seed: int = 0, learned_timesteps: Optional[int] = None, episode_length: Optional[int] = None,
-             progress: bool = True) -> RobustnessReport:
+             progress: bool = True, strength="strong", masking_check: bool = True) -> RobustnessReport:
     """Evaluate every run of `result` under every attack.
 
     Args:
@@ -128,18 +178,24 @@ def evaluate(result: "TrainResult", attacks="all", eps: Optional[float] = None, 
         own num_timesteps, at most 2M).
       episode_length: episode length (None: the run's).
       progress: draw progress bars.
+      strength: how hard the built-in gradient attacks search: 'strong' (default),
+        'lineage' (10 steps of eps/10 from one start, as published tables), or an
+        `attacks.Strength`.
+      masking_check: also run each built-in gradient attack at twice the steps and
+        restarts on the same episodes, and flag agents where that still lowers the return.
 
     Returns:
-      A RobustnessReport.
+      A RobustnessReport (its `flags()` list possible gradient masking).
 
     Raises:
-      ConfigError: an unknown attack, a bad eps or episode count.
+      ConfigError: an unknown attack or strength, a bad eps or episode count.
     """
     cfg = result.config
     eps = float(cfg.eps) if eps is None else float(eps)
     atk.check_eps(eps)
     if int(episodes) != episodes or episodes < 1:
         raise ConfigError(f"episodes must be a positive integer, got {episodes}")
+    at = atk.strength(strength)
     items = atk.resolve(attacks)
     names = list(items)
     key = jax.random.PRNGKey(seed)
@@ -154,25 +210,65 @@ def evaluate(result: "TrainResult", attacks="all", eps: Optional[float] = None, 
             fitted[name] = item.fit(result, eps, budget, jax.random.fold_in(key, 1000 + i), progress)
     env = VecEnv(cfg.env, cfg.backend, int(episodes), episode_length or cfg.episode_length)
     nets = {name: items[name].network(cfg, env) for name in fitted}  # each learned attack builds its own
+    # Columns: every attack at `at`, then the masking checks (built-in gradient attacks at twice the effort).
+    columns = [(name, name, at) for name in names]
+    if masking_check and eps > 0:
+        columns += [(f"{name}@x2", name, at.doubled()) for name in names
+                    if (name in atk.GRADIENT and items[name] is atk.HEURISTIC[name]) or
+                    (name == "rs" and items[name] is atk.LEARNED["rs"])]
+    reward_scale = _reward_scale(result)
 
-    def one_seed(p, s, learned_params, k):
+    def one_seed(p, s, scale, learned_params, k):
         victim = atk.make_victim(ac, p)
-        out = []
-        for i, name in enumerate(names):
-            item = items[name]
-            fn = item.apply(learned_params[name], nets[name]) if isinstance(item, atk.Learned) else item
 
-            def act(kk, obs, fn=fn):
-                o = nz.normalize(s, obs)
-                return networks.to_env_action(victim.dist(fn(kk, o, victim, eps))[0])
-            out.append(acting.episode_returns(env, act, jax.random.fold_in(k, i)))
-        return jnp.stack(out)
+        def q_model(state):  # the victim's one-step Q at this state, for model-based attacks
+            def q(x):
+                nxt, r, term = env.peek(state, networks.to_env_action(victim.dist(x)[0]))
+                return r * scale + cfg.gamma * (1.0 - term) * victim.value(nz.normalize(s, nxt))
+            return q
+
+        out, excess = [], {}
+        for name, base, strength_c in columns:
+            item = items[base]
+            if isinstance(item, atk.Learned):
+                fn = item.apply(learned_params[base], nets[base], strength_c)
+            else:
+                fn = atk.bind(base, item, strength_c)
+
+            def act(kk, state, fn=fn):
+                o = nz.normalize(s, state.inner.obs)
+                seen = fn(kk, o, victim._replace(q=q_model(state)), eps)
+                outside = jnp.max(jnp.abs(seen - o), axis=-1) / max(eps, 1e-12) - 1.0
+                seen = adversary.project(seen, o, eps)
+                return networks.to_env_action(victim.dist(seen)[0]), outside
+            ret, outside = acting.episode_outcomes(env, act, jax.random.fold_in(k, names.index(base)))
+            out.append(ret)
+            excess[name] = jnp.max(outside)
+        return jnp.stack(out), excess
 
     bar = progress_bar(progress, 1, "evaluate")
     keys = jax.random.split(jax.random.fold_in(key, 7), result.num_runs)
-    rets = np.asarray(jax.jit(jax.vmap(one_seed))(params, stats, fitted, keys))  # [run, attack, episode]
+    rets, excess = jax.jit(jax.vmap(one_seed))(params, stats, reward_scale, fitted, keys)
+    rets = np.asarray(rets)  # [run, column, episode]
     if bar is not None:
         bar.update(1)
         bar.close()
     seeds = list(result.seeds) if result.seeds is not None else list(range(result.num_runs))
-    return RobustnessReport(cfg.env, cfg.algo, eps, int(episodes), names, rets.mean(-1), rets.std(-1), seeds)
+    n = len(names)
+    checks = [c[0] for c in columns[n:]]
+    outside = {name: np.maximum(np.asarray(excess[name]), 0.0) for name in names
+               if name != "none" and float(np.max(np.asarray(excess[name]))) > 1e-4}
+    return RobustnessReport(cfg.env, cfg.algo, eps, int(episodes), names, rets[:, :n].mean(-1), rets[:, :n].std(-1),
+                            seeds, at.describe(), checks, rets[:, n:].mean(-1) if checks else None, outside)
+
+
+def _reward_scale(result) -> jnp.ndarray:
+    """[run] factor from env reward to the units the victim's critic learned (reward
+    normalisation and scaling), so r + gamma * V(s') is a consistent one-step Q."""
+    cfg = result.config
+    scale = np.ones((result.num_runs,), np.float32) * float(cfg.reward_scaling)
+    if result.hp and "reward_scaling" in result.hp:
+        scale = np.asarray(result.hp["reward_scaling"], np.float32).reshape(-1)
+    if cfg.reward_normalization:
+        scale = scale / np.asarray(nz.std(result.state.returns.stats)).reshape(result.num_runs, -1)[:, 0]
+    return jnp.asarray(scale)

@@ -9,25 +9,32 @@ from barpo_jax import attacks, networks
 
 
 def _victim(obs_size, action_size=2, seed=0):
+    """A random victim, with a toy differentiable one-step model standing in for the physics."""
     ac = networks.ActorCritic(obs_size, action_size)
-    return ac, attacks.make_victim(ac, ac.init(jax.random.PRNGKey(seed)))
+    victim = attacks.make_victim(ac, ac.init(jax.random.PRNGKey(seed)))
+    q = lambda x: victim.value(x) - jnp.sum(jnp.square(victim.dist(x)[0] - 0.3), -1)
+    return ac, victim._replace(q=q)
 
 
-@pytest.mark.parametrize("shape", [(1, 3), (7, 4), (64, 11)])
-@pytest.mark.parametrize("eps", [0.0, 0.01, 0.3])
+# Small strengths keep compile time down; the ball is enforced by the same projection at any strength.
+_TINY = {0.0: attacks.Strength("tiny", 3, 1, "constant"), 0.01: attacks.Strength("tiny", 4, 3, "apgd"),
+         0.3: attacks.Strength("tiny", 6, 2, "apgd")}
+
+
+@pytest.mark.parametrize("shape, eps", [((1, 3), 0.0), ((7, 4), 0.01), ((64, 11), 0.3), ((5, 2), 0.3)])
 def test_every_attack_stays_in_the_ball(shape, eps):
     ac, victim = _victim(shape[1])
     obs = 3.0 * jax.random.normal(jax.random.PRNGKey(shape[0]), shape)
-    fns = dict(attacks.HEURISTIC)
+    fns = {name: attacks.bind(name, fn, _TINY[eps]) for name, fn in attacks.HEURISTIC.items()}
     for name, spec in attacks.LEARNED_SPECS.items():  # learned attacks with random (unfitted) parameters
         adv_ac = networks.ActorCritic(shape[1], spec.action_size(type("E", (), {"obs_size": shape[1],
                                                                                   "action_size": 2})))
         fns[name] = attacks.LEARNED[name].apply(adv_ac.init(jax.random.PRNGKey(5)), adv_ac)
     from barpo_jax.attacks import robust_sarsa as rs
     q = rs.init_q(jax.random.PRNGKey(6), shape[1], 2, rs.RSConfig())
-    fns["rs"] = attacks.LEARNED["rs"].apply(q, None)
+    fns["rs"] = attacks.LEARNED["rs"].apply(q, None, _TINY[eps])
     for name, fn in fns.items():
-        out = fn(jax.random.PRNGKey(9), obs, victim, eps)
+        out = jax.jit(lambda k, o, fn=fn: fn(k, o, victim, eps))(jax.random.PRNGKey(9), obs)
         assert out.shape == obs.shape, name
         assert float(jnp.max(jnp.abs(out - obs))) <= eps + 1e-5, name
 
@@ -51,8 +58,9 @@ def test_critic_lowers_value_more_than_random():
 
 
 def test_eps_zero_every_attack_equals_natural(trained):
-    rep = bj.evaluate(trained, attacks="all", eps=0.0, episodes=4, learned_timesteps=4096, progress=False)
-    assert rep.attacks[0] == "none" and set(attacks.ALL) <= set(rep.attacks)
+    rep = bj.evaluate(trained, attacks=list(attacks.NAMES), eps=0.0, episodes=4, learned_timesteps=4096,
+                      strength=attacks.Strength("tiny", 3, 2, "apgd"), progress=False)
+    assert rep.attacks[0] == "none" and set(attacks.NAMES) <= set(rep.attacks)
     np.testing.assert_allclose(rep.returns, rep.returns[:, :1].repeat(len(rep.attacks), 1), rtol=1e-6)
 
 
@@ -90,3 +98,87 @@ def test_evaluate_defaults_to_the_runs_own_eps(trained):
     report = bj.evaluate(run, attacks=["random"], episodes=2, progress=False)
     assert report.eps == 0.25 and "eps = 0.25" in report.table()
     assert bj.evaluate(run, attacks=["random"], episodes=2, eps=0.05, progress=False).eps == 0.05
+
+
+# ---- strength, restarts, masking (issue 10) ------------------------------------------------
+
+def test_restarts_never_do_worse_than_one_start_on_the_same_key():
+    from barpo_jax import adversary
+    ac, victim = _victim(6)
+    obs = jax.random.normal(jax.random.PRNGKey(0), (256, 6))
+    objective = adversary.kl_objective(victim.dist, obs)
+    key = jax.random.PRNGKey(3)
+    for schedule in ("constant", "apgd"):
+        one = adversary.solve_best_of(objective, obs, key, 0.3, 8, 1, schedule)
+        many = adversary.solve_best_of(objective, obs, key, 0.3, 8, 4, schedule)
+        f1, f4 = objective(one), objective(many)
+        assert bool(jnp.all(f4 >= f1 - 1e-6)), schedule
+        assert float(jnp.mean(f4)) > float(jnp.mean(f1)), schedule  # and better somewhere
+
+
+def test_apgd_keeps_its_best_point_and_beats_the_lineage_solver_on_average():
+    from barpo_jax import adversary
+    ac, victim = _victim(6)
+    obs = jax.random.normal(jax.random.PRNGKey(0), (256, 6))
+    objective = adversary.value_objective(victim.value)
+    x, f = adversary.solve_apgd(objective, obs, jax.random.PRNGKey(1), 0.3, 30)
+    np.testing.assert_allclose(f, objective(x), rtol=1e-5, atol=1e-6)   # the value returned is the point's
+    assert float(jnp.max(jnp.abs(x - obs))) <= 0.3 + 1e-5
+    lineage = adversary.solve(objective, obs, jax.random.PRNGKey(1), 0.3, 10)
+    assert float(jnp.mean(f)) >= float(jnp.mean(objective(lineage)))
+
+
+def test_strong_default_lowers_return_at_least_as_much_as_the_lineage(trained):
+    kw = dict(attacks=["mad", "critic"], eps=1.0, episodes=8, progress=False, masking_check=False)
+    lineage = bj.evaluate(trained, strength="lineage", **kw)
+    strong = bj.evaluate(trained, **kw)
+    assert strong.strength.startswith("strong") and lineage.strength.startswith("lineage")
+    assert "strong" in strong.table()
+    assert strong.worst_case.mean() <= lineage.worst_case.mean() + 1e-6, (strong.returns, lineage.returns)
+
+
+class _ReversedGradients:
+    """A masked victim: the forward pass is the trained network's, the input gradient
+    points the wrong way (an obfuscated-gradient defence in miniature)."""
+
+    def __init__(self, ac):
+        self.ac = ac
+
+    @staticmethod
+    def _flip(x):
+        return jax.lax.stop_gradient(2.0 * x) - x
+
+    def dist(self, params, x):
+        return self.ac.dist(params, self._flip(x))
+
+    def value(self, params, x):
+        return self.ac.value(params, self._flip(x))
+
+
+def test_masking_flag_fires_on_a_victim_with_misleading_gradients(trained):
+    import dataclasses
+
+    @dataclasses.dataclass
+    class Masked(type(trained)):
+        def actor_critic(self):
+            return _ReversedGradients(super().actor_critic())
+    masked = Masked(**{f.name: getattr(trained, f.name) for f in dataclasses.fields(trained)})
+    # A wide ball, where noise alone hurts; descending the objective leaves the policy near its clean action.
+    rep = bj.evaluate(masked, attacks=["random", "mad"], eps=3.0, episodes=8, strength="lineage",
+                      masking_check=False, progress=False)
+    flags = rep.flags()
+    assert any("random" in f and "beats every gradient attack" in f for f in flags), (rep.returns, flags)
+    assert "gradient masking" in rep.table()
+    honest = bj.evaluate(trained, attacks=["random", "mad"], eps=3.0, episodes=8,
+                         strength="lineage", masking_check=False, progress=False)
+    assert not any("beats every gradient attack" in f for f in honest.flags()), honest.returns
+
+
+def test_masking_check_and_ball_flags(trained):
+    rep = bj.evaluate(trained, attacks={"mad": "mad", "wide": lambda k, o, v, e: o + 3 * e}, eps=0.2, episodes=2,
+                      strength=attacks.Strength("tiny", 2, 1, "apgd"), progress=False)
+    assert rep.checks == ["mad@x2"] and rep.check_returns.shape == (2, 1)
+    assert set(rep.ball_excess) == {"wide"} and np.allclose(rep.ball_excess["wide"], 2.0, atol=1e-4)
+    assert any("left the ball" in f for f in rep.flags())
+    with pytest.raises(bj.ConfigError, match="unknown attack strength"):
+        bj.evaluate(trained, attacks=["mad"], strength="huge", progress=False)

@@ -4,19 +4,41 @@ A heuristic attack is a pure function `fn(key, obs_norm, victim, eps) -> obs_nor
 over a batch of normalised observations (`heuristic.py`); `victim.dist(obs_norm) ->
 (mean, std)` and `victim.value(obs_norm) -> v` are pure. Learned attacks (rs, sa_rl,
 pa_ad; `learned.py`) first fit parameters per victim run (vmapped over runs), then act
-like a heuristic attack with those parameters. All gradient attacks use `adversary.solve`.
+like a heuristic attack with those parameters. All gradient attacks use
+`adversary.solve_best_of` at a `Strength` (STRONG by default; LINEAGE = the lineage's
+10 steps of eps/10 from one start, for like-for-like comparison with published tables).
 """
 from __future__ import annotations
+
+import functools
 
 import numpy as np
 
 from ..config import ConfigError
-from .base import PGD_STEPS, Learned, Victim, make_victim
-from .heuristic import HEURISTIC, MAD_NOISE, critic, mad, none, uniform
+from .base import LINEAGE, PGD_STEPS, STRENGTHS, STRONG, Learned, Strength, Victim, make_victim
+from .heuristic import GRADIENT, HEURISTIC, MAD_NOISE, OPT_IN, critic, flip, mad, none, q_step, uniform
 from .learned import LEARNED
 from .learned import SPECS as LEARNED_SPECS
 
-ALL = tuple(HEURISTIC) + tuple(LEARNED)
+ALL = tuple(a for a in HEURISTIC if a not in OPT_IN) + tuple(LEARNED)   # what attacks='all' runs
+NAMES = tuple(HEURISTIC) + tuple(LEARNED)                                 # every built-in name
+
+
+def strength(value) -> Strength:
+    """A Strength, or its name ('strong', 'lineage')."""
+    if isinstance(value, Strength):
+        return value
+    if value not in STRENGTHS:
+        raise ConfigError(f"unknown attack strength {value!r}: choose from {', '.join(STRENGTHS)} "
+                          "or pass an attacks.Strength(name, steps, restarts, schedule)")
+    return STRENGTHS[value]
+
+
+def bind(name: str, item, at: Strength):
+    """A built-in attack with its strength applied (user attacks are returned as given)."""
+    if name in GRADIENT and item is HEURISTIC[name]:
+        return functools.partial(item, strength=at)
+    return item
 
 
 def resolve(attacks) -> dict:
@@ -38,7 +60,7 @@ def resolve(attacks) -> dict:
             elif name in LEARNED:
                 items[name] = LEARNED[name]
             else:
-                raise ConfigError(f"unknown attack {name!r}: choose from {', '.join(ALL)}, 'all', or pass a dict "
+                raise ConfigError(f"unknown attack {name!r}: choose from {', '.join(NAMES)}, 'all', or pass a dict "
                                   "of user attacks")
     if not items:
         raise ConfigError("no attacks given: pass 'all', a list of names, or a dict of user attacks")

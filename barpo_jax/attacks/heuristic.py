@@ -1,10 +1,19 @@
-"""Heuristic attacks: pure functions `fn(key, obs_norm, victim, eps) -> obs_norm'`."""
+"""Heuristic attacks: pure functions `fn(key, obs_norm, victim, eps) -> obs_norm'`.
+
+The gradient attacks take a `strength` (base.Strength: steps, restarts, schedule);
+the registry binds it (`attacks.resolve`), so to users they are plain
+`fn(key, obs_norm, victim, eps)` like any attack they write themselves.
+"""
 from __future__ import annotations
 
-from .. import adversary
-from .base import PGD_STEPS
+import jax
+import jax.numpy as jnp
 
-MAD_NOISE = 1e-3    # SGLD noise for the MAD attack, in step-size units
+from .. import adversary
+from ..config import ConfigError
+from .base import LINEAGE, STRONG, Strength
+
+MAD_NOISE = 1e-3    # SGLD noise for the MAD attack, in step-size units (constant schedule only)
 
 
 def none(key, obs, victim, eps):
@@ -16,12 +25,37 @@ def uniform(key, obs, victim, eps):
     return adversary.uniform_in_ball(key, obs, eps)
 
 
-def critic(key, obs, victim, eps, steps=PGD_STEPS):
-    return adversary.solve(adversary.value_objective(victim.value), obs, key, eps, steps)
+def _solve(objective, obs, key, eps, strength: Strength, noise=0.0):
+    return adversary.solve_best_of(objective, obs, key, eps, strength.steps, strength.restarts, strength.schedule,
+                                   noise=noise)
 
 
-def mad(key, obs, victim, eps, steps=PGD_STEPS):
-    return adversary.solve(adversary.kl_objective(victim.dist, obs), obs, key, eps, steps, noise=MAD_NOISE)
+def critic(key, obs, victim, eps, strength: Strength = STRONG):
+    """Minimise the victim's own V(s'): make it believe it is in a bad state."""
+    return _solve(adversary.value_objective(victim.value), obs, key, eps, strength)
 
 
-HEURISTIC = {"none": none, "random": uniform, "critic": critic, "mad": mad}
+def mad(key, obs, victim, eps, strength: Strength = STRONG):
+    """Maximal action difference: maximise KL(pi(.|s) || pi(.|s'))."""
+    return _solve(adversary.kl_objective(victim.dist, obs), obs, key, eps, strength, noise=MAD_NOISE)
+
+
+def flip(key, obs, victim, eps, strength: Strength = STRONG):
+    """Target the action: push every dimension of the mean action towards the opposite
+    sign of its clean value (MAD moves it anywhere; this picks the direction)."""
+    return _solve(adversary.flip_objective(victim.dist, obs), obs, key, eps, strength)
+
+
+def q_step(key, obs, victim, eps, strength: Strength = STRONG):
+    """Target the action through the physics: minimise the victim's one-step
+    Q(s, mean(pi(.|s'))) = r + gamma * V(s_next), differentiated through the env step."""
+    if victim.q is None:
+        raise ConfigError("the q_step attack needs victim.q (a one-step model); `evaluate` provides it")
+    return _solve(lambda x: -victim.q(x), obs, key, eps, strength)
+
+
+HEURISTIC = {"none": none, "random": uniform, "critic": critic, "mad": mad, "flip": flip, "q_step": q_step}
+GRADIENT = ("critic", "mad", "flip", "q_step")   # take a strength; checked for gradient masking
+# Not in 'all': q_step differentiates through the physics at every step of every solve, about
+# 6x the cost of the other attacks on CPU, and did not lower returns where measured (docs/attacks.md).
+OPT_IN = ("q_step",)

@@ -19,7 +19,7 @@ from ..learner import Trainer
 from ..progress import progress_bar
 from ..train import run_chunks
 from . import robust_sarsa as rs
-from .base import PGD_STEPS, Learned
+from .base import PGD_STEPS, STRONG, Learned, Strength
 
 
 def _fit_policy_adversary(spec: adversary.LearnedAdversary):
@@ -34,7 +34,9 @@ def _fit_policy_adversary(spec: adversary.LearnedAdversary):
                                  progress=progress, desc=f"fit {spec.name}")
         return state.adv.params
 
-    def apply(adv_params, ac_adv):
+    def apply(adv_params, ac_adv, strength=None):
+        """The learned policy is the attack; `strength` does not apply (PA-AD's gradient
+        actor keeps the step budget it was trained with)."""
         def attack(key, obs, victim, eps):
             mean, _ = ac_adv.dist(adv_params, obs)
             return adversary.project(spec.realise(key, mean, obs, eps, victim.dist, PGD_STEPS), obs, eps)
@@ -60,11 +62,12 @@ def _rs_fit(result, eps, timesteps, key, progress):
     return q
 
 
-def _rs_apply(q_params, _ac_adv):
+def _rs_apply(q_params, _ac_adv, strength: Strength = STRONG):
 
     def attack(key, obs, victim, eps):
         objective = lambda x: -rs.q_value(q_params, obs, networks.to_env_action(victim.dist(x)[0]))
-        return adversary.solve(objective, obs, key, eps, PGD_STEPS)
+        return adversary.solve_best_of(objective, obs, key, eps, strength.steps, strength.restarts,
+                                       strength.schedule)
     return attack
 
 
