@@ -130,7 +130,7 @@ def _adversary_gap(mdp, theta):
     pi = L.policy_from_logits(theta)
     nu = L.strongest_adversary(mdp, pi)
     V = L.policy_evaluation(mdp, L.perceived_policy(pi, nu))
-    Q = np.asarray(L._adversary_q(mdp, pi, V))
+    Q = np.asarray(L.solvers._adversary_q(mdp, pi, V))
     gaps = []
     for s in range(mdp.n_states):
         q = np.sort(Q[s][np.isfinite(Q[s])])
@@ -184,7 +184,7 @@ def test_small_vmapped_study_runs_and_fractions_are_sane(small_study):
 
 def test_plots_write_png(tmp_path, small_study):
     L.plot_final_values(small_study, str(tmp_path / "hist.png"))
-    L.plot_landscape_slice(MDP, str(tmp_path / "slice.png"), n_grid=9, methods=("ARPO",))
+    L.plot_landscape_slice(MDP, str(tmp_path / "slice.png"), n_grid=9, methods=("arpo",))
     assert (tmp_path / "hist.png").stat().st_size > 0
     assert (tmp_path / "slice.png").stat().st_size > 0
 
