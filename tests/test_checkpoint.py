@@ -58,6 +58,7 @@ def test_from_tree_names_a_missing_reshaped_or_unknown_field():
         checkpoint.from_tree({**saved, "extra": np.ones(1)}, tree, "here")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("backend", bj.BACKENDS)
 def test_round_trip_every_backend_and_method(tmp_path, backend):
     """The learner state survives save/restore bit for bit on every backend (MJX states
@@ -113,6 +114,7 @@ def test_added_or_reshaped_field_names_itself(tmp_path):
         checkpoint.from_tree(saved, template, "x")
 
 
+@pytest.mark.slow
 def test_mjx_train_checkpoint_resume_equals_whole(tmp_path):
     """The default accelerator backend end to end: train, checkpoint, resume, load."""
     cfg = tiny(backend="mjx", num_envs=8, unroll_length=8, num_minibatches=2, num_timesteps=8 * 8 * 4,
