@@ -147,17 +147,17 @@ def bench_brax_ppo(env_name, backend, num_envs, unroll, minibatches, epochs, epi
                            "progress_interval_sps": (r["step"] - prev_step) / span,
                            "compile_s_in_interval": comp, "clean": comp < 0.01 * span})
         prev_t, prev_step = r["t"], r["step"]
-    clean = [e for e in epochs_out if e["clean"]]
-    used = clean or epochs_out[-1:]
+    clean_epochs = [e for e in epochs_out if e["clean"]]
+    used = clean_epochs or epochs_out[-1:]
     sps = statistics.median(e["training_sps"] for e in used)
     return {"what": "brax_ppo", "env": env_name, "backend": backend, "num_envs": num_envs,
             "training_steps_per_epoch": k, "env_steps_per_epoch": k * per_train_step, "epochs": n_epochs,
             "sps_median": sps, "sps_best": max(e["training_sps"] for e in used),
             "sps_source": ("median of Brax's own `training/sps` metric over epochs with no XLA compilation "
-                           f"({len(clean)} of {len(epochs_out)} epochs clean)" if clean else
+                           f"({len(clean_epochs)} of {len(epochs_out)} epochs clean)" if clean_epochs else
                            "Brax `training/sps` of the LAST epoch: every epoch contained compilation (suspect)"),
-            "progress_interval_sps_median_clean": (statistics.median(e["progress_interval_sps"] for e in clean)
-                                                   if clean else None),
+            "progress_interval_sps_median_clean": (statistics.median(e["progress_interval_sps"] for e in clean_epochs)
+                                                   if clean_epochs else None),
             "per_epoch": epochs_out, "total_wall_s_incl_compile": total_s,
             "shim_device_put_replicated_installed": shim,
             "brax_kwargs": brax_ppo.describe(kw),
