@@ -1,6 +1,6 @@
 """Exact optimisation landscapes of SPO, ARPO and BARPO on a tiny ISA-MDP.
 
-Why this module exists: the claim of Li et al. (ICLR 2026, arXiv 2512.01228)
+Why this package exists: the claim of Li et al. (ICLR 2026, arXiv 2512.01228)
 is about the *landscape* of the robust objective, not about sampling noise.
 In a finite state-adversarial MDP every quantity (values, the strongest
 adversary, the KL adversary, policy gradients) can be computed exactly, so
@@ -25,30 +25,13 @@ Modules: ``mdp`` (the MDP and its ISA check), ``solvers`` (exact DP in JAX),
 ``sweep`` (design and kappa sweep), ``plots``, ``__main__`` (the command line).
 """
 
-
-from .mdp import (
-                  ChainConfig,
-                  FiniteSAMDP,
-                  check_isa_consistency,
-                  make_chain_mdp,
-                  make_mdp,
-                  optimal_action_sets,
-                  optimal_q,
-                  robust_optimum,
-)
+from .mdp import (ChainConfig, FiniteSAMDP, check_isa_consistency, make_chain_mdp, make_mdp, optimal_action_sets,
+                  optimal_q, robust_optimum)
 from .objectives import METHODS, Method, barpo_objective, objective_fn, robust_value, spo_objective
 from .plots import landscape_slice, logits_from_probs, plot_final_values, plot_landscape_slice
-from .solvers import (
-                  adversary_value_iteration,
-                  gradient_by_true_state,
-                  kl_adversary,
-                  natural_value,
-                  perceived_policy,
-                  policy_evaluation,
-                  policy_from_logits,
-                  strongest_adversary,
-                  value_under_adversary,
-)
+from .solvers import (adversary_value_iteration, gradient_by_true_state, kl_adversary, natural_value,
+                      perceived_policy, policy_evaluation, policy_from_logits, strongest_adversary,
+                      value_under_adversary)
 from .study import StudyConfig, StudyResult, describe_runs, make_trainer, random_logits, run_study
 from .sweep import SWEEP_DESIGNS, design_sweep
 
