@@ -179,6 +179,7 @@ sys.exit(main(args))
 """
 
 
+@pytest.mark.slow
 def test_ctrl_c_exits_130_and_resumes(tmp_path):
     out = str(tmp_path / "run")
     env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.path.join(ROOT, "tests"))
@@ -200,6 +201,7 @@ def test_ctrl_c_exits_130_and_resumes(tmp_path):
     assert more.iterations == done + 1
 
 
+@pytest.mark.slow
 def test_checkpoint_every_s_saves_between_chunk_cadence(tmp_path, monkeypatch):
     saves = []
     real = checkpoint.save
