@@ -1,4 +1,4 @@
-"""Learning-curve plot (matplotlib, Agg when writing files)."""
+"""Figure helpers (matplotlib, headless Agg when writing files) and the learning-curve plot."""
 from __future__ import annotations
 
 import os
@@ -16,13 +16,13 @@ def subplots(path, **kw):
     return plt.subplots(**kw)
 
 
-def finish(fig, path):
+def finish(fig, path, dpi=120):
     """Tight layout, and write + close the figure when a path is given."""
     fig.tight_layout()
     if path is not None:
         import matplotlib.pyplot as plt
         os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-        fig.savefig(path, dpi=120)
+        fig.savefig(path, dpi=dpi)
         plt.close(fig)
     return fig
 

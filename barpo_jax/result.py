@@ -82,8 +82,17 @@ class TrainResult:
           A jitted function: raw obs -> action (the clipped Gaussian mean), normalisation inside.
         """
         params, stats = self.run(_run_index(run, renamed, "policy"))
+        apply = self.policy_apply()
+        return jax.jit(lambda obs: apply(params, stats, obs))
+
+    def policy_apply(self):
+        """The deterministic policy of `policy`, unbound: (params, normaliser, raw obs) -> action.
+
+        For jitting one program over several runs' arrays (passed as arguments) instead of
+        compiling one policy per run.
+        """
         ac = self.actor_critic()
-        return jax.jit(lambda obs: networks.to_env_action(ac.dist(params, nz.normalize(stats, obs))[0]))
+        return lambda params, stats, obs: networks.to_env_action(ac.dist(params, nz.normalize(stats, obs))[0])
 
     def summary(self) -> dict:
         ret = self.metrics.get("episode_return")

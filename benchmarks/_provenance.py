@@ -27,6 +27,13 @@ def load_averages() -> Optional[list]:
         return None
 
 
+def load_change(r: Optional[dict]) -> str:
+    """A measurement's 1-minute load average before -> after it, or '-'."""
+    if r and r.get("load_before") and r.get("load_after"):
+        return f"{r['load_before'][0]:.2f} -> {r['load_after'][0]:.2f}"
+    return "-"
+
+
 def _cpu_model() -> Optional[str]:
     try:
         with open("/proc/cpuinfo") as f:

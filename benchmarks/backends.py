@@ -1,6 +1,6 @@
 """Raw Brax stepping speed per physics backend (random actions, auto-reset, jitted scan).
 
-    python benchmarks/backends.py [--tasks inverted_pendulum hopper] [--num-envs 256] [--out ...]
+    python -m benchmarks.backends [--tasks inverted_pendulum hopper] [--num-envs 256] [--out ...]
 
 The measured grounds for the backend choice in the README: `mjx` stays the default
 (MuJoCo's own physics); CPU tests and the demo use the fastest backend measured here.
@@ -8,36 +8,16 @@ The measured grounds for the backend choice in the README: `mjx` stays the defau
 from __future__ import annotations
 
 import argparse
-import os
-import sys
-import time
 
-import jax
-
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from barpo_jax.config import BACKENDS  # noqa: E402
-from barpo_jax.envs import VecEnv  # noqa: E402
-
-import _provenance as prov  # noqa: E402
+from barpo_jax.config import BACKENDS
+from benchmarks import _provenance as prov
+from benchmarks import rates
 
 
 def measure(task, backend, num_envs, steps):
-    env = VecEnv(task, backend, num_envs, 1000)
-
-    @jax.jit
-    def run(state, key):
-        def body(s, k):
-            a = jax.random.uniform(k, (num_envs, env.action_size), minval=-1.0, maxval=1.0)
-            return env.step(s, a)[0], ()
-        return jax.lax.scan(body, state, jax.random.split(key, steps))[0]
-
-    state = env.reset(jax.random.PRNGKey(0))
-    t0 = time.perf_counter()
-    state = jax.block_until_ready(run(state, jax.random.PRNGKey(1)))
-    compile_s = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    jax.block_until_ready(run(state, jax.random.PRNGKey(2)))
-    return num_envs * steps / (time.perf_counter() - t0), compile_s
+    """(steps/s of one timed call, compile s): `steps` steps of every env in one program."""
+    r = rates.raw_stepping(task, backend, num_envs, 1000, num_envs * steps, repeats=1)
+    return r["sps_median"], r["compile_s"]
 
 
 def main():

@@ -5,7 +5,7 @@ initialised, saved as a checkpoint (the env's reset state left out and recompute
 restore) and measured on disk; the size the same state would have with the reset state
 stored too (as before) is computed from the arrays. Also times one save and one restore.
 
-    python benchmarks/checkpoint_size.py [--tasks hopper ant] [--backends mjx positional]
+    python -m benchmarks.checkpoint_size [--tasks hopper ant] [--backends mjx positional]
 """
 from __future__ import annotations
 
@@ -19,11 +19,7 @@ import jax
 import barpo_jax as bj
 from barpo_jax import checkpoint
 from barpo_jax.learner import Trainer
-
-try:
-    from _provenance import provenance, write_results
-except ImportError:  # pragma: no cover
-    from benchmarks._provenance import provenance, write_results
+from benchmarks._provenance import provenance, write_results
 
 
 def measure(task: str, backend: str, seeds: int = 1) -> dict:

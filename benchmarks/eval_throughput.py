@@ -1,7 +1,7 @@
 """Robustness-evaluation throughput: N seeds x heuristic attacks x episodes in one program,
 plus the time to train the learned `sa_rl` and `pa_ad` adversaries.
 
-    python benchmarks/eval_throughput.py [--env hopper --backend mjx --seeds 17 --episodes 50 \
+    python -m benchmarks.eval_throughput [--env hopper --backend mjx --seeds 17 --episodes 50 \
         --episode-length 1000 --attack-steps 2e6] [--out ...]
 
 The victims are briefly trained SPO agents (evaluation cost does not depend on how
@@ -12,14 +12,10 @@ episodes x episode_length exactly. Wall-clock times include compilation.
 from __future__ import annotations
 
 import argparse
-import os
-import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-import barpo_jax as bj  # noqa: E402
-
-import _provenance as prov  # noqa: E402
+import barpo_jax as bj
+from benchmarks import _provenance as prov
 
 
 def main():

@@ -1,38 +1,23 @@
 """Training speed of every method relative to SPO, in one run on one device.
 
-    python benchmarks/methods_speed.py [--env hopper --backend mjx --num-envs 2048] [--out ...]
+    python -m benchmarks.methods_speed [--env hopper --backend mjx --num-envs 2048] [--out ...]
 
-Each method's chunk program is compiled once, then timed over a second call;
-compile time is reported separately. K (inner steps) is the config default (10).
+Each method's chunk program is compiled ahead of time, run once untimed, then timed
+over one call (`rates.training`); compile time is reported separately. K (inner steps) is the config default (10).
 """
 from __future__ import annotations
 
 import argparse
-import os
-import sys
-import time
 
-import jax
-
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-import barpo_jax as bj  # noqa: E402
-from barpo_jax.config import hyperparams  # noqa: E402
-from barpo_jax.learner import Trainer  # noqa: E402
-
-import _provenance as prov  # noqa: E402
+import barpo_jax as bj
+from benchmarks import _provenance as prov
+from benchmarks import rates
 
 
 def steps_per_second(cfg, iterations):
-    tr = Trainer(cfg)
-    state = tr.init_runs([cfg.seed + i for i in range(cfg.num_seeds)])
-    hp = hyperparams(cfg, cfg.num_seeds)
-    run = tr.chunk_fn(iterations)
-    t0 = time.perf_counter()
-    state, _ = jax.block_until_ready(run(state, hp))
-    compile_s = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    jax.block_until_ready(run(state, hp))
-    return iterations * cfg.batch_size * cfg.num_seeds / (time.perf_counter() - t0), compile_s
+    """(env steps/s of all seeds over one timed call, compile s)."""
+    r = rates.training(cfg, iterations, repeats=1)
+    return r["sps_median"], r["compile_s"]
 
 
 def main():

@@ -6,7 +6,7 @@ deterministically (the policy's mean, `--episodes` fresh episodes per seed) afte
 `--segments` equal segments, so the curve is the return a user would measure, not the
 noisy training return. Writes benchmarks/results/presets/<task>_<candidate>.{json,md,png}.
 
-    python benchmarks/presets.py --task hopper --candidate cpu --seeds 3 --steps 6e6
+    python -m benchmarks.presets --task hopper --candidate cpu --seeds 3 --steps 6e6
 """
 from __future__ import annotations
 
@@ -20,11 +20,7 @@ import barpo_jax as bj
 from barpo_jax import checkpoint
 from barpo_jax.cli import _num
 from barpo_jax.config import CPU_CANDIDATES
-
-try:  # run as `python benchmarks/presets.py` or `python -m benchmarks.presets`
-    from _provenance import provenance, write_results
-except ImportError:  # pragma: no cover
-    from benchmarks._provenance import provenance, write_results
+from benchmarks._provenance import provenance, write_results
 
 OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "presets")
 

@@ -1,7 +1,7 @@
 """Reproduce the methods table: every method x task x seed, every attack, one command.
 
-    python benchmarks/reproduce.py --quick                       # 2-core CPU, minutes
-    python benchmarks/reproduce.py --tasks hopper walker2d halfcheetah ant --seeds 5 \
+    python -m benchmarks.reproduce --quick                       # 2-core CPU, minutes
+    python -m benchmarks.reproduce --tasks hopper walker2d halfcheetah ant --seeds 5 \
         --steps 2e6 --out benchmarks/results/table_gpu               # a GPU
 
 Resumable: each (task, method) trains into OUT/runs/<task>-<method>/ with
@@ -12,23 +12,17 @@ provenance) and OUT/table.png.
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import sys
 import time
 
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-import barpo_jax as bj  # noqa: E402
-from barpo_jax import checkpoint  # noqa: E402
-from barpo_jax.evaluate import RobustnessReport  # noqa: E402
-
-import _provenance as prov  # noqa: E402
-
-
-def _num(x):
-    return int(float(x))
+import barpo_jax as bj
+from barpo_jax import checkpoint
+from barpo_jax.cli import _kv, _num
+from barpo_jax.evaluate import RobustnessReport
+from barpo_jax.plots import finish, subplots
+from benchmarks import _provenance as prov
 
 
 def args_parser():
@@ -43,7 +37,7 @@ def args_parser():
     p.add_argument("--episodes", type=_num, default=50)
     p.add_argument("--attacks", default="all")
     p.add_argument("--attack-steps", type=_num, default=None, help="learned-attack budget (default: --steps)")
-    p.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
+    p.add_argument("--set", type=_kv, action="append", default=[], metavar="FIELD=VALUE",
                    help="extra TrainConfig fields for every run")
     p.add_argument("--quick", action="store_true",
                    help="a small CPU setting: inverted_pendulum, spring, 2 seeds, 50k steps, 200-step episodes, 5 eval "
@@ -53,14 +47,7 @@ def args_parser():
 
 
 def config_for(a, task, method):
-    extra = {}
-    for kv in a.set:
-        k, v = kv.split("=", 1)
-        try:
-            v = json.loads(v)
-        except json.JSONDecodeError:
-            pass
-        extra[k] = v
+    extra = dict(a.set)  # (field, value) pairs parsed by the CLI's --set parser
     fields = dict(env=task, algo=method, backend=a.backend, num_timesteps=a.steps, num_seeds=a.seeds,
                   episode_length=a.episode_length, chunk_iterations=10)
     if a.envs:
@@ -74,7 +61,7 @@ def main(argv=None):
     if a.quick:
         a.tasks, a.backend, a.seeds, a.steps, a.episode_length = ["inverted_pendulum"], "spring", 2, 50_000, 200
         a.episodes, a.attack_steps = min(a.episodes, 5), a.attack_steps or 20_000
-        a.set = ["num_envs=256", "unroll_length=16", "num_minibatches=16"] + a.set
+        a.set = [("num_envs", 256), ("unroll_length", 16), ("num_minibatches", 16)] + a.set
     out = a.out or ("benchmarks/results/table_quick" if a.quick else "benchmarks/results/table")
     os.makedirs(out, exist_ok=True)
     provenance = prov.provenance()
@@ -126,10 +113,7 @@ def main(argv=None):
 
 
 def plot(rows, tasks, path):
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    fig, axes = plt.subplots(1, len(tasks), figsize=(7 * len(tasks), 3.8), squeeze=False)
+    fig, axes = subplots(path, nrows=1, ncols=len(tasks), figsize=(7 * len(tasks), 3.8), squeeze=False)
     for ax, task in zip(axes[0], tasks):
         r = [row for row in rows if row[0] == task]
         x = np.arange(len(r))
@@ -139,9 +123,7 @@ def plot(rows, tasks, path):
         ax.set_title(task)
         ax.set_ylabel("episode return")
         ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    finish(fig, path)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """A kappa x eps grid trained as one program vs the same grid run serially.
 
-    python benchmarks/sweep_speedup.py [--steps 40000] [--out ...]
+    python -m benchmarks.sweep_speedup [--steps 40000] [--out ...]
 
 Both sides train the same runs (same configs, seeds and steps); the serial side
 calls `bj.train` once per grid point, as a user looping in Python would. Float
@@ -12,16 +12,12 @@ wins; on a saturated 2-core CPU it cannot.
 from __future__ import annotations
 
 import argparse
-import os
-import sys
 import time
 
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-import barpo_jax as bj  # noqa: E402
-
-import _provenance as prov  # noqa: E402
+import barpo_jax as bj
+from benchmarks import _provenance as prov
 
 
 def main():

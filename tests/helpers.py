@@ -25,3 +25,10 @@ def leaves(tree) -> list:
 def assert_trees_close(a, b, **kw):
     for x, y in zip(leaves(a), leaves(b), strict=True):
         np.testing.assert_allclose(x, y, **kw)
+
+
+def random_policy(obs_size=6, action_size=3, seed=0):
+    """An untrained actor-critic and its parameters."""
+    from barpo_jax import networks
+    ac = networks.ActorCritic(obs_size, action_size)
+    return ac, ac.init(jax.random.PRNGKey(seed))

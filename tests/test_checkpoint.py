@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from typing import NamedTuple
 
 import jax
 import numpy as np
@@ -23,6 +24,41 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 HANG = 300  # seconds: only a hang detector
 
 
+class _Pair(NamedTuple):
+    weights: np.ndarray
+    empty: np.ndarray
+
+
+def _small_tree():
+    return {"agent": _Pair(np.arange(6, dtype=np.float32).reshape(2, 3), np.zeros((0, 4), np.float32)),
+            "steps": [np.array(7, np.int32), np.array([1.5, -2.0])]}
+
+
+def test_to_tree_names_fields_and_from_tree_rebuilds_the_pytree():
+    tree = _small_tree()
+    saved = checkpoint.to_tree(tree)
+    # named by field names, dict keys and list indices; the zero-size leaf is left out
+    assert set(saved) == {"agent", "steps"} and set(saved["agent"]) == {"weights"}
+    assert set(saved["steps"]) == {"0", "1"}
+    back = checkpoint.from_tree(saved, tree, "here")
+    assert jax.tree.structure(back) == jax.tree.structure(tree)
+    for a, b in zip(jax.tree.leaves(back), jax.tree.leaves(tree), strict=True):
+        assert a.dtype == b.dtype
+        np.testing.assert_array_equal(a, b)
+
+
+def test_from_tree_names_a_missing_reshaped_or_unknown_field():
+    tree = _small_tree()
+    saved = checkpoint.to_tree(tree)
+    with pytest.raises(checkpoint.CheckpointError, match="no field 'agent.weights'"):
+        checkpoint.from_tree({**saved, "agent": {}}, tree, "here")
+    with pytest.raises(checkpoint.CheckpointError, match="'agent.weights' has shape"):
+        checkpoint.from_tree({**saved, "agent": {"weights": np.zeros((3, 2))}}, tree, "here")
+    with pytest.raises(checkpoint.CheckpointError, match="does not know .*extra"):
+        checkpoint.from_tree({**saved, "extra": np.ones(1)}, tree, "here")
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize("backend", bj.BACKENDS)
 def test_round_trip_every_backend_and_method(tmp_path, backend):
     """The learner state survives save/restore bit for bit on every backend (MJX states
@@ -78,6 +114,7 @@ def test_added_or_reshaped_field_names_itself(tmp_path):
         checkpoint.from_tree(saved, template, "x")
 
 
+@pytest.mark.slow
 def test_mjx_train_checkpoint_resume_equals_whole(tmp_path):
     """The default accelerator backend end to end: train, checkpoint, resume, load."""
     cfg = tiny(backend="mjx", num_envs=8, unroll_length=8, num_minibatches=2, num_timesteps=8 * 8 * 4,
@@ -142,6 +179,7 @@ sys.exit(main(args))
 """
 
 
+@pytest.mark.slow
 def test_ctrl_c_exits_130_and_resumes(tmp_path):
     out = str(tmp_path / "run")
     env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.path.join(ROOT, "tests"))
@@ -163,6 +201,7 @@ def test_ctrl_c_exits_130_and_resumes(tmp_path):
     assert more.iterations == done + 1
 
 
+@pytest.mark.slow
 def test_checkpoint_every_s_saves_between_chunk_cadence(tmp_path, monkeypatch):
     saves = []
     real = checkpoint.save

@@ -22,6 +22,7 @@ def test_help():
     assert r.returncode == 0 and "train" in r.stdout and "eval" in r.stdout
 
 
+@pytest.mark.slow
 def test_train_report_eval_resume(tmp_path):
     out = str(tmp_path / "run")
     r = barpo("train", *SMALL, "--seeds", "2", "--out", out)

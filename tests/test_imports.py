@@ -1,4 +1,5 @@
-"""The module layout: no import cycles, and a training loop that knows no method."""
+"""The module layout: no import cycles, no upward imports, a training loop that knows no
+method, and a landscape study that stands apart from the training stack."""
 import ast
 import os
 
@@ -88,3 +89,25 @@ def test_the_learner_imports_no_adversary_and_names_no_method():
         forbidden = set(bj.ALGOS) | {"atla", "kl_objective", "surrogate_objective", "solve", "SA_RL", "PA_AD",
                                      "sgld_noise", "kappa", "inner"}
         assert not names & forbidden, (module, names & forbidden)
+
+
+def _enclosing_packages(module) -> set:
+    """The packages that contain `module` (their __init__ modules), outermost first."""
+    parts = module.split(".") if module != "__init__" else []
+    return {"__init__"} | {".".join(parts[:i]) for i in range(1, len(parts))}
+
+
+def test_no_module_imports_a_package_that_contains_it():
+    """An upward import (`from barpo_jax import x` inside barpo_jax, `from . import y` inside
+    a subpackage's module) runs the enclosing __init__, which imports the module back."""
+    front_ends = {"cli"}  # the `barpo` command: a client of the public API, which does not import it
+    for m in set(MODULES) - {"__init__"} - front_ends:
+        upward = package_imports(m) & _enclosing_packages(m)
+        assert not upward, f"{m} imports its enclosing package(s) {sorted(upward)}"
+
+
+def test_the_landscape_study_imports_only_itself_and_the_plot_helpers():
+    for m in MODULES:
+        if m == "landscape" or m.startswith("landscape."):
+            outside = {t for t in package_imports(m) if t != "landscape" and not t.startswith("landscape.")}
+            assert outside <= {"plots"}, (m, outside)

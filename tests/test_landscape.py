@@ -7,6 +7,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+import barpo_jax as bj
 from barpo_jax import landscape as L
 
 MDP = L.make_chain_mdp()
@@ -130,7 +131,7 @@ def _adversary_gap(mdp, theta):
     pi = L.policy_from_logits(theta)
     nu = L.strongest_adversary(mdp, pi)
     V = L.policy_evaluation(mdp, L.perceived_policy(pi, nu))
-    Q = np.asarray(L._adversary_q(mdp, pi, V))
+    Q = np.asarray(L.solvers._adversary_q(mdp, pi, V))
     gaps = []
     for s in range(mdp.n_states):
         q = np.sort(Q[s][np.isfinite(Q[s])])
@@ -184,7 +185,7 @@ def test_small_vmapped_study_runs_and_fractions_are_sane(small_study):
 
 def test_plots_write_png(tmp_path, small_study):
     L.plot_final_values(small_study, str(tmp_path / "hist.png"))
-    L.plot_landscape_slice(MDP, str(tmp_path / "slice.png"), n_grid=9, methods=("ARPO",))
+    L.plot_landscape_slice(MDP, str(tmp_path / "slice.png"), n_grid=9, methods=("arpo",))
     assert (tmp_path / "hist.png").stat().st_size > 0
     assert (tmp_path / "slice.png").stat().st_size > 0
 
@@ -196,3 +197,29 @@ def test_gradient_by_true_state_sums_to_autodiff_gradient():
         parts = L.gradient_by_true_state(MDP, theta, nu)
         g = jax.grad(lambda th: jnp.asarray(MDP.rho) @ L.value_under_adversary(MDP, th, nu))(theta)
         np.testing.assert_allclose(np.asarray(parts.sum(0)), np.asarray(g), rtol=1e-8, atol=1e-12)
+
+
+def test_method_names_are_the_training_methods_names():
+    assert set(L.METHODS) <= set(bj.ALGOS)
+    with pytest.raises(ValueError, match="unknown method"):
+        L.objective_fn(MDP, "BARPO")
+
+
+def test_objectives_are_compositions_of_adversary_and_value():
+    """Each combinator on one policy: the natural value, the value under the chosen
+    adversary, and guidance adding kappa x natural value."""
+    theta = _rand_theta(4)
+    pi = L.policy_from_logits(theta)
+    rho = jnp.asarray(MDP.rho)
+    nat = float(rho @ L.natural_value(MDP, theta))
+    nu_kl = L.kl_adversary(MDP, pi)
+    under_kl = float(rho @ L.value_under_adversary(MDP, theta, nu_kl))
+    assert float(L.objective_fn(MDP, "spo")(theta)) == pytest.approx(nat, abs=1e-6)
+    assert float(L.objective_fn(MDP, "barpo_unguided")(theta)) == pytest.approx(under_kl, abs=1e-6)
+    assert float(L.objective_fn(MDP, "barpo", 0.5)(theta)) == pytest.approx(under_kl + 0.5 * nat, abs=1e-6)
+    assert float(L.objective_fn(MDP, "arpo_guided", 0.5)(theta)) == pytest.approx(
+        float(L.robust_value(MDP, theta)) + 0.5 * nat, abs=1e-6)
+    # the adversary is chosen from stop_gradient(pi): no gradient flows through its choice
+    j, nu = L.METHODS["arpo"].value_and_adversary(MDP, theta, jnp.eye(MDP.n_states), 1.0)
+    assert float(j) == pytest.approx(float(L.robust_value(MDP, theta)), abs=1e-6)
+    np.testing.assert_array_equal(np.asarray(nu), np.asarray(L.strongest_adversary(MDP, pi)))

@@ -1,14 +1,93 @@
-"""Robust training methods: composition properties and smoke training."""
+"""Robust training methods: each outer-loss combinator on hand-made inputs, composition
+properties and smoke training."""
+from types import SimpleNamespace
+
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
 import barpo_jax as bj
-from barpo_jax import adversary, networks
+from barpo_jax import methods, networks, ppo
 from barpo_jax.methods import METHODS
 
 from helpers import leaves as _leaves, tiny
+
+
+# ---- the outer-loss combinators on hand-made inputs ------------------------------------
+# A fake network whose Gaussian mean is the observation itself (std 1), so the policy ratio
+# at any fed observation is known in closed form.
+
+class _Ident:
+    def dist(self, params, obs):
+        return obs, jnp.ones_like(obs)
+
+
+_OBS = jnp.zeros((3, 1))                        # clean observations
+_ADV_OBS = jnp.array([[0.5], [-1.0], [0.2]])    # "perturbed" observations
+_LOGP_OLD = networks.log_prob(_OBS, jnp.ones_like(_OBS), _OBS) - jnp.log(jnp.array([2.0, 0.5, 1.0]))
+_BATCH = ppo.Batch(_OBS, _OBS, _OBS, _LOGP_OLD, jnp.array([1.0, 1.0, -2.0]), jnp.zeros(3))
+_HP = SimpleNamespace(clip_eps=0.2, kappa=0.7, kappa_reg=0.3, car_lambda=0.0)
+
+
+def _surrogate_np(fed, clip=0.2):
+    """-min(r A, clip(r) A) in numpy, r from the unit-std Gaussian with mean `fed` at action 0."""
+    fed = np.asarray(fed)[:, 0]
+    logp = -0.5 * fed ** 2 - 0.5 * np.log(2 * np.pi)
+    r = np.exp(logp - np.asarray(_LOGP_OLD))
+    a = np.asarray(_BATCH.advantage)
+    return -np.minimum(r * a, np.clip(r, 1 - clip, 1 + clip) * a)
+
+
+def _outer(f, hp=_HP):
+    loss, aux = f(_Ident(), None, _BATCH, _ADV_OBS, hp)
+    return float(loss), aux
+
+
+def test_clean_evaluates_at_the_clean_observation_and_ignores_the_perturbed_one():
+    loss, aux = _outer(methods.clean)
+    np.testing.assert_allclose(loss, np.mean([-1.2, -0.5, 2.0]), rtol=1e-5)  # ratios 2, 0.5, 1 (clip 0.2)
+    assert aux == {}
+
+
+def test_at_perturbed_evaluates_at_the_perturbed_observation():
+    loss, _ = _outer(methods.at_perturbed)
+    np.testing.assert_allclose(loss, _surrogate_np(_ADV_OBS).mean(), rtol=1e-5)
+    assert abs(loss - _outer(methods.clean)[0]) > 1e-3
+
+
+def test_plus_guidance_adds_kappa_times_the_clean_loss():
+    guided, _ = _outer(methods.plus_guidance(methods.at_perturbed))
+    np.testing.assert_allclose(guided, _surrogate_np(_ADV_OBS).mean() + 0.7 * _surrogate_np(_OBS).mean(), rtol=1e-5)
+    unguided, _ = _outer(methods.plus_guidance(methods.at_perturbed), SimpleNamespace(**{**vars(_HP), "kappa": 0.0}))
+    np.testing.assert_allclose(unguided, _outer(methods.at_perturbed)[0], rtol=1e-6)
+
+
+def test_plus_kl_regulariser_adds_kappa_reg_times_the_kl_to_the_perturbed_policy():
+    loss, aux = _outer(methods.plus_kl_regulariser(methods.clean))
+    kl = np.mean(0.5 * np.asarray(_ADV_OBS)[:, 0] ** 2)  # unit std: KL = (mean difference)^2 / 2
+    np.testing.assert_allclose(float(aux["kl_reg"]), kl, rtol=1e-5)
+    np.testing.assert_allclose(loss, _surrogate_np(_OBS).mean() + 0.3 * kl, rtol=1e-5)
+
+
+def test_softmax_aggregate_is_the_mean_at_lambda_zero_and_tends_to_the_worst_sample():
+    surr = _surrogate_np(_ADV_OBS)
+    mean, aux = _outer(methods.softmax_aggregate)
+    np.testing.assert_allclose(mean, surr.mean(), rtol=1e-5)
+    np.testing.assert_allclose(float(aux["car_max_weight"]), 1 / 3, rtol=1e-5)
+    worst, aux = _outer(methods.softmax_aggregate, SimpleNamespace(**{**vars(_HP), "car_lambda": 200.0}))
+    np.testing.assert_allclose(worst, surr.max(), rtol=1e-4)
+    assert float(aux["car_max_weight"]) > 0.99
+
+
+def test_the_methods_compose_the_combinators_as_documented():
+    assert METHODS["spo"].inner is None and METHODS["spo"].outer is methods.clean
+    assert METHODS["arpo"].inner is methods.SURROGATE and METHODS["arpo"].outer is methods.at_perturbed
+    assert METHODS["barpo_unguided"].inner is methods.KL and METHODS["barpo_unguided"].outer is methods.at_perturbed
+    # barpo = barpo_unguided + kappa * clean, on the same inputs
+    barpo, _ = _outer(METHODS["barpo"].outer)
+    np.testing.assert_allclose(barpo, _outer(METHODS["barpo_unguided"].outer)[0] + 0.7 * _outer(methods.clean)[0],
+                               rtol=1e-5)
 
 
 @pytest.fixture(scope="module")
@@ -42,40 +121,6 @@ def test_atla_really_alternates():
     after = bj.train(cfg, progress=False).state.adv.params
     changed = [not np.allclose(a, b) for a, b in zip(_leaves(before), _leaves(after))]
     assert any(changed)
-
-
-def _random_policy(obs_size=6, action_size=3, seed=0):
-    ac = networks.ActorCritic(obs_size, action_size)
-    return ac, ac.init(jax.random.PRNGKey(seed))
-
-
-def test_inner_solver_increases_kl_over_random_start():
-    ac, params = _random_policy()
-    s = jax.random.normal(jax.random.PRNGKey(1), (256, 6))
-    obj = adversary.kl_objective(lambda x: ac.dist(params, x), s)
-    key = jax.random.PRNGKey(2)
-    start = adversary.uniform_in_ball(jax.random.split(key)[0], s, 0.1)  # the solver's own random start
-    solved = adversary.solve(obj, s, key, 0.1, 10)
-    assert float(jnp.mean(obj(solved))) > 2 * float(jnp.mean(obj(start)))
-    assert float(jnp.max(jnp.abs(solved - s))) <= 0.1 + 1e-6
-
-
-def test_no_gradient_flows_through_the_inner_argmax():
-    ac, params = _random_policy()
-    s = jax.random.normal(jax.random.PRNGKey(1), (16, 6))
-
-    def perturbation(p):
-        obj = adversary.kl_objective(lambda x: ac.dist(p, x), s)
-        return jnp.sum(adversary.solve(obj, s, jax.random.PRNGKey(3), 0.1, 5) ** 2)
-
-    g = jax.grad(perturbation)(params)
-    assert all(float(jnp.abs(x).max()) == 0.0 for x in jax.tree.leaves(g))
-    # ...while the outer loss at nu(s) still has a gradient wrt the parameters
-    def outer(p):
-        obj = adversary.kl_objective(lambda x: ac.dist(p, x), s)
-        nu = adversary.solve(obj, s, jax.random.PRNGKey(3), 0.1, 5)
-        return jnp.sum(ac.dist(p, nu)[0])
-    assert any(float(jnp.abs(x).max()) > 0 for x in jax.tree.leaves(jax.grad(outer)(params)))
 
 
 def test_rollout_under_adversary_trains_around_the_clean_observation():

@@ -9,6 +9,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 NB = os.path.join(ROOT, "notebooks")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(n for n in os.listdir(NB) if n.endswith(".ipynb")))
 def test_notebook_executes(name, monkeypatch):
     monkeypatch.setenv("BARPO_NB_STEPS", "20000")

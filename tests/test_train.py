@@ -100,6 +100,7 @@ def test_policy_learns_on_inverted_pendulum(trained):
     assert trained.params["policy"]["params"]["log_std"].shape == (2, 1)
 
 
+@pytest.mark.slow
 def test_two_simulated_devices_match_one(tmp_path):
     script = (
         "import sys, numpy as np, jax; sys.path.insert(0, 'tests');"

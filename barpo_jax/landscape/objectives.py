@@ -1,0 +1,113 @@
+"""Each studied method as a composition (adversary, objective), as `barpo_jax.methods`
+composes its training methods, and under the same names as `barpo_jax.ALGOS`:
+
+    J(theta) = objective(mdp, pi, nu, kappa),   pi = softmax(theta),
+    nu = adversary(mdp, stop_gradient(pi), nu_prev)   (no gradient through nu)
+
+Holding the adversary's choice fixed is what makes autodiff give ARPO's Danskin
+gradient and BARPO's outer-level gradient. Adding a method is one METHODS entry.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+
+import jax
+import jax.numpy as jnp
+
+from . import solvers
+from .mdp import FiniteSAMDP
+
+# Adversaries: (mdp, pi, nu_prev) -> one-hot nu [S, S], computed on stop_gradient(pi) ------
+
+
+def strongest(mdp: FiniteSAMDP, pi: jax.Array, nu_prev: jax.Array) -> jax.Array:
+    """ARPO's inner level: the exact value-minimising adversary, warm-started from ``nu_prev``."""
+    return solvers.strongest_adversary(mdp, pi, nu_prev)
+
+
+def kl(mdp: FiniteSAMDP, pi: jax.Array, nu_prev: jax.Array) -> jax.Array:
+    """BARPO's inner level: ``argmax_{o in N(s)} KL(pi(.|s) || pi(.|o))`` (needs no warm start)."""
+    return solvers.kl_adversary(mdp, pi)
+
+
+# Objectives: (mdp, pi, nu, kappa) -> scalar J, differentiable in pi ------------------------
+
+
+def natural(mdp: FiniteSAMDP, pi: jax.Array, nu: jax.Array, kappa) -> jax.Array:
+    """``rho . V^pi``: the value without an adversary (``nu`` is ignored)."""
+    return jnp.asarray(mdp.rho, pi.dtype) @ solvers.policy_evaluation(mdp, pi)
+
+
+def at_perturbed(mdp: FiniteSAMDP, pi: jax.Array, nu: jax.Array, kappa) -> jax.Array:
+    """``rho . V^{pi o nu}``: the value when the agent in ``s`` acts on ``nu(s)``."""
+    return jnp.asarray(mdp.rho, pi.dtype) @ solvers.policy_evaluation(mdp, solvers.perceived_policy(pi, nu))
+
+
+def plus_guidance(objective: Callable) -> Callable:
+    """``objective + kappa * rho . V^pi`` ("SPO guidance")."""
+
+    def f(mdp, pi, nu, kappa):
+        j = objective(mdp, pi, nu, kappa)
+        if isinstance(kappa, (int, float)) and kappa == 0:
+            return j  # skip the (zero-weighted) natural-value solve
+        return j + kappa * natural(mdp, pi, nu, kappa)
+
+    return f
+
+
+@dataclasses.dataclass(frozen=True)
+class Method:
+    adversary: Callable | None  # None: no adversary, nu is carried through unchanged
+    objective: Callable
+
+    def value_and_adversary(self, mdp: FiniteSAMDP, theta: jax.Array, nu_prev: jax.Array, kappa=1.0):
+        """``(J(theta), nu)``; ``nu_prev`` warm-starts the adversary (the training loop's carry)."""
+        pi = solvers.policy_from_logits(theta)
+        nu = nu_prev if self.adversary is None else self.adversary(mdp, jax.lax.stop_gradient(pi), nu_prev)
+        return self.objective(mdp, pi, nu, kappa), nu
+
+    def value(self, mdp: FiniteSAMDP, theta: jax.Array, kappa=1.0) -> jax.Array:
+        """``J(theta)``, the adversary started from "no attack"."""
+        return self.value_and_adversary(mdp, theta, jnp.eye(mdp.n_states, dtype=theta.dtype), kappa)[0]
+
+
+#: Ordered as the study's tables. "arpo_guided" is a control that is not in the paper:
+#: the same SPO guidance added to ARPO, to tell the effect of the KL adversary from that
+#: of guidance.
+METHODS: dict[str, Method] = {
+    "spo": Method(None, natural),
+    "arpo": Method(strongest, at_perturbed),
+    "barpo_unguided": Method(kl, at_perturbed),
+    "barpo": Method(kl, plus_guidance(at_perturbed)),
+    "arpo_guided": Method(strongest, plus_guidance(at_perturbed)),
+}
+
+
+def method(name: str) -> Method:
+    if name not in METHODS:
+        raise ValueError(f"unknown method {name!r}; expected one of {tuple(METHODS)}")
+    return METHODS[name]
+
+
+def objective_fn(mdp: FiniteSAMDP, name: str, kappa: float = 1.0) -> Callable[[jax.Array], jax.Array]:
+    """Scalar objective of method ``name`` (a key of :data:`METHODS`) as ``theta -> J``."""
+    m = method(name)
+    return lambda theta: m.value(mdp, theta, kappa)
+
+
+def spo_objective(mdp: FiniteSAMDP, theta: jax.Array) -> jax.Array:
+    """Natural objective ``rho . V^pi``."""
+    return METHODS["spo"].value(mdp, theta)
+
+
+def robust_value(mdp: FiniteSAMDP, theta: jax.Array) -> jax.Array:
+    """Exact value under the strongest adversary (the quantity the study reports, and ARPO's
+    objective: ``jax.grad`` of it is the Danskin gradient)."""
+    return METHODS["arpo"].value(mdp, theta)
+
+
+def barpo_objective(mdp: FiniteSAMDP, theta: jax.Array, kappa: float = 0.0) -> jax.Array:
+    """Outer BARPO objective: value under the (fixed) KL adversary + kappa * SPO."""
+    return METHODS["barpo"].value(mdp, theta, kappa)
