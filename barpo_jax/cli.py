@@ -58,7 +58,13 @@ def parser() -> argparse.ArgumentParser:
 
     e = sub.add_parser("eval", help="robustness report of a trained run")
     e.add_argument("run")
-    e.add_argument("--attacks", default="all", help="'all' or a comma list: none,random,critic,mad,rs,sa_rl,pa_ad")
+    e.add_argument("--attacks", default="all", help="'all' or a comma list: none,random,critic,mad,flip,rs,sa_rl,"
+                   "pa_ad (and q_step, not in 'all')")
+    e.add_argument("--strength", default="strong", choices=["strong", "lineage"],
+                   help="gradient-attack strength: strong (APGD, restarts; default) or lineage (10 steps of eps/10, "
+                   "one start, as published tables)")
+    e.add_argument("--no-masking-check", action="store_true",
+                   help="skip re-running each gradient attack at twice the steps and restarts")
     e.add_argument("--episodes", type=_num, default=50)
     e.add_argument("--eps", type=float, default=None, help="attack budget (default: the eps the run was trained with)")
     e.add_argument("--out", default=None, help="where to write the report (default: the run directory, files named "
@@ -133,7 +139,8 @@ def cmd_eval(a):
     import barpo_jax as bj
     result = bj.load(a.run)
     report = bj.evaluate(result, attacks=a.attacks, eps=a.eps, episodes=a.episodes,
-                         learned_timesteps=a.attack_steps, progress=not a.no_progress)
+                         learned_timesteps=a.attack_steps, progress=not a.no_progress, strength=a.strength,
+                         masking_check=not a.no_masking_check)
     _write_eval(a.out or a.run, report)
 
 

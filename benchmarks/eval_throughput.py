@@ -1,5 +1,6 @@
 """Robustness-evaluation throughput: N seeds x heuristic attacks x episodes in one program,
-plus the time to train the learned `sa_rl` and `pa_ad` adversaries.
+at the lineage strength, the strong default, and the strong default with its masking
+check; plus the time to train the learned `sa_rl` and `pa_ad` adversaries.
 
     python -m benchmarks.eval_throughput [--env hopper --backend mjx --seeds 17 --episodes 50 \
         --episode-length 1000 --attack-steps 2e6] [--out ...]
@@ -27,33 +28,42 @@ def main():
     p.add_argument("--episode-length", type=int, default=200)
     p.add_argument("--train-steps", type=int, default=20_000)
     p.add_argument("--attack-steps", type=float, default=50_000)
+    p.add_argument("--skip-learned", action="store_true")
     p.add_argument("--out", default="benchmarks/results/eval_throughput_cpu")
     a = p.parse_args()
     pv = prov.provenance()
     cfg = bj.TrainConfig(env=a.env, backend=a.backend, num_timesteps=a.train_steps, num_envs=128, unroll_length=16,
                          num_minibatches=8, episode_length=a.episode_length, num_seeds=a.seeds, chunk_iterations=5)
     victims = bj.train(cfg, progress=False)
-    heuristic = ["random", "critic", "mad"]
-    t0 = time.perf_counter()
-    rep = bj.evaluate(victims, attacks=heuristic, episodes=a.episodes, progress=False)
-    t_eval = time.perf_counter() - t0
-    steps = a.seeds * (len(heuristic) + 1) * a.episodes * a.episode_length
+    heuristic = ["random", "critic", "mad", "flip"]
+    settings = [("lineage", False), ("strong", False), ("strong", True)]
+    timing = []
+    for strength, check in settings:
+        t0 = time.perf_counter()
+        rep = bj.evaluate(victims, attacks=heuristic, episodes=a.episodes, progress=False, strength=strength,
+                          masking_check=check)
+        t_eval = time.perf_counter() - t0
+        steps = a.seeds * (len(rep.attacks) + len(rep.checks)) * a.episodes * a.episode_length
+        timing.append({"strength": rep.strength, "masking_check": check, "env_steps": steps, "seconds": t_eval,
+                       "steps_per_s": steps / t_eval, "seconds_per_agent": t_eval / a.seeds})
+        print(f"{rep.strength}, masking check {check}: {steps:,} env steps in {t_eval:.1f}s = "
+              f"{steps / t_eval:,.0f} steps/s, {t_eval / a.seeds:.1f} s per agent (compile included)", flush=True)
     fits = {}
-    for name in ("sa_rl", "pa_ad"):
+    for name in () if a.skip_learned else ("sa_rl", "pa_ad"):
         t0 = time.perf_counter()
         bj.evaluate(victims, attacks=[name], episodes=1, learned_timesteps=int(a.attack_steps), progress=False)
         fits[name] = time.perf_counter() - t0
-    print(f"heuristic eval: {steps:,} env steps in {t_eval:.1f}s = {steps / t_eval:,.0f} steps/s (compile included)")
     for k, v in fits.items():
         print(f"train {k} for {int(a.attack_steps):,} steps x {a.seeds} seeds (+1 eval episode): {v:.1f}s")
-    res = {"eval_env_steps": steps, "eval_seconds": t_eval, "eval_steps_per_s": steps / t_eval,
-           "fit_seconds": fits, "table": rep.to_dict()}
-    rows = [["none+" + "+".join(heuristic), a.seeds, a.episodes, a.episode_length, steps, round(t_eval, 1),
-             round(steps / t_eval)]]
+    res = {"heuristic": timing, "fit_seconds": fits, "table": rep.to_dict()}
+    rows = [["none+" + "+".join(heuristic), t["strength"], "yes" if t["masking_check"] else "no", a.seeds,
+             a.episodes, a.episode_length, t["env_steps"], round(t["seconds"], 1), round(t["steps_per_s"]),
+             round(t["seconds_per_agent"], 2)] for t in timing]
     rows2 = [[k, a.seeds, int(a.attack_steps), round(v, 1)] for k, v in fits.items()]
     prov.write_results(a.out, pv, res, [
-        ("Heuristic attacks, one program", ["attacks", "seeds", "episodes", "episode length", "env steps", "s",
-                                            "steps/s"], rows, f"{a.env} ({a.backend}); compile included."),
+        ("Heuristic attacks, one program", ["attacks", "strength", "masking check", "seeds", "episodes",
+                                            "episode length", "env steps", "s", "steps/s", "s per agent"], rows,
+         f"{a.env} ({a.backend}); compile included; env steps count the masking-check columns."),
         ("Learned adversaries (training, vmapped over seeds)", ["attack", "seeds", "steps per seed", "s"], rows2,
          "Includes one 1-episode evaluation and compilation.")],
         "Robustness-evaluation throughput")

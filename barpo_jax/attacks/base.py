@@ -29,7 +29,7 @@ class Strength(NamedTuple):
 
 
 LINEAGE = Strength("lineage", PGD_STEPS, 1, "constant")   # SA-PPO/ATLA/WocaR tables
-STRONG = Strength("strong", 50, 4, "apgd")                # chosen from benchmarks/attack_strength.py
+STRONG = Strength("strong", 50, 2, "apgd")   # from benchmarks/results/attack_strength (docs/attacks.md)
 STRENGTHS = {"strong": STRONG, "lineage": LINEAGE}
 
 
