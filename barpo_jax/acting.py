@@ -60,7 +60,9 @@ def rollout_runs(env: VecEnv, env_state: EnvState, act_runs: Callable, keys, len
     """`rollout` for several runs at once: the same keys and numbers as `vmap(rollout)`,
     but the physics steps one flat [runs * envs] batch (`VecEnv.step_runs`) and only
     the acting is vmapped over runs. `act_runs(keys [R], obs [R, N, obs])` is `act`
-    vmapped over runs. Returns (env state, Transition [R, T, N, ...])."""
+    vmapped over runs. Returns (env state, Transition [T, R, N, ...]): time-major, the
+    layout `vmap(rollout)` has inside a vmapped program, so what consumes it under
+    `vmap(..., in_axes=1)` compiles to the same numbers as before."""
     step_keys = jnp.swapaxes(jax.vmap(lambda k: jax.random.split(k, length))(keys), 0, 1)  # [T, R, ...]
 
     def step(state, k):
@@ -69,8 +71,7 @@ def rollout_runs(env: VecEnv, env_state: EnvState, act_runs: Callable, keys, len
         state, out = env.step_runs(state, networks.to_env_action(a))
         return state, _transition(obs, a, extras, out)
 
-    env_state, tr = jax.lax.scan(step, env_state, step_keys)
-    return env_state, jax.tree.map(lambda x: jnp.swapaxes(x, 0, 1), tr)
+    return jax.lax.scan(step, env_state, step_keys)
 
 
 def no_perturbation(key, obs_n):

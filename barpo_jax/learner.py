@@ -132,16 +132,16 @@ class Trainer:
                                        self.perturber(ts, eps, hp), ts.stats, key, self.cfg.unroll_length)
         return self.finish_rollout(ts, hp, env_state, tr)
 
-    def collect_runs(self, ts: TrainState, eps, hp, keys):
-        """`vmap(collect)` for states with a leading run axis, with the physics stepped on one
-        flat [runs * envs] batch outside the run vmap (`acting.rollout_runs`): the same numbers,
-        several times faster on MJX."""
+    def collect_runs(self, ts: TrainState, eps, hp, keys) -> tuple[EnvState, acting.Transition]:
+        """The rollouts of every run (leading run axis) with the physics stepped on one flat
+        [runs * envs] batch outside the run vmap (`acting.rollout_runs`): the numbers of
+        `vmap(collect)`, several times faster on MJX. Returns (env state, Transition
+        [T, runs, N, ...]) for `finish_rollout` under a vmap over runs."""
         def act(ts, eps, hp, key, obs):
             return acting.act(functools.partial(self.ac.dist, ts.agent.params), self.perturber(ts, eps, hp),
                               ts.stats, key, obs)
         act_runs = lambda k, obs: jax.vmap(act)(ts, eps, hp, k, obs)
-        env_state, tr = acting.rollout_runs(self.env, ts.env, act_runs, keys, self.cfg.unroll_length)
-        return jax.vmap(self.finish_rollout)(ts, hp, env_state, tr)
+        return acting.rollout_runs(self.env, ts.env, act_runs, keys, self.cfg.unroll_length)
 
     def finish_rollout(self, ts: TrainState, hp, env_state, tr) -> tuple[EnvState, nz.RunningStats,
                                                                             nz.ReturnScale, Rollout]:
@@ -177,7 +177,12 @@ class Trainer:
         keys = jax.vmap(lambda k: jax.random.split(k, 4))(ts.key)
         key, k_roll, k_upd, k_adv = (keys[:, i] for i in range(4))
         eps = jax.vmap(self.eps_at)(ts.iteration, hp)
-        return jax.vmap(self.learn)(ts, hp, eps, key, k_upd, k_adv, self.collect_runs(ts, eps, hp, k_roll))
+        env_state, tr = self.collect_runs(ts, eps, hp, k_roll)
+
+        def learn(ts, hp, eps, key, k_upd, k_adv, env_state, tr):
+            return self.learn(ts, hp, eps, key, k_upd, k_adv, self.finish_rollout(ts, hp, env_state, tr))
+        # tr is time-major [T, runs, ...]: in_axes=1 keeps the compiled update that of vmap(iteration)
+        return jax.vmap(learn, in_axes=(0, 0, 0, 0, 0, 0, 0, 1))(ts, hp, eps, key, k_upd, k_adv, env_state, tr)
 
     def learn(self, ts: TrainState, hp, eps, key, k_upd, k_adv, collected) -> tuple[TrainState, dict]:
         """The rest of one run's iteration after its rollout: the agent's and the learned
