@@ -119,11 +119,11 @@ class Trainer:
         return self.method.rollout_perturber(self.ac, ts.agent.params, self.adv_ac, ts.adv, eps, hp,
                                              self.cfg.inner_steps, self.cfg.rollout_under_adversary)
 
-    def fit(self, learner, batch, key, loss_fn, lr):
+    def fit(self, learner, batch, key, loss_fn, lr, pre_epoch=None):
         """`num_epochs` x `num_minibatches` PPO-style SGD steps on `loss_fn` (agent or adversary)."""
         cfg = self.cfg
         return ppo.update(learner, batch, key, loss_fn, self.opt, lr, cfg.num_epochs, cfg.num_minibatches,
-                          cfg.normalize_advantages)
+                          cfg.normalize_advantages, pre_epoch)
 
     def collect(self, ts: TrainState, eps, hp, key) -> tuple[EnvState, nz.RunningStats, nz.ReturnScale, Rollout]:
         """One rollout under the method's perturber, with the normaliser and return scale
@@ -201,7 +201,12 @@ class Trainer:
         agent = ts.agent
         if self.train_agent:
             loss_fn = lambda p, mb, k: self.method.loss(self.ac, p, mb, k, eps, hp, cfg.inner_steps)
-            agent, m = self.fit(agent, self.agent_batch(agent.params, ro, hp), k_upd, loss_fn, lr)
+            ahead = lambda p, b, k: self.method.solve_ahead(self.ac, p, b, k, eps, hp, cfg.inner_steps,
+                                                            cfg.normalize_advantages)
+            batch = self.agent_batch(agent.params, ro, hp)
+            if cfg.inner_schedule == "rollout":  # one solve at the rollout's parameters, reused by every epoch
+                batch = ahead(agent.params, batch, jax.random.fold_in(k_upd, 1))  # k_upd itself unchanged
+            agent, m = self.fit(agent, batch, k_upd, loss_fn, lr, ahead if cfg.inner_schedule == "epoch" else None)
             metrics.update(m)
         due = (ts.iteration % cfg.adv_update_every) == 0
         adversary, am = self.method.update_adversary(self.adv_ac, ts.adv, ro.obs, ro.final_obs, ro.tr, ro.reward,
