@@ -25,25 +25,53 @@ class Transition(NamedTuple):
     episode_return: jnp.ndarray
 
 
+def act(policy: Callable, perturber: Callable, stats, key, obs):
+    """One acting step of one run on raw `obs` [N, obs]: normalise, perturb, sample.
+    Returns (action, (delta, logp, adv_action, adv_logp))."""
+    ka, kp = jax.random.split(key)
+    obs_n = nz.normalize(stats, obs)
+    seen, adv_a, adv_logp = perturber(kp, obs_n)
+    mean, std = policy(seen)
+    a = networks.sample(ka, mean, std)
+    return a, (seen - obs_n, networks.log_prob(mean, std, a), adv_a, adv_logp)
+
+
+def _transition(obs, a, extras, out) -> Transition:
+    delta, logp, adv_a, adv_logp = extras
+    return Transition(obs, delta, a, logp, adv_a, adv_logp, out.reward, out.final_obs, out.terminated,
+                      out.terminated + out.truncated, out.episode_return)
+
+
 def rollout(env: VecEnv, env_state: EnvState, policy: Callable, perturber: Callable, stats,
             key, length: int):
     """`length` steps of every env. `policy(obs_norm) -> (mean, std)`;
     `perturber(key, obs_norm) -> (obs_seen, adv_action, adv_logp)`."""
 
     def step(state, k):
-        ka, kp = jax.random.split(k)
         obs = state.inner.obs
-        obs_n = nz.normalize(stats, obs)
-        seen, adv_a, adv_logp = perturber(kp, obs_n)
-        mean, std = policy(seen)
-        a = networks.sample(ka, mean, std)
+        a, extras = act(policy, perturber, stats, k, obs)
         state, out = env.step(state, networks.to_env_action(a))
-        done = out.terminated + out.truncated
-        return state, Transition(obs, seen - obs_n, a, networks.log_prob(mean, std, a), adv_a,
-                                 adv_logp, out.reward, out.final_obs, out.terminated, done,
-                                 out.episode_return)
+        return state, _transition(obs, a, extras, out)
 
     return jax.lax.scan(step, env_state, jax.random.split(key, length))
+
+
+def rollout_runs(env: VecEnv, env_state: EnvState, act_runs: Callable, keys, length: int):
+    """`rollout` for several runs at once: the same keys and numbers as `vmap(rollout)`,
+    but the physics steps one flat [runs * envs] batch (`VecEnv.step_runs`) and only
+    the acting is vmapped over runs. `act_runs(keys [R], obs [R, N, obs])` is `act`
+    vmapped over runs. Returns (env state, Transition [T, R, N, ...]): time-major, the
+    layout `vmap(rollout)` has inside a vmapped program, so what consumes it under
+    `vmap(..., in_axes=1)` compiles to the same numbers as before."""
+    step_keys = jnp.swapaxes(jax.vmap(lambda k: jax.random.split(k, length))(keys), 0, 1)  # [T, R, ...]
+
+    def step(state, k):
+        obs = state.inner.obs
+        a, extras = act_runs(k, obs)
+        state, out = env.step_runs(state, networks.to_env_action(a))
+        return state, _transition(obs, a, extras, out)
+
+    return jax.lax.scan(step, env_state, step_keys)
 
 
 def no_perturbation(key, obs_n):

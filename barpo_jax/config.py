@@ -12,6 +12,7 @@ from typing import Any, NamedTuple, Optional
 
 ALGOS = ("spo", "arpo", "arpo_guided", "barpo_unguided", "barpo", "sa_ppo", "car_ppo", "atla_ppo")
 LR_SCHEDULES = ("constant", "linear")
+INNER_SCHEDULES = ("minibatch", "epoch", "rollout")
 BACKENDS = ("mjx", "generalized", "positional", "spring")
 TASKS = (
     "ant", "halfcheetah", "hopper", "humanoid", "humanoidstandup", "inverted_pendulum",
@@ -140,6 +141,8 @@ class TrainConfig:
     inner_steps: int = 10                  # K
     inner_step_size: Optional[float] = None  # None -> eps / K
     sgld_noise: float = 1e-3               # Langevin noise scale for the KL inner level
+    inner_schedule: str = "minibatch"      # when the loss's inner solve runs: per minibatch (lineage),
+                                           # once per epoch, or once per rollout (see docs/methods.md)
     kappa: Optional[float] = None          # SPO-guidance weight (barpo, arpo_guided)
     kappa_reg: float = 0.1                 # SA-PPO regulariser weight
     car_lambda: float = 1.0                # CAR-PPO soft-max inverse temperature
@@ -182,6 +185,9 @@ class TrainConfig:
             raise ConfigError(f"num_seeds must be an integer >= 1, got {self.num_seeds!r}")
         if self.checkpoint_every_s is not None and not self.checkpoint_every_s > 0:
             raise ConfigError(f"checkpoint_every_s must be > 0 seconds (or None), got {self.checkpoint_every_s}")
+        if self.inner_schedule not in INNER_SCHEDULES:
+            raise ConfigError(f"unknown inner_schedule {self.inner_schedule!r}: choose one of "
+                              f"{', '.join(INNER_SCHEDULES)}")
         if self.lr_schedule not in LR_SCHEDULES:
             raise ConfigError(f"unknown lr_schedule {self.lr_schedule!r}: choose one of {', '.join(LR_SCHEDULES)}")
         if self.eps < 0:

@@ -98,3 +98,14 @@ class VecEnv:
         new = EnvState(inner, state.first, jnp.where(done > 0, 0, steps).astype(jnp.int32),
                        ep_return * (1.0 - done), state.reset_key)
         return new, out
+
+    def step_runs(self, state: EnvState, action) -> tuple[EnvState, StepOut]:
+        """`step` for a state with a leading run axis ([runs, envs, ...]; reset_key [runs, 2]):
+        the physics runs once on the flattened [runs * envs] batch. MJX stepped under a
+        vmap over runs (even a run axis of one) is several times slower on a CPU
+        than the same step on one flat batch (benchmarks/results/mjx_scaling_cpu.md)."""
+        runs, n = action.shape[:2]
+        flat = lambda x: x.reshape((runs * n,) + x.shape[2:])
+        new, out = self.step(jax.tree.map(flat, state._replace(reset_key=None)), flat(action))
+        back = lambda x: x.reshape((runs, n) + x.shape[1:])
+        return jax.tree.map(back, new)._replace(reset_key=state.reset_key), jax.tree.map(back, out)

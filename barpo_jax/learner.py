@@ -1,9 +1,11 @@
 """The pure training program: state, one iteration, and the compiled chunk.
 
 One compiled program per chunk: `lax.scan` over `chunk` iterations of
-`vmap(iteration)` over runs (seeds, or seeds x hyper-parameter grid points). Every
-chunk has the same shapes, so nothing recompiles; the host loop that runs chunks
-lives in `train.py`.
+`iteration_runs`, which is `vmap(iteration)` over runs (seeds, or seeds x
+hyper-parameter grid points) except that the physics steps one flat [runs * envs]
+batch outside the run vmap (MJX under a vmap is several times slower on a CPU).
+Every chunk has the same shapes, so nothing recompiles; the host loop that runs
+chunks lives in `train.py`.
 
 Float hyper-parameters live in `hp` (a `config.HyperParams` of arrays with a leading run
 axis), not in the compiled program, so sweeps vmap over them (see `sweep.py`).
@@ -117,18 +119,35 @@ class Trainer:
         return self.method.rollout_perturber(self.ac, ts.agent.params, self.adv_ac, ts.adv, eps, hp,
                                              self.cfg.inner_steps, self.cfg.rollout_under_adversary)
 
-    def fit(self, learner, batch, key, loss_fn, lr):
+    def fit(self, learner, batch, key, loss_fn, lr, pre_epoch=None):
         """`num_epochs` x `num_minibatches` PPO-style SGD steps on `loss_fn` (agent or adversary)."""
         cfg = self.cfg
         return ppo.update(learner, batch, key, loss_fn, self.opt, lr, cfg.num_epochs, cfg.num_minibatches,
-                          cfg.normalize_advantages)
+                          cfg.normalize_advantages, pre_epoch)
 
     def collect(self, ts: TrainState, eps, hp, key) -> tuple[EnvState, nz.RunningStats, nz.ReturnScale, Rollout]:
         """One rollout under the method's perturber, with the normaliser and return scale
         updated from it (unless the agent is frozen)."""
-        cfg = self.cfg
         env_state, tr = acting.rollout(self.env, ts.env, functools.partial(self.ac.dist, ts.agent.params),
-                                       self.perturber(ts, eps, hp), ts.stats, key, cfg.unroll_length)
+                                       self.perturber(ts, eps, hp), ts.stats, key, self.cfg.unroll_length)
+        return self.finish_rollout(ts, hp, env_state, tr)
+
+    def collect_runs(self, ts: TrainState, eps, hp, keys) -> tuple[EnvState, acting.Transition]:
+        """The rollouts of every run (leading run axis) with the physics stepped on one flat
+        [runs * envs] batch outside the run vmap (`acting.rollout_runs`): the numbers of
+        `vmap(collect)`, several times faster on MJX. Returns (env state, Transition
+        [T, runs, N, ...]) for `finish_rollout` under a vmap over runs."""
+        def act(ts, eps, hp, key, obs):
+            return acting.act(functools.partial(self.ac.dist, ts.agent.params), self.perturber(ts, eps, hp),
+                              ts.stats, key, obs)
+        act_runs = lambda k, obs: jax.vmap(act)(ts, eps, hp, k, obs)
+        return acting.rollout_runs(self.env, ts.env, act_runs, keys, self.cfg.unroll_length)
+
+    def finish_rollout(self, ts: TrainState, hp, env_state, tr) -> tuple[EnvState, nz.RunningStats,
+                                                                            nz.ReturnScale, Rollout]:
+        """The normaliser and return scale updated from one run's rollout `tr`, and the
+        rollout as trained on."""
+        cfg = self.cfg
         stats = nz.update(ts.stats, tr.obs) if (cfg.normalize_observations and self.train_agent) else ts.stats
         obs_n, fin_n = nz.normalize(stats, tr.obs), nz.normalize(stats, tr.final_obs)
         returns = ts.returns
@@ -147,10 +166,29 @@ class Trainer:
                                  ro.tr.logp, ro.reward, ro.tr.terminated, ro.tr.done, hp.gamma, hp.gae_lambda)
 
     def iteration(self, ts: TrainState, hp) -> tuple[TrainState, dict]:
-        cfg = self.cfg
+        """One iteration of one run: collect a rollout, then learn from it."""
         key, k_roll, k_upd, k_adv = jax.random.split(ts.key, 4)
         eps = self.eps_at(ts.iteration, hp)
-        env_state, stats, returns, ro = self.collect(ts, eps, hp, k_roll)
+        return self.learn(ts, hp, eps, key, k_upd, k_adv, self.collect(ts, eps, hp, k_roll))
+
+    def iteration_runs(self, ts: TrainState, hp) -> tuple[TrainState, dict]:
+        """`vmap(iteration)` over the leading run axis, with the physics on one flat batch
+        (`collect_runs`); the keys and numbers are those of `vmap(iteration)`."""
+        keys = jax.vmap(lambda k: jax.random.split(k, 4))(ts.key)
+        key, k_roll, k_upd, k_adv = (keys[:, i] for i in range(4))
+        eps = jax.vmap(self.eps_at)(ts.iteration, hp)
+        env_state, tr = self.collect_runs(ts, eps, hp, k_roll)
+
+        def learn(ts, hp, eps, key, k_upd, k_adv, env_state, tr):
+            return self.learn(ts, hp, eps, key, k_upd, k_adv, self.finish_rollout(ts, hp, env_state, tr))
+        # tr is time-major [T, runs, ...]: in_axes=1 keeps the compiled update that of vmap(iteration)
+        return jax.vmap(learn, in_axes=(0, 0, 0, 0, 0, 0, 0, 1))(ts, hp, eps, key, k_upd, k_adv, env_state, tr)
+
+    def learn(self, ts: TrainState, hp, eps, key, k_upd, k_adv, collected) -> tuple[TrainState, dict]:
+        """The rest of one run's iteration after its rollout: the agent's and the learned
+        adversary's updates, and the metrics."""
+        cfg = self.cfg
+        env_state, stats, returns, ro = collected
         lr = hp.learning_rate
         if cfg.lr_schedule == "linear":
             lr = lr * (1.0 - ts.iteration.astype(jnp.float32) / cfg.num_iterations)
@@ -163,7 +201,12 @@ class Trainer:
         agent = ts.agent
         if self.train_agent:
             loss_fn = lambda p, mb, k: self.method.loss(self.ac, p, mb, k, eps, hp, cfg.inner_steps)
-            agent, m = self.fit(agent, self.agent_batch(agent.params, ro, hp), k_upd, loss_fn, lr)
+            ahead = lambda p, b, k: self.method.solve_ahead(self.ac, p, b, k, eps, hp, cfg.inner_steps,
+                                                            cfg.normalize_advantages)
+            batch = self.agent_batch(agent.params, ro, hp)
+            if cfg.inner_schedule == "rollout":  # one solve at the rollout's parameters, reused by every epoch
+                batch = ahead(agent.params, batch, jax.random.fold_in(k_upd, 1))  # k_upd itself unchanged
+            agent, m = self.fit(agent, batch, k_upd, loss_fn, lr, ahead if cfg.inner_schedule == "epoch" else None)
             metrics.update(m)
         due = (ts.iteration % cfg.adv_update_every) == 0
         adversary, am = self.method.update_adversary(self.adv_ac, ts.adv, ro.obs, ro.final_obs, ro.tr, ro.reward,
@@ -171,18 +214,21 @@ class Trainer:
         metrics.update(am)
         return TrainState(agent, adversary, stats, returns, env_state, key, ts.iteration + 1), metrics
 
-    def chunk_fn(self, length: int):
-        """jit(scan(vmap(iteration))) over `length` iterations: the compiled unit."""
-        if length in self._chunks:
-            return self._chunks[length]
+    def chunk_fn(self, length: int, _nested_physics: bool = False):
+        """jit(scan(iteration_runs)) over `length` iterations: the compiled unit.
+        `_nested_physics` (tests only) steps the physics under the run vmap instead,
+        i.e. scan(vmap(iteration)), the program before the flat-batch physics."""
+        if (length, _nested_physics) in self._chunks:
+            return self._chunks[length, _nested_physics]
+        iteration = jax.vmap(self.iteration) if _nested_physics else self.iteration_runs
 
         def run(ts, hp):
             def body(ts, _):
-                return jax.vmap(self.iteration)(ts, hp)
+                return iteration(ts, hp)
             ts, metrics = jax.lax.scan(body, ts, None, length=length)
             return ts, jax.tree.map(lambda m: jnp.swapaxes(m, 0, 1), metrics)  # -> [run, iter]
-        self._chunks[length] = jax.jit(run)
-        return self._chunks[length]
+        self._chunks[length, _nested_physics] = jax.jit(run)
+        return self._chunks[length, _nested_physics]
 
 
 def shard(state: TrainState, num_envs: int) -> TrainState:

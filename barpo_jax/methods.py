@@ -100,9 +100,20 @@ class Method:
         observation, or (no inner level) the observation the policy acted on."""
         if self.inner is None:
             return batch.obs_seen
+        if batch.obs_adv is not None:  # solved ahead, once per epoch or per rollout (`inner_schedule`)
+            return batch.obs_adv
         objective = self.inner.objective(ac, params, batch, hp)
         noise = hp.sgld_noise if self.inner.langevin else 0.0
         return adversary.solve(objective, batch.obs, key, eps, steps, eps * hp.step_frac, noise)
+
+    def solve_ahead(self, ac, params, batch, key, eps, hp, steps: int, normalize_advantage: bool):
+        """The batch with `obs_adv` solved once on the whole batch at `params` (the
+        "epoch"/"rollout" inner schedules); unchanged for a method without an inner level.
+        Advantages are normalised over the whole batch for the solve, as a minibatch's are."""
+        if self.inner is None:
+            return batch
+        view = ppo.normalized_advantages(batch) if normalize_advantage else batch
+        return batch._replace(obs_adv=self.perturb(ac, params, view, key, eps, hp, steps))
 
     def loss(self, ac, params, batch, key, eps, hp, steps: int):
         obs_adv = self.perturb(ac, params, batch, key, eps, hp, steps)

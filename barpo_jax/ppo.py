@@ -24,6 +24,8 @@ class Batch(NamedTuple):
     advantage: jnp.ndarray  # [B]
     target: jnp.ndarray     # [B] value target (GAE return)
     value: Optional[jnp.ndarray] = None  # [B] critic's prediction when collected (for value clipping)
+    obs_adv: Optional[jnp.ndarray] = None  # [B] inner solution solved ahead of the minibatches
+                                           # (`inner_schedule` "epoch"/"rollout"); None: per minibatch
 
 
 class Learner(NamedTuple):
@@ -101,9 +103,16 @@ def minibatch_epoch(step: Callable, carry, data, perm, num_minibatches: int, xs=
     return jax.lax.scan(step, carry, mbs if xs is None else (mbs, xs))
 
 
+def normalized_advantages(batch: Batch) -> Batch:
+    a = batch.advantage
+    return batch._replace(advantage=(a - a.mean()) / (a.std() + 1e-8))
+
+
 def update(learner: Learner, batch: Batch, key, loss_fn: Callable, opt, lr, num_epochs: int,
-           num_minibatches: int, normalize_advantage: bool = True):
+           num_minibatches: int, normalize_advantage: bool = True, pre_epoch: Optional[Callable] = None):
     """`num_epochs` passes of shuffled minibatch SGD on `loss_fn(params, minibatch, key)`.
+    `pre_epoch(params, batch, key) -> batch`, when given, rewrites the whole batch at the
+    start of every epoch (an inner solve shared by the epoch's minibatches).
 
     Returns the new learner and the mean of the loss-function aux metrics.
     """
@@ -113,17 +122,19 @@ def update(learner: Learner, batch: Batch, key, loss_fn: Callable, opt, lr, num_
     def step(learner, xs):
         mb, k = xs
         if normalize_advantage:
-            a = mb.advantage
-            mb = mb._replace(advantage=(a - a.mean()) / (a.std() + 1e-8))
+            mb = normalized_advantages(mb)
         (loss, aux), grads = jax.value_and_grad(loss_fn, has_aux=True)(learner.params, mb, k)
         upd, opt_state = opt.update(grads, learner.opt_state, learner.params)
         params = jax.tree.map(lambda p, u: p - lr * u, learner.params, upd)
         return Learner(params, opt_state), {"loss": loss, "grad_norm": optax.global_norm(grads), **aux}
 
     def epoch(learner, k):
+        data = batch
+        if pre_epoch is not None:  # a key folded from k: the epoch's own keys stay those without it
+            data = pre_epoch(learner.params, batch, jax.random.fold_in(k, 1))
         kp, kl = jax.random.split(k)
         perm = jax.random.permutation(kp, n)
-        return minibatch_epoch(step, learner, batch, perm, num_minibatches, jax.random.split(kl, num_minibatches))
+        return minibatch_epoch(step, learner, data, perm, num_minibatches, jax.random.split(kl, num_minibatches))
 
     learner, metrics = jax.lax.scan(epoch, learner, jax.random.split(key, num_epochs))
     return learner, jax.tree.map(jnp.mean, metrics)
