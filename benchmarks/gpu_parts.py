@@ -15,6 +15,7 @@ import jax
 import jax.numpy as jnp
 
 import barpo_jax as bj
+from benchmarks import rates
 from barpo_jax.config import hyperparams
 from barpo_jax.learner import Trainer
 
@@ -33,24 +34,10 @@ def _timed(fn, args, repeats):
 
 
 def raw_sps(env_name, backend, num_envs, steps_per_call, repeats=3, episode_length=1000) -> dict:
-    """Physics alone: `env.step` with uniform random actions and auto-reset, scanned."""
-    from barpo_jax.envs import VecEnv
-    env = VecEnv(env_name, backend, num_envs, episode_length)
-    length = max(1, math.ceil(steps_per_call / num_envs))
-
-    def run(state, key):
-        def body(carry, k):
-            s, total = carry
-            a = jax.random.uniform(k, (num_envs, env.action_size), minval=-1.0, maxval=1.0)
-            s, out = env.step(s, a)
-            return (s, total + jnp.sum(out.reward)), None
-        (state, total), _ = jax.lax.scan(body, (state, jnp.zeros(())), jax.random.split(key, length))
-        return state, total  # the final state is returned: no physics is dead code
-    state = jax.jit(env.reset)(jax.random.PRNGKey(0))
-    first, times = _timed(jax.jit(run), (state, jax.random.PRNGKey(1)), repeats)
-    steps = length * num_envs
-    return {"steps_per_call": steps, "compile_plus_first_s": first, "call_s": times,
-            "sps": steps / statistics.median(times)}
+    """Physics alone (`rates.raw_stepping`), in this module's result keys."""
+    r = rates.raw_stepping(env_name, backend, num_envs, episode_length, steps_per_call, repeats)
+    return {"steps_per_call": r["steps_per_call"], "compile_s": r["compile_s"],
+            "call_s": r["call_seconds"], "sps": r["sps_median"]}
 
 
 def train_sps(cfg: bj.TrainConfig, num_runs: int, iterations: int, repeats=2) -> dict:
