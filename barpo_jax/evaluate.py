@@ -81,7 +81,7 @@ class RobustnessReport:
         """Signs that the gradient attacks were not strong enough (gradient masking) or
         that an attack left the ball; printed under the table."""
         out = []
-        grad = [j for j, a in enumerate(self.attacks) if a in atk.GRADIENT or a == "rs"]
+        grad = [j for j, a in enumerate(self.attacks) if a in atk.TAKES_STRENGTH]
         for i, s in enumerate(self.seeds):
             if "random" in self.attacks and grad:
                 r = self.returns[i, self.attacks.index("random")]
@@ -213,9 +213,7 @@ def evaluate(result: "TrainResult", attacks="all", eps: Optional[float] = None, 
     # Columns: every attack at `at`, then the masking checks (built-in gradient attacks at twice the effort).
     columns = [(name, name, at) for name in names]
     if masking_check and eps > 0:
-        columns += [(f"{name}@x2", name, at.doubled()) for name in names
-                    if (name in atk.GRADIENT and items[name] is atk.HEURISTIC[name]) or
-                    (name == "rs" and items[name] is atk.LEARNED["rs"])]
+        columns += [(f"{name}@x2", name, at.doubled()) for name in names if atk.takes_strength(name, items[name])]
     reward_scale = _reward_scale(result)
 
     def one_seed(p, s, scale, learned_params, k):

@@ -34,9 +34,18 @@ def strength(value) -> Strength:
     return STRENGTHS[value]
 
 
+TAKES_STRENGTH = GRADIENT + ("rs",)   # built-ins whose test-time solve runs at a Strength
+
+
+def takes_strength(name: str, item) -> bool:
+    """True for the built-in attack of that name that solves at a Strength (a user
+    attack that reuses the name is not)."""
+    return name in TAKES_STRENGTH and item is {**HEURISTIC, **LEARNED}[name]
+
+
 def bind(name: str, item, at: Strength):
-    """A built-in attack with its strength applied (user attacks are returned as given)."""
-    if name in GRADIENT and item is HEURISTIC[name]:
+    """A built-in heuristic attack with its strength applied (others are returned as given)."""
+    if name in HEURISTIC and takes_strength(name, item):
         return functools.partial(item, strength=at)
     return item
 
