@@ -63,6 +63,9 @@ def parser() -> argparse.ArgumentParser:
     e.add_argument("--strength", default="strong", choices=["strong", "lineage"],
                    help="gradient-attack strength: strong (APGD, restarts; default) or lineage (10 steps of eps/10, "
                    "one start, as published tables)")
+    e.add_argument("--learned-scan", default=None, choices=["none", "small", "large"],
+                   help="hyper-parameter grid of sa_rl/pa_ad, strongest fit per victim kept (default: small on "
+                        "a CPU, 4 fits; large on an accelerator, 12 fits; none: one fit at the run's settings)")
     e.add_argument("--no-masking-check", action="store_true",
                    help="skip re-running each gradient attack at twice the steps and restarts")
     e.add_argument("--episodes", type=_num, default=50)
@@ -140,7 +143,7 @@ def cmd_eval(a):
     result = bj.load(a.run)
     report = bj.evaluate(result, attacks=a.attacks, eps=a.eps, episodes=a.episodes,
                          learned_timesteps=a.attack_steps, progress=not a.no_progress, strength=a.strength,
-                         masking_check=not a.no_masking_check)
+                         masking_check=not a.no_masking_check, learned_scan=a.learned_scan)
     _write_eval(a.out or a.run, report)
 
 

@@ -55,6 +55,7 @@ class RobustnessReport:
     checks: list = dataclasses.field(default_factory=list)
     check_returns: Optional[np.ndarray] = None
     ball_excess: dict = dataclasses.field(default_factory=dict)
+    learned: dict = dataclasses.field(default_factory=dict)
 
     MASKING_TOLERANCE = 0.05  # a doubled attack lowering the return by more than this fraction is flagged
 
@@ -84,9 +85,11 @@ class RobustnessReport:
         grad = [j for j, a in enumerate(self.attacks) if a in atk.TAKES_STRENGTH]
         for i, s in enumerate(self.seeds):
             if "random" in self.attacks and grad:
-                r = self.returns[i, self.attacks.index("random")]
-                g = self.returns[i, grad].min()
-                if r < g:
+                j = self.attacks.index("random")
+                r, g_col = self.returns[i, j], grad[int(np.argmin(self.returns[i, grad]))]
+                g = self.returns[i, g_col]
+                if self._clearly_below(i, j, g_col) and ("none" not in self.attacks
+                                                         or self._clearly_below(i, j, self.attacks.index("none"))):
                     out.append(f"seed {s}: random ({r:.1f}) beats every gradient attack (best {g:.1f}): "
                                "gradient masking? try more steps/restarts or other objectives")
             for c, name in enumerate(self.checks):
@@ -103,6 +106,12 @@ class RobustnessReport:
                                "(projected back for this evaluation)")
         return out
 
+    def _clearly_below(self, i: int, a: int, b: int) -> bool:
+        """Seed i's mean return in column a is below column b's by more than two standard
+        errors of the difference, so episode noise alone does not raise a flag."""
+        se = np.sqrt((self.returns_std[i, a] ** 2 + self.returns_std[i, b] ** 2) / self.episodes)
+        return bool(self.returns[i, b] - self.returns[i, a] > 2.0 * se)
+
     def table(self) -> str:
         head = ["agent"] + ["natural" if a == "none" else a for a in self.attacks] + ["worst"]
         lines = [f"**{self.env} / {self.algo}**, eps = {self.eps:g}, {self.episodes} episodes per cell "
@@ -115,6 +124,10 @@ class RobustnessReport:
             lines.append("| " + " | ".join([name] + cells + [f"**{self.worst_case[i]:.1f}**"]) + " |")
         if self.strength:
             lines += ["", f"Gradient attacks: {self.strength}."]
+        for name, info in self.learned.items():
+            if "scan" in info:
+                chosen = ", ".join(f"lr {c[0]:g} ent {c[1]:g}" for c in info.get("chosen", []))
+                lines += [f"Learned attack {name}: scan {info['scan']}; per seed: {chosen}."]
         flags = self.flags()
         if self.checks:
             lines += ["", f"Masking checks ({', '.join(self.checks)}): " + ("**flagged**" if flags else "none flagged.")]
@@ -128,7 +141,7 @@ class RobustnessReport:
                 "median_agent": self.median_agent, "strength": self.strength, "checks": self.checks,
                 "check_returns": None if self.check_returns is None else np.asarray(self.check_returns).tolist(),
                 "ball_excess": {k: np.asarray(v).tolist() for k, v in self.ball_excess.items()},
-                "flags": self.flags()}
+                "learned": self.learned, "flags": self.flags()}
 
     def save(self, path: str) -> str:
         os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
@@ -144,7 +157,7 @@ class RobustnessReport:
         return cls(d["env"], d["algo"], d["eps"], d["episodes"], d["attacks"], np.asarray(d["returns"]),
                    np.asarray(d["returns_std"]), d["seeds"], d.get("strength", ""), d.get("checks", []),
                    None if checks is None else np.asarray(checks),
-                   {k: np.asarray(v) for k, v in d.get("ball_excess", {}).items()})
+                   {k: np.asarray(v) for k, v in d.get("ball_excess", {}).items()}, d.get("learned", {}))
 
     def plot(self, path: Optional[str] = None):
         """Bars: the median agent's return under each attack; dots: every seed."""
@@ -164,7 +177,8 @@ class RobustnessReport:
 
 def evaluate(result: "TrainResult", attacks="all", eps: Optional[float] = None, episodes: int = 50,
              seed: int = 0, learned_timesteps: Optional[int] = None, episode_length: Optional[int] = None,
-             progress: bool = True, strength="strong", masking_check: bool = True) -> RobustnessReport:
+             progress: bool = True, strength="strong", masking_check: bool = True,
+             learned_scan=None) -> RobustnessReport:
     """Evaluate every run of `result` under every attack.
 
     Args:
@@ -183,6 +197,9 @@ def evaluate(result: "TrainResult", attacks="all", eps: Optional[float] = None, 
         `attacks.Strength`.
       masking_check: also run each built-in gradient attack at twice the steps and
         restarts on the same episodes, and flag agents where that still lowers the return.
+      learned_scan: the hyper-parameter grid of the learned policy attacks (sa_rl,
+        pa_ad): 'none', 'small', 'large' or an `attacks.LearnedScan`; None is 'small' on
+        a CPU and 'large' on an accelerator. The strongest fit per victim is kept.
 
     Returns:
       A RobustnessReport (its `flags()` list possible gradient masking).
@@ -196,6 +213,7 @@ def evaluate(result: "TrainResult", attacks="all", eps: Optional[float] = None, 
     if int(episodes) != episodes or episodes < 1:
         raise ConfigError(f"episodes must be a positive integer, got {episodes}")
     at = atk.strength(strength)
+    scan = atk.scan(learned_scan)
     items = atk.resolve(attacks)
     names = list(items)
     key = jax.random.PRNGKey(seed)
@@ -204,10 +222,11 @@ def evaluate(result: "TrainResult", attacks="all", eps: Optional[float] = None, 
     params = jax.tree.map(jnp.asarray, result.params)
     stats = jax.tree.map(jnp.asarray, result.normalizer)
 
-    fitted = {}
+    fitted, learned_info = {}, {}
     for i, (name, item) in enumerate(items.items()):
         if isinstance(item, atk.Learned):
-            fitted[name] = item.fit(result, eps, budget, jax.random.fold_in(key, 1000 + i), progress)
+            fitted[name], learned_info[name] = item.fit(result, eps, budget, jax.random.fold_in(key, 1000 + i),
+                                                        progress, scan)
     env = VecEnv(cfg.env, cfg.backend, int(episodes), episode_length or cfg.episode_length)
     nets = {name: items[name].network(cfg, env) for name in fitted}  # each learned attack builds its own
     # Columns: every attack at `at`, then the masking checks (built-in gradient attacks at twice the effort).
@@ -216,48 +235,57 @@ def evaluate(result: "TrainResult", attacks="all", eps: Optional[float] = None, 
         columns += [(f"{name}@x2", name, at.doubled()) for name in names if atk.takes_strength(name, items[name])]
     reward_scale = _reward_scale(result)
 
-    def one_seed(p, s, scale, learned_params, k):
-        victim = atk.make_victim(ac, p)
+    def column(name, base, strength_c):
+        """One column as a function of one run: (params, stats, reward scale, fitted, key) ->
+        (episode returns, largest excess outside the ball). Each column is its own compiled
+        program: one program for every column compiled for minutes on a CPU, and the
+        progress bar can then advance per attack."""
+        item = items[base]
 
-        def q_model(state):  # the victim's one-step Q at this state, for model-based attacks
-            def q(x):
-                nxt, r, term = env.peek(state, networks.to_env_action(victim.dist(x)[0]))
-                return r * scale + cfg.gamma * (1.0 - term) * victim.value(nz.normalize(s, nxt))
-            return q
-
-        out, excess = [], {}
-        for name, base, strength_c in columns:
-            item = items[base]
+        def one_seed(p, s, scale, learned_params, k):
+            victim = atk.make_victim(ac, p)
             if isinstance(item, atk.Learned):
                 fn = item.apply(learned_params[base], nets[base], strength_c)
             else:
                 fn = atk.bind(base, item, strength_c)
 
-            def act(kk, state, fn=fn):
+            def q_model(state):  # the victim's one-step Q at this state, for model-based attacks
+                def q(x):
+                    nxt, r, term = env.peek(state, networks.to_env_action(victim.dist(x)[0]))
+                    return r * scale + cfg.gamma * (1.0 - term) * victim.value(nz.normalize(s, nxt))
+                return q
+
+            def act(kk, state):
                 o = nz.normalize(s, state.inner.obs)
                 seen = fn(kk, o, victim._replace(q=q_model(state)), eps)
                 outside = jnp.max(jnp.abs(seen - o), axis=-1) / max(eps, 1e-12) - 1.0
                 seen = adversary.project(seen, o, eps)
                 return networks.to_env_action(victim.dist(seen)[0]), outside
             ret, outside = acting.episode_outcomes(env, act, jax.random.fold_in(k, names.index(base)))
-            out.append(ret)
-            excess[name] = jnp.max(outside)
-        return jnp.stack(out), excess
+            return ret, jnp.max(outside)
+        return jax.jit(jax.vmap(one_seed))
 
-    bar = progress_bar(progress, 1, "evaluate")
+    bar = progress_bar(progress, len(columns), "evaluate")
     keys = jax.random.split(jax.random.fold_in(key, 7), result.num_runs)
-    rets, excess = jax.jit(jax.vmap(one_seed))(params, stats, reward_scale, fitted, keys)
-    rets = np.asarray(rets)  # [run, column, episode]
+    outs, excess = [], {}
+    for name, base, strength_c in columns:
+        if bar is not None:
+            bar.set_postfix_str(name)
+        ret, excess[name] = column(name, base, strength_c)(params, stats, reward_scale, fitted, keys)
+        outs.append(np.asarray(ret))
+        if bar is not None:
+            bar.update(1)
     if bar is not None:
-        bar.update(1)
         bar.close()
+    rets = np.stack(outs, 1)  # [run, column, episode]
     seeds = list(result.seeds) if result.seeds is not None else list(range(result.num_runs))
     n = len(names)
     checks = [c[0] for c in columns[n:]]
     outside = {name: np.maximum(np.asarray(excess[name]), 0.0) for name in names
                if name != "none" and float(np.max(np.asarray(excess[name]))) > 1e-4}
     return RobustnessReport(cfg.env, cfg.algo, eps, int(episodes), names, rets[:, :n].mean(-1), rets[:, :n].std(-1),
-                            seeds, at.describe(), checks, rets[:, n:].mean(-1) if checks else None, outside)
+                            seeds, at.describe(), checks, rets[:, n:].mean(-1) if checks else None, outside,
+                            learned_info)
 
 
 def _reward_scale(result) -> jnp.ndarray:

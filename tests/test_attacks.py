@@ -59,16 +59,30 @@ def test_critic_lowers_value_more_than_random():
 
 def test_eps_zero_every_attack_equals_natural(trained):
     rep = bj.evaluate(trained, attacks=list(attacks.NAMES), eps=0.0, episodes=4, learned_timesteps=4096,
-                      strength=attacks.Strength("tiny", 3, 2, "apgd"), progress=False)
+                      strength=attacks.Strength("tiny", 3, 2, "apgd"), progress=False, learned_scan="none")
     assert rep.attacks[0] == "none" and set(attacks.NAMES) <= set(rep.attacks)
     np.testing.assert_allclose(rep.returns, rep.returns[:, :1].repeat(len(rep.attacks), 1), rtol=1e-6)
 
 
 def test_sa_rl_beats_random_on_a_trained_policy(trained):
     rep = bj.evaluate(trained, attacks=["random", "sa_rl"], eps=1.0, episodes=16, learned_timesteps=150_000,
-                      progress=False)
+                      progress=False, learned_scan="none")
     r = dict(zip(rep.attacks, rep.returns.mean(0)))
     assert r["sa_rl"] < 0.8 * r["random"], r
+
+
+def test_learned_scan_keeps_each_victims_strongest_fit(trained):
+    scan = attacks.LearnedScan("t", (3e-4, 3e-3), (0.0, 1e-2), 4)
+    rep = bj.evaluate(trained, attacks=["sa_rl"], eps=0.5, episodes=2, learned_timesteps=8192, learned_scan=scan,
+                      masking_check=False, progress=False)
+    info = rep.learned["sa_rl"]
+    held_out = np.asarray(info["select_returns"])
+    assert held_out.shape == (2, 4) and len(info["points"]) == 4
+    for run in range(2):
+        assert info["chosen"][run] == info["points"][int(np.argmin(held_out[run]))]
+    assert "Learned attack sa_rl: scan t" in rep.table()
+    with pytest.raises(bj.ConfigError, match="unknown learned-attack scan"):
+        attacks.scan("huge")
 
 
 def test_user_attack_plugs_in_and_report_api(trained, tmp_path):
@@ -182,3 +196,13 @@ def test_masking_check_and_ball_flags(trained):
     assert any("left the ball" in f for f in rep.flags())
     with pytest.raises(bj.ConfigError, match="unknown attack strength"):
         bj.evaluate(trained, attacks=["mad"], strength="huge", progress=False)
+
+
+def test_random_flag_needs_a_gap_larger_than_episode_noise():
+    def report(random_mean, std):
+        returns = np.array([[100.0, random_mean, 98.0]])
+        return bj.RobustnessReport("spring", "spo", 0.1, 16, ["none", "random", "mad"], returns,
+                                   np.full_like(returns, std), [0])
+    assert not any("beats every" in f for f in report(96.0, 10.0).flags())  # 2 below mad, se of the gap 3.5
+    assert any("beats every" in f for f in report(80.0, 10.0).flags())
+    assert any("beats every" in f for f in report(96.0, 0.5).flags())

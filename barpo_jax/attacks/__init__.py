@@ -15,7 +15,7 @@ import functools
 import numpy as np
 
 from ..config import ConfigError
-from .base import LINEAGE, PGD_STEPS, STRENGTHS, STRONG, Learned, Strength, Victim, make_victim
+from .base import LINEAGE, PGD_STEPS, SCANS, STRENGTHS, STRONG, Learned, LearnedScan, Strength, Victim, make_victim
 from .heuristic import GRADIENT, HEURISTIC, MAD_NOISE, OPT_IN, critic, flip, mad, none, q_step, uniform
 from .learned import LEARNED
 from .learned import SPECS as LEARNED_SPECS
@@ -32,6 +32,20 @@ def strength(value) -> Strength:
         raise ConfigError(f"unknown attack strength {value!r}: choose from {', '.join(STRENGTHS)} "
                           "or pass an attacks.Strength(name, steps, restarts, schedule)")
     return STRENGTHS[value]
+
+
+def scan(value) -> LearnedScan:
+    """A LearnedScan, or its name ('none', 'small', 'large'); None picks 'large' on an
+    accelerator and 'small' on a CPU."""
+    if value is None:
+        import jax
+        value = "small" if jax.default_backend() == "cpu" else "large"
+    if isinstance(value, LearnedScan):
+        return value
+    if value not in SCANS:
+        raise ConfigError(f"unknown learned-attack scan {value!r}: choose from {', '.join(SCANS)} "
+                          "or pass an attacks.LearnedScan(name, learning_rates, entropy_coefs, select_episodes)")
+    return SCANS[value]
 
 
 TAKES_STRENGTH = GRADIENT + ("rs",)   # built-ins whose test-time solve runs at a Strength

@@ -33,6 +33,40 @@ STRONG = Strength("strong", 50, 2, "apgd")   # from benchmarks/results/attack_st
 STRENGTHS = {"strong": STRONG, "lineage": LINEAGE}
 
 
+class LearnedScan(NamedTuple):
+    """The hyper-parameter grid a learned policy attack (sa_rl, pa_ad) is fitted over.
+
+    A learned attack is only as strong as its training run, so (following the ATLA
+    authors' protocol) every grid point is fitted against every victim run -- all in one
+    vmapped program -- and the point that lowers that victim's mean return most on
+    `select_episodes` held-out episodes is kept. Empty grids mean "the run's own
+    adv_learning_rate and entropy_coef" and no selection.
+    """
+    name: str
+    learning_rates: tuple = ()
+    entropy_coefs: tuple = ()
+    select_episodes: int = 0
+
+    def points(self, default_lr: float, default_entropy: float) -> list:
+        """[(learning rate, entropy coefficient)] in the order the fits are stacked."""
+        lrs = self.learning_rates or (default_lr,)
+        ents = self.entropy_coefs or (default_entropy,)
+        return [(lr, e) for lr in lrs for e in ents]
+
+    def describe(self) -> str:
+        if not self.learning_rates and not self.entropy_coefs:
+            return f"{self.name}: one fit at the run's own settings"
+        return (f"{self.name}: learning rate {list(self.learning_rates)} x entropy {list(self.entropy_coefs)}, "
+                f"strongest on {self.select_episodes} held-out episodes kept per victim")
+
+
+SCANS = {
+    "none": LearnedScan("none"),
+    "small": LearnedScan("small", (3e-4, 3e-3), (0.0, 1e-2), 8),                     # CPU default: 4 fits
+    "large": LearnedScan("large", (1e-4, 3e-4, 1e-3, 3e-3), (0.0, 1e-3, 1e-2), 16),   # accelerator default: 12
+}
+
+
 class Victim(NamedTuple):
     """The attacked policy as pure functions of the normalised observation.
 
@@ -53,7 +87,9 @@ def make_victim(ac: networks.ActorCritic, params) -> Victim:
 class Learned:
     """A learned attack.
 
-    fit(result, eps, timesteps, key, progress) -> params [run, ...] (one fit per victim run);
+    fit(result, eps, timesteps, key, progress, scan) -> (params [run, ...], info dict): one
+      fit per victim run (the strongest over `scan`, a LearnedScan, where the attack
+      has hyper-parameters to scan); info says what was chosen, for the report;
     network(cfg, env) -> the attack's network, built by the attack itself (None if it needs none);
     apply(params, network, strength) -> heuristic-style attack function for one run's
       params (`strength` applies to attacks that solve a gradient problem at test time).

@@ -11,28 +11,59 @@ import functools
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
-from .. import adversary, networks
+from .. import acting, adversary, networks
+from .. import normalize as nz
 from ..config import hyperparams
 from ..envs import VecEnv
 from ..learner import Trainer
 from ..progress import progress_bar
 from ..train import run_chunks
 from . import robust_sarsa as rs
-from .base import PGD_STEPS, STRONG, Learned, Strength
+from .base import PGD_STEPS, SCANS, STRONG, Learned, LearnedScan, Strength, make_victim
 
 
 def _fit_policy_adversary(spec: adversary.LearnedAdversary):
-    def fit(result, eps, timesteps, key, progress):
-        cfg = result.config.replace(algo="atla_ppo", num_timesteps=timesteps, eps=eps, eps_ramp_fraction=0.0,
-                                    num_seeds=result.num_runs, seed=int(jax.random.randint(key, (), 0, 2**30)))
+    def fit(result, eps, timesteps, key, progress, scan: LearnedScan = SCANS["none"]):
+        """Fit one adversary per (victim run, scan point) in one program; keep each victim's strongest."""
+        n = result.num_runs
+        base = result.config
+        points = scan.points(base.adv_learning_rate, base.entropy_coef)
+        k = len(points)
+        cfg = base.replace(algo="atla_ppo", num_timesteps=timesteps, eps=eps, eps_ramp_fraction=0.0,
+                           num_seeds=n * k, seed=int(jax.random.randint(key, (), 0, 2**30)))
         trainer = Trainer(cfg, train_agent=False, adversary=spec)
         state = trainer.init_runs([cfg.seed + i for i in range(cfg.num_seeds)])
-        agent = state.agent._replace(params=jax.tree.map(jnp.asarray, result.params))
-        state = state._replace(agent=agent, stats=jax.tree.map(jnp.asarray, result.normalizer))
-        state, _, _ = run_chunks(trainer, state, hyperparams(cfg, cfg.num_seeds), cfg.num_iterations,
-                                 progress=progress, desc=f"fit {spec.name}")
-        return state.adv.params
+        tile = lambda t: jax.tree.map(lambda x: jnp.repeat(jnp.asarray(x), k, axis=0), t)  # run-major
+        victim_params, victim_stats = tile(result.params), tile(result.normalizer)
+        state = state._replace(agent=state.agent._replace(params=victim_params), stats=victim_stats)
+        lrs = np.tile([p[0] for p in points], n)
+        ents = np.tile([p[1] for p in points], n)
+        hp = hyperparams(cfg, n * k, adv_learning_rate=lrs, entropy_coef=ents)
+        state, _, _ = run_chunks(trainer, state, hp, cfg.num_iterations, progress=progress,
+                                 desc=f"fit {spec.name}" + (f" x{k}" if k > 1 else ""))
+        adv_params = state.adv.params
+        info = {"scan": scan.describe(), "points": [list(p) for p in points]}
+        if k == 1:
+            return adv_params, {**info, "chosen": [list(points[0])] * n}
+        env = VecEnv(cfg.env, cfg.backend, scan.select_episodes, cfg.episode_length)
+        ac, adv_ac = result.actor_critic(), adversary.network(spec, env, cfg)
+
+        def held_out(p, s, ap, kk):  # mean return of one victim under one fitted adversary
+            victim = make_victim(ac, p)
+            attack = apply(ap, adv_ac)
+
+            def act(ka, raw):
+                o = nz.normalize(s, raw)
+                return networks.to_env_action(victim.dist(attack(ka, o, victim, eps))[0])
+            return jnp.mean(acting.episode_returns(env, act, kk))
+        # common random numbers: a victim's k adversaries face the same episodes
+        keys = jnp.repeat(jax.random.split(jax.random.fold_in(key, 1), n), k, axis=0)
+        returns = np.asarray(jax.jit(jax.vmap(held_out))(victim_params, victim_stats, adv_params, keys)).reshape(n, k)
+        best = np.argmin(returns, axis=1)
+        chosen = jax.tree.map(lambda x: x.reshape((n, k) + x.shape[1:])[np.arange(n), best], adv_params)
+        return chosen, {**info, "chosen": [list(points[b]) for b in best], "select_returns": returns.round(1).tolist()}
 
     def apply(adv_params, ac_adv, strength=None):
         """The learned policy is the attack; `strength` does not apply (PA-AD's gradient
@@ -44,7 +75,8 @@ def _fit_policy_adversary(spec: adversary.LearnedAdversary):
     return fit, apply
 
 
-def _rs_fit(result, eps, timesteps, key, progress):
+def _rs_fit(result, eps, timesteps, key, progress, scan=None):
+    """Robust Sarsa has no attack policy to scan; `scan` is ignored."""
     cfg = result.config
     rcfg = rs.RSConfig()
     iters = max(1, timesteps // (rcfg.num_envs * rcfg.unroll_length))
@@ -59,7 +91,7 @@ def _rs_fit(result, eps, timesteps, key, progress):
     if bar is not None:
         bar.update(1)
         bar.close()
-    return q
+    return q, {}
 
 
 def _rs_apply(q_params, _ac_adv, strength: Strength = STRONG):
