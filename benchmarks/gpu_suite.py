@@ -1,9 +1,9 @@
 """The GPU benchmark suite: one entry point, parts that each finish within 10 minutes
 and write their own result file, so a part can be re-run alone.
 
-    python benchmarks/gpu_suite.py --list
-    python benchmarks/gpu_suite.py [--part NAME ...] [--out-dir benchmarks/results/gpu]
-    python benchmarks/gpu_suite.py --tiny --out-dir /tmp/smoke     # CPU smoke sizes (tests/test_gpu_suite.py)
+    python -m benchmarks.gpu_suite --list
+    python -m benchmarks.gpu_suite [--part NAME ...] [--out-dir benchmarks/results/gpu]
+    python -m benchmarks.gpu_suite --tiny --out-dir /tmp/smoke     # CPU smoke sizes (tests/test_gpu_suite.py)
 
 Runs on the first device JAX sees. Each part writes <out-dir>/<part>.json and .md with
 the device, versions, date and command, and prints its figures next to the targets
@@ -21,8 +21,8 @@ import numpy as np
 
 import barpo_jax as bj
 
-import _provenance as prov
-import gpu_parts as gp
+from benchmarks import _provenance as prov
+from benchmarks import gpu_parts as gp
 
 # Sizes: the GPU ones are the issue's; the tiny ones only prove every code path runs.
 FULL = dict(backend="mjx", envs=[2048, 4096, 8192], iterations=4, method_envs=2048,

@@ -1,6 +1,6 @@
 """SPO training steps/s against raw stepping, by backend and number of envs.
 
-    python benchmarks/mjx_scaling.py [--cases inverted_pendulum:spring inverted_pendulum:mjx hopper:mjx]
+    python -m benchmarks.mjx_scaling [--cases inverted_pendulum:spring inverted_pendulum:mjx hopper:mjx]
                                      [--envs 256 1024] [--nested] [--out benchmarks/results/mjx_scaling_cpu]
 
 Raw stepping is the physics alone (random actions, auto-reset) over as many steps per
@@ -24,7 +24,7 @@ import barpo_jax as bj
 from barpo_jax.config import hyperparams
 from barpo_jax.learner import Trainer
 
-import _provenance as prov
+from benchmarks import _provenance as prov
 
 
 def raw_program(trainer, length):

@@ -1,4 +1,4 @@
-"""benchmarks/gpu_suite.py runs every part end to end at --tiny sizes on a CPU, so a
+"""`python -m benchmarks.gpu_suite` runs every part end to end at --tiny sizes on a CPU, so a
 GPU session cannot fail on a trivial error; the figures themselves are not checked."""
 import json
 import os
@@ -6,13 +6,12 @@ import subprocess
 import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SUITE = os.path.join(ROOT, "benchmarks", "gpu_suite.py")
 PARTS = ["throughput_hopper", "throughput_ant", "methods", "sweep", "eval", "hopper_2m", "seeds"]
 
 
 def _run(*args, timeout=1800):
     env = dict(os.environ, PYTHONPATH=ROOT)
-    res = subprocess.run([sys.executable, SUITE, *args], cwd=ROOT, env=env, capture_output=True, text=True,
+    res = subprocess.run([sys.executable, "-m", "benchmarks.gpu_suite", *args], cwd=ROOT, env=env, capture_output=True, text=True,
                          timeout=timeout)
     assert res.returncode == 0, res.stderr[-3000:]
     return res.stdout
