@@ -32,24 +32,42 @@ def solve(objective: Objective, s, key, eps, steps: int, step_size=None, noise=0
           random_start: bool = True):
     """argmax_{||s'-s||_inf <= eps} objective(s'), per sample, by K sign-gradient steps.
 
-    step_size defaults to eps / steps; `noise` scales Gaussian (SGLD) noise added to
-    each step, in units of the step size. Gradients do not flow through the result:
-    the outer level treats the perturbation as a constant (the paper drops the
+    Two modes, chosen by `noise`:
+
+    * PGD (`noise` a Python 0, the default): a uniform random start in the ball, then
+      steps of size `step_size` along sign(grad) (CAR-RL's PGD, the ARPO proxy).
+    * SGLD (any other `noise`, also a traced value): the SA-PPO lineage's Langevin
+      solver. `noise` is its temperature beta. It starts one step from s, at a random
+      corner s + step * sign(xi), and step k (from 0) moves by
+      step * sign(grad + sqrt(2 * step * beta) / (k + 2) * xi), xi ~ N(0, I): the noise
+      sits inside the sign and decays as 1/(k + 2). beta is in units of this objective's
+      per-sample gradient (see docs/methods.md for the lineage's own units).
+
+    step_size defaults to eps / steps. Gradients do not flow through the result: the
+    outer level treats the perturbation as a constant (the paper drops the
     second-order terms).
     """
     chex.assert_rank(s, 2)
     s = jax.lax.stop_gradient(s)
     step_size = eps / steps if step_size is None else step_size
+    langevin = not (isinstance(noise, (int, float)) and noise == 0)
     k0, key = jax.random.split(key)
-    x = uniform_in_ball(k0, s, eps) if random_start else s
+    if not random_start:
+        x = s
+    elif langevin:
+        x = project(s + step_size * jnp.sign(jax.random.normal(k0, s.shape, s.dtype)), s, eps)
+    else:
+        x = uniform_in_ball(k0, s, eps)
     grad = jax.grad(lambda y: jnp.sum(objective(y)))
+    scale = jnp.sqrt(2.0 * step_size * noise) if langevin else 0.0
 
     def body(i, carry):
         x, key = carry
         key, kn = jax.random.split(key)
-        x = x + step_size * jnp.sign(grad(x))
-        x = x + noise * step_size * jax.random.normal(kn, x.shape, x.dtype)
-        return project(x, s, eps), key
+        g = grad(x)
+        if langevin:
+            g = g + scale / (i + 2.0) * jax.random.normal(kn, x.shape, x.dtype)
+        return project(x + step_size * jnp.sign(g), s, eps), key
 
     x, _ = jax.lax.fori_loop(0, steps, body, (x, key))
     return jax.lax.stop_gradient(x)
@@ -165,6 +183,16 @@ def kl_objective(dist, obs) -> Objective:
     """KL(pi(.|s) || pi(.|s')): how far the perturbation moves the policy (BARPO, SA-PPO, MAD)."""
     mean, std = jax.lax.stop_gradient(dist(obs))
     return lambda x: networks.kl(mean, std, *dist(x))
+
+
+def action_change_objective(dist, obs) -> Objective:
+    """sum(((mean(s') - mean(s)) / (std(s) / avg std(s)))^2): the MAD attack's objective in
+    the SA-PPO lineage. For a state-independent std it is 2 * avg(std)^2 * KL, so it has the
+    KL's maximisers; its scale does not shrink with the policy's std, which is what the
+    lineage's SGLD noise (`solve`, beta = 1) is calibrated against."""
+    mean, std = jax.lax.stop_gradient(dist(obs))
+    scale = std / jnp.mean(std, axis=-1, keepdims=True)
+    return lambda x: jnp.sum(jnp.square((dist(x)[0] - mean) / scale), axis=-1)
 
 
 def flip_objective(dist, obs) -> Objective:

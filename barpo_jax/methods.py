@@ -58,11 +58,23 @@ def at_perturbed(ac, params, batch, obs_adv, hp):
 
 
 def softmax_aggregate(ac, params, batch, obs_adv, hp):
-    """CAR-PPO: weight the per-sample adversarial surrogate by softmax(lambda * loss);
-    lambda = 0 is the plain mean, large lambda approaches the worst sample."""
+    """CAR-PPO: the per-sample adversarial surrogate weighted by softmax(loss / T), T =
+    `car_temperature` (CAR-RL's lambda), weights held constant. T -> inf is the plain mean,
+    T -> 0 the worst sample; CAR-RL's T of 10-10^4 against losses of order one (normalised
+    advantages) stays close to the mean."""
     surr = ppo.surrogate_loss(ac, params, obs_adv, batch, hp.clip_eps)
-    w = jax.lax.stop_gradient(jax.nn.softmax(hp.car_lambda * surr))
+    w = jax.lax.stop_gradient(jax.nn.softmax(surr / hp.car_temperature))
     return jnp.sum(w * surr), {"car_max_weight": jnp.max(w)}
+
+
+def clean_plus(outer, weight: Callable):
+    """clean PPO surrogate + weight(hp) * outer: CAR-PPO's published loss (CAR-RL adds the
+    clean loss in every config), where the adversarial term is the regulariser."""
+    def f(ac, params, batch, obs_adv, hp):
+        loss, aux = outer(ac, params, batch, obs_adv, hp)
+        c, _ = clean(ac, params, batch, obs_adv, hp)
+        return c + weight(hp) * loss, {**aux, "adv_loss": loss}
+    return f
 
 
 def plus_guidance(outer):
@@ -75,10 +87,13 @@ def plus_guidance(outer):
 
 
 def plus_kl_regulariser(outer):
-    """+ kappa_reg * KL(pi(s) || pi(nu(s))) (SA-PPO); gradients flow through both sides."""
+    """+ kappa_reg * 2 KL(pi(s) || pi(nu(s))), SA-PPO's regulariser as in its code: the
+    lineage's sum(((mean(s') - mean(s)) / std)^2) is twice the KL for a state-independent
+    std, and the clean mean is held constant (gradients flow through pi(nu(s)) and the std)."""
     def f(ac, params, batch, obs_adv, hp):
         loss, aux = outer(ac, params, batch, obs_adv, hp)
-        reg = jnp.mean(networks.kl(*ac.dist(params, batch.obs), *ac.dist(params, obs_adv)))
+        mean, std = ac.dist(params, batch.obs)
+        reg = 2.0 * jnp.mean(networks.kl(jax.lax.stop_gradient(mean), std, *ac.dist(params, obs_adv)))
         return loss + hp.kappa_reg * reg, {**aux, "kl_reg": reg}
     return f
 
@@ -103,7 +118,7 @@ class Method:
         if batch.obs_adv is not None:  # solved ahead, once per epoch or per rollout (`inner_schedule`)
             return batch.obs_adv
         objective = self.inner.objective(ac, params, batch, hp)
-        noise = hp.sgld_noise if self.inner.langevin else 0.0
+        noise = hp.sgld_temperature if self.inner.langevin else 0.0
         return adversary.solve(objective, batch.obs, key, eps, steps, eps * hp.step_frac, noise)
 
     def solve_ahead(self, ac, params, batch, key, eps, hp, steps: int, normalize_advantage: bool):
@@ -157,7 +172,7 @@ class Method:
 
             def solved(key, obs_n):
                 obj = acting_objective(lambda x: ac.dist(params, x), obs_n)
-                seen = adversary.solve(obj, obs_n, key, eps, steps, eps * hp.step_frac, hp.sgld_noise)
+                seen = adversary.solve(obj, obs_n, key, eps, steps, eps * hp.step_frac, hp.sgld_temperature)
                 return seen, jnp.zeros_like(obs_n), jnp.zeros(obs_n.shape[:-1])
             return solved
         return acting.no_perturbation
@@ -187,7 +202,8 @@ METHODS = {
     "barpo_unguided": Method(KL, at_perturbed),
     "barpo": Method(KL, plus_guidance(at_perturbed)),
     "sa_ppo": Method(KL, plus_kl_regulariser(clean)),
-    "car_ppo": Method(SURROGATE, plus_guidance(softmax_aggregate)),
+    # CAR-PPO as in CAR-RL's PGD configs: clean + car_reg * softmax-weighted adversarial loss.
+    "car_ppo": Method(SURROGATE, clean_plus(softmax_aggregate, lambda hp: hp.car_reg)),
     # ATLA: rollouts are collected under the learned adversary, and the outer loss is
     # plain PPO at the observations the policy acted on.
     "atla_ppo": Method(None, at_perturbed, learned_adversary=adversary.SA_RL),

@@ -32,3 +32,28 @@ def test_presets_depend_on_the_backend():
     assert not gpu.reward_normalization and gpu.num_envs == 2048
     assert bj.TrainConfig(env="hopper", backend="positional", num_envs=64).num_envs == 64  # user wins
     assert bj.TrainConfig(env="hopper").backend in bj.BACKENDS  # auto-resolved and recorded
+
+
+def test_robust_method_weights_are_per_task_from_the_published_configs():
+    sa = {t: bj.TrainConfig(env=t, algo="sa_ppo", backend="mjx").kappa_reg for t in bj.config.SA_PPO_REG}
+    assert sa == {"hopper": 1.0, "walker2d": 0.1, "humanoid": 0.01, "halfcheetah": 0.1, "ant": 0.003}
+    car = {t: (c.car_temperature, c.car_reg) for t in ("hopper", "walker2d", "halfcheetah", "ant")
+           for c in [bj.TrainConfig(env=t, algo="car_ppo", backend="mjx")]}
+    assert car == {"hopper": (1000.0, 0.3), "walker2d": (100.0, 0.1), "halfcheetah": (1000.0, 1.0),
+                   "ant": (1e4, 0.3)}
+    assert bj.TrainConfig(env="hopper", algo="sa_ppo", backend="mjx", kappa_reg=0.5).kappa_reg == 0.5  # user wins
+    with pytest.raises(bj.ConfigError, match="car_temperature must be > 0"):
+        bj.TrainConfig(env="hopper", backend="mjx", car_temperature=0.0)
+
+
+def test_a_config_from_before_the_car_and_sgld_rename_still_loads():
+    old = bj.TrainConfig(env="hopper", algo="car_ppo", backend="mjx").to_dict()
+    for k in ("car_temperature", "car_reg", "sgld_temperature"):
+        old.pop(k)
+    old.update(car_lambda=2.0, sgld_noise=1e-3)
+    with pytest.warns(UserWarning, match="before issue 11"):
+        cfg = bj.TrainConfig.from_dict(old)
+    assert cfg.car_temperature == 0.5 and cfg.car_reg == 0.3  # 1 / the old inverse temperature; reg from the preset
+    old.update(algo="spo")
+    with pytest.warns(UserWarning):
+        assert bj.TrainConfig.from_dict(old).car_temperature == 1000.0  # no effect on spo: the preset

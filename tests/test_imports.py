@@ -87,7 +87,7 @@ def test_the_learner_imports_no_adversary_and_names_no_method():
             elif isinstance(node, ast.Constant) and isinstance(node.value, str):
                 names.add(node.value)
         forbidden = set(bj.ALGOS) | {"atla", "kl_objective", "surrogate_objective", "solve", "SA_RL", "PA_AD",
-                                     "sgld_noise", "kappa", "inner"}
+                                     "sgld_temperature", "kappa", "inner"}
         assert not names & forbidden, (module, names & forbidden)
 
 

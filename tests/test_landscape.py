@@ -223,3 +223,74 @@ def test_objectives_are_compositions_of_adversary_and_value():
     j, nu = L.METHODS["arpo"].value_and_adversary(MDP, theta, jnp.eye(MDP.n_states), 1.0)
     assert float(j) == pytest.approx(float(L.robust_value(MDP, theta)), abs=1e-6)
     np.testing.assert_array_equal(np.asarray(nu), np.asarray(L.strongest_adversary(MDP, pi)))
+
+
+# ---- variants of the construction: shared parameters, soft KL adversary ---------------
+
+def test_tabular_policy_is_the_original_draw():
+    key = jax.random.PRNGKey(0)
+    np.testing.assert_array_equal(L.Tabular().init(key, 5, MDP), L.random_logits(key, 5, MDP.n_states, MDP.n_actions))
+
+
+def _unshown(nu):
+    """Observations that the adversary shows in no true state."""
+    return np.flatnonzero(np.asarray(nu).sum(0) == 0)
+
+
+def test_shared_parameters_train_the_observations_the_adversary_never_shows():
+    """The cause of BARPO(kappa=0)'s sticking with tabular logits: an observation the KL
+    adversary never shows gets exactly zero gradient. Shared weights give it one."""
+    shared = L.Shared()
+    params = jax.tree.map(lambda x: x[0], shared.init(jax.random.PRNGKey(3), 1, MDP))
+    theta = shared.logits(params, MDP)
+    # The KL adversary's choice at BARPO's sticky point (docs/landscape.md): c0->c1, c1->c2,
+    # c2->c1, c3->c2; c0 and c3 are never shown.
+    nu = jnp.eye(MDP.n_states)[jnp.array([1, 2, 1, 2, 4])]
+    hidden = _unshown(nu)
+    assert hidden.tolist() == [0, 3]
+    rho = jnp.asarray(MDP.rho)
+    j = lambda th: rho @ L.value_under_adversary(MDP, th, nu)  # noqa: E731
+    g_tab = np.asarray(jax.grad(j)(theta))
+    np.testing.assert_array_equal(g_tab[hidden], 0.0)                 # tabular: frozen
+    g = jax.grad(lambda p: j(shared.logits(p, MDP)))(params)
+    stepped = shared.logits(jax.tree.map(lambda p, d: p + 0.1 * d, params, g), MDP)
+    assert np.abs(np.asarray(stepped - theta)[hidden]).max() > 1e-4   # shared: moved
+
+
+def test_soft_kl_adversary_is_a_distribution_on_the_neighbourhood_between_argmax_and_uniform():
+    theta = _rand_theta(5)
+    pi = L.policy_from_logits(theta)
+    nb = np.asarray(MDP.nbhd)
+    for t in (0.05, 1.0, 100.0):
+        nu = np.asarray(L.soft_kl_adversary(MDP, pi, t))
+        np.testing.assert_allclose(nu.sum(1), 1.0, rtol=1e-5)
+        assert np.all(nu[~nb] == 0) and np.all(nu[nb] > 0)
+    cold = np.asarray(L.soft_kl_adversary(MDP, pi, 1e-4))
+    hard = np.asarray(L.kl_adversary(MDP, pi))
+    moved = hard.argmax(1) != np.arange(MDP.n_states)  # states where the argmax is not the identity tie-break
+    np.testing.assert_allclose(cold[moved], hard[moved], atol=1e-4)
+    hot = np.asarray(L.soft_kl_adversary(MDP, pi, 1e6))
+    np.testing.assert_allclose(hot, nb / nb.sum(1, keepdims=True), atol=1e-4)
+    # the value under a stochastic adversary is that of the mixed perceived policy
+    nu = L.soft_kl_adversary(MDP, pi, 1.0)
+    V = np.asarray(L.value_under_adversary(MDP, theta, nu))
+    np.testing.assert_allclose(V, _iterative_eval(MDP, np.asarray(nu) @ np.asarray(pi)), rtol=1e-4, atol=1e-5)
+
+
+def test_soft_kl_replaces_only_the_kl_adversary():
+    assert L.objectives.method("barpo", 0.5).adversary is not L.objectives.kl
+    assert L.objectives.method("barpo", 0.0) is L.METHODS["barpo"]
+    assert L.objectives.method("arpo", 0.5) is L.METHODS["arpo"]
+
+
+def test_small_study_in_the_shared_soft_variant():
+    res = L.run_study(L.StudyConfig(n_inits=8, n_steps=30, n_checkpoints=3, policy="shared", kl_temperature=0.5,
+                                    methods=("spo", "barpo_unguided")))
+    assert res.final_theta.shape == (2, 8, MDP.n_states, MDP.n_actions)
+    for m in res.methods:
+        s = res.summary[m]
+        assert abs(s["frac_optimal"] + s["frac_stuck"] + s["frac_unconverged"] - 1.0) < 1e-9
+    assert np.all(res.final_robust <= res.final_natural + 1e-4)
+    assert np.all(np.isfinite(res.final_robust))
+    with pytest.raises(ValueError, match="unknown policy"):
+        L.run_study(L.StudyConfig(n_inits=2, n_steps=2, policy="lstm"))

@@ -27,7 +27,7 @@ _OBS = jnp.zeros((3, 1))                        # clean observations
 _ADV_OBS = jnp.array([[0.5], [-1.0], [0.2]])    # "perturbed" observations
 _LOGP_OLD = networks.log_prob(_OBS, jnp.ones_like(_OBS), _OBS) - jnp.log(jnp.array([2.0, 0.5, 1.0]))
 _BATCH = ppo.Batch(_OBS, _OBS, _OBS, _LOGP_OLD, jnp.array([1.0, 1.0, -2.0]), jnp.zeros(3))
-_HP = SimpleNamespace(clip_eps=0.2, kappa=0.7, kappa_reg=0.3, car_lambda=0.0)
+_HP = SimpleNamespace(clip_eps=0.2, kappa=0.7, kappa_reg=0.3, car_temperature=float("inf"), car_reg=0.4)
 
 
 def _surrogate_np(fed, clip=0.2):
@@ -63,21 +63,46 @@ def test_plus_guidance_adds_kappa_times_the_clean_loss():
     np.testing.assert_allclose(unguided, _outer(methods.at_perturbed)[0], rtol=1e-6)
 
 
-def test_plus_kl_regulariser_adds_kappa_reg_times_the_kl_to_the_perturbed_policy():
+def test_plus_kl_regulariser_adds_kappa_reg_times_the_lineage_regulariser():
     loss, aux = _outer(methods.plus_kl_regulariser(methods.clean))
-    kl = np.mean(0.5 * np.asarray(_ADV_OBS)[:, 0] ** 2)  # unit std: KL = (mean difference)^2 / 2
-    np.testing.assert_allclose(float(aux["kl_reg"]), kl, rtol=1e-5)
-    np.testing.assert_allclose(loss, _surrogate_np(_OBS).mean() + 0.3 * kl, rtol=1e-5)
+    # SA-PPO's sum(((mean(s') - mean(s)) / std)^2), twice the KL: unit std, clean mean 0.
+    reg = np.mean(np.asarray(_ADV_OBS)[:, 0] ** 2)
+    np.testing.assert_allclose(float(aux["kl_reg"]), reg, rtol=1e-5)
+    np.testing.assert_allclose(loss, _surrogate_np(_OBS).mean() + 0.3 * reg, rtol=1e-5)
 
 
-def test_softmax_aggregate_is_the_mean_at_lambda_zero_and_tends_to_the_worst_sample():
+def test_sa_ppo_regulariser_holds_the_clean_mean_constant():
+    """As in SA-PPO's code, the gradient reaches pi(nu(s)), not the clean policy's mean."""
+    class Lin:
+        def dist(self, w, obs):
+            return w * obs, jnp.ones_like(obs)
+    reg = lambda w, clean_obs, adv_obs: methods.plus_kl_regulariser(lambda *a: (0.0, {}))(
+        Lin(), w, _BATCH._replace(obs=clean_obs), adv_obs, _HP)[0]
+    # mean(s') = w * 0.5 and mean(s) = w * 1: only d/dw of (0.5 w - const)^2 survives.
+    g = jax.grad(reg)(2.0, jnp.ones((1, 1)), jnp.full((1, 1), 0.5))
+    np.testing.assert_allclose(float(g), 0.3 * 2 * (0.5 * 2.0 - 2.0) * 0.5, rtol=1e-5)
+
+
+def test_softmax_aggregate_is_the_mean_at_infinite_temperature_and_tends_to_the_worst_sample():
     surr = _surrogate_np(_ADV_OBS)
     mean, aux = _outer(methods.softmax_aggregate)
     np.testing.assert_allclose(mean, surr.mean(), rtol=1e-5)
     np.testing.assert_allclose(float(aux["car_max_weight"]), 1 / 3, rtol=1e-5)
-    worst, aux = _outer(methods.softmax_aggregate, SimpleNamespace(**{**vars(_HP), "car_lambda": 200.0}))
+    worst, aux = _outer(methods.softmax_aggregate, SimpleNamespace(**{**vars(_HP), "car_temperature": 1 / 200}))
     np.testing.assert_allclose(worst, surr.max(), rtol=1e-4)
     assert float(aux["car_max_weight"]) > 0.99
+    # CAR-RL's weights are proportional to exp(loss / T), T its robust_soft_lambda
+    t = 0.5
+    soft, _ = _outer(methods.softmax_aggregate, SimpleNamespace(**{**vars(_HP), "car_temperature": t}))
+    w = np.exp(surr / t) / np.exp(surr / t).sum()
+    np.testing.assert_allclose(soft, np.sum(w * surr), rtol=1e-5)
+
+
+def test_car_ppo_is_the_clean_loss_plus_car_reg_times_the_weighted_adversarial_loss():
+    car, aux = _outer(METHODS["car_ppo"].outer)
+    np.testing.assert_allclose(car, _surrogate_np(_OBS).mean() + 0.4 * _surrogate_np(_ADV_OBS).mean(), rtol=1e-5)
+    np.testing.assert_allclose(float(aux["adv_loss"]), _surrogate_np(_ADV_OBS).mean(), rtol=1e-5)
+    assert METHODS["car_ppo"].inner is methods.SURROGATE  # CAR-RL's car_pgd: PGD on the surrogate
 
 
 def test_the_methods_compose_the_combinators_as_documented():
@@ -97,8 +122,8 @@ def spo_params():
 
 @pytest.mark.parametrize("algo", [a for a in bj.ALGOS if a != "spo"])
 def test_eps_zero_kappa_zero_reduces_to_spo(algo, spo_params):
-    # CAR-PPO's soft-max aggregation is the plain mean only at lambda = 0.
-    cfg = tiny(algo=algo, eps=0.0, kappa=0.0, kappa_reg=0.0, car_lambda=0.0)
+    # CAR-PPO's loss is clean + car_reg * (adversarial term): SPO at car_reg = 0.
+    cfg = tiny(algo=algo, eps=0.0, kappa=0.0, kappa_reg=0.0, car_reg=0.0)
     params = bj.train(cfg, progress=False).params
     for a, b in zip(_leaves(params), _leaves(spo_params), strict=True):
         np.testing.assert_allclose(a, b, rtol=2e-5, atol=2e-6)

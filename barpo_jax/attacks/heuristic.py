@@ -13,7 +13,10 @@ from .. import adversary
 from ..config import ConfigError
 from .base import LINEAGE, STRONG, Strength
 
-MAD_NOISE = 1e-3    # SGLD noise for the MAD attack, in step-size units (constant schedule only)
+# SGLD temperature of the MAD attack at the `lineage` strength (constant schedule; APGD has no
+# noise): SA-PPO's attack sets beta = 1 (SA_PPO src/policy_gradients/agent.py, apply_attack,
+# "action"). See adversary.solve for how beta enters the step.
+MAD_NOISE = 1.0
 
 
 def none(key, obs, victim, eps):
@@ -36,8 +39,14 @@ def critic(key, obs, victim, eps, strength: Strength = STRONG):
 
 
 def mad(key, obs, victim, eps, strength: Strength = STRONG):
-    """Maximal action difference: maximise KL(pi(.|s) || pi(.|s'))."""
-    return _solve(adversary.kl_objective(victim.dist, obs), obs, key, eps, strength, noise=MAD_NOISE)
+    """Maximal action difference: maximise KL(pi(.|s) || pi(.|s')). At a constant-step
+    strength (`lineage`) it is the lineage's attack: SGLD at beta = MAD_NOISE on the
+    lineage's std-normalised action change, which the noise is calibrated against."""
+    if strength.schedule == "constant":
+        objective = adversary.action_change_objective(victim.dist, obs)
+    else:
+        objective = adversary.kl_objective(victim.dist, obs)
+    return _solve(objective, obs, key, eps, strength, noise=MAD_NOISE)
 
 
 def flip(key, obs, victim, eps, strength: Strength = STRONG):

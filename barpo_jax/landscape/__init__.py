@@ -21,23 +21,25 @@ The methods carry the names of ``barpo_jax.ALGOS``: ``spo``, ``arpo``,
 (the same guidance on ARPO, a control that is not in the paper).
 
 Modules: ``mdp`` (the MDP and its ISA check), ``solvers`` (exact DP in JAX),
-``objectives`` (methods as adversary x objective compositions), ``study``,
+``objectives`` (methods as adversary x objective compositions), ``policies`` (tabular
+or shared-weight policy parameterisations), ``study``,
 ``sweep`` (design and kappa sweep), ``plots``, ``__main__`` (the command line).
 """
 
 from .mdp import (ChainConfig, FiniteSAMDP, check_isa_consistency, make_chain_mdp, make_mdp, optimal_action_sets,
                   optimal_q, robust_optimum)
 from .objectives import METHODS, Method, barpo_objective, objective_fn, robust_value, spo_objective
+from .policies import POLICIES, Shared, Tabular
 from .plots import landscape_slice, logits_from_probs, plot_final_values, plot_landscape_slice
 from .solvers import (adversary_value_iteration, gradient_by_true_state, kl_adversary, natural_value,
-                      perceived_policy, policy_evaluation, policy_from_logits, strongest_adversary,
-                      value_under_adversary)
+                      perceived_policy, policy_evaluation, policy_from_logits, soft_kl_adversary,
+                      strongest_adversary, value_under_adversary)
 from .study import StudyConfig, StudyResult, describe_runs, make_trainer, random_logits, run_study
 from .sweep import SWEEP_DESIGNS, design_sweep
 
 __all__ = ["ChainConfig", "FiniteSAMDP", "check_isa_consistency", "make_chain_mdp", "make_mdp", "optimal_action_sets",
            "optimal_q", "robust_optimum", "METHODS", "Method", "barpo_objective", "objective_fn", "robust_value",
-           "spo_objective", "landscape_slice", "logits_from_probs", "plot_final_values", "plot_landscape_slice",
+           "spo_objective", "POLICIES", "Shared", "Tabular", "soft_kl_adversary", "landscape_slice", "logits_from_probs", "plot_final_values", "plot_landscape_slice",
            "adversary_value_iteration", "gradient_by_true_state", "kl_adversary", "natural_value",
            "perceived_policy", "policy_evaluation", "policy_from_logits", "strongest_adversary",
            "value_under_adversary", "StudyConfig", "StudyResult", "describe_runs", "make_trainer", "random_logits",

@@ -28,6 +28,10 @@ def main(argv=None) -> None:
     ap.add_argument("--kappa", type=float, default=StudyConfig.kappa)
     ap.add_argument("--seed", type=int, default=StudyConfig.seed)
     ap.add_argument("--radius", type=int, default=ChainConfig.radius)
+    ap.add_argument("--policy", default=StudyConfig.policy, choices=("tabular", "shared"),
+                    help="logits per observation, or a small network shared across observations")
+    ap.add_argument("--kl-temperature", type=float, default=StudyConfig.kl_temperature,
+                    help="0: BARPO's KL adversary is the argmax; > 0: the soft (Gibbs) KL adversary")
     ap.add_argument("--sweep", action="store_true", help="also run the MDP-design and kappa sweep")
     ap.add_argument("--sweep-inits", type=int, default=300)
     args = ap.parse_args(argv)
@@ -39,6 +43,8 @@ def main(argv=None) -> None:
         optimizer=args.optimizer,
         kappa=args.kappa,
         seed=args.seed,
+        policy=args.policy,
+        kl_temperature=args.kl_temperature,
     )
     mdp = make_chain_mdp(cfg.mdp)
     print(f"jax {jax.__version__}, backend {jax.default_backend()}")

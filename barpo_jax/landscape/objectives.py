@@ -32,6 +32,16 @@ def kl(mdp: FiniteSAMDP, pi: jax.Array, nu_prev: jax.Array) -> jax.Array:
     return solvers.kl_adversary(mdp, pi)
 
 
+def soft_kl(temperature: float) -> Callable:
+    """BARPO's inner level as a distribution over perturbations (what SGLD samples):
+    ``nu(o|s) ∝ exp(KL(pi(.|s) || pi(.|o)) / temperature)``."""
+
+    def adversary(mdp: FiniteSAMDP, pi: jax.Array, nu_prev: jax.Array) -> jax.Array:
+        return solvers.soft_kl_adversary(mdp, pi, temperature)
+
+    return adversary
+
+
 # Objectives: (mdp, pi, nu, kappa) -> scalar J, differentiable in pi ------------------------
 
 
@@ -85,10 +95,14 @@ METHODS: dict[str, Method] = {
 }
 
 
-def method(name: str) -> Method:
+def method(name: str, kl_temperature: float = 0.0) -> Method:
+    """METHODS[name]; with ``kl_temperature > 0`` its KL adversary (if any) is the soft one."""
     if name not in METHODS:
         raise ValueError(f"unknown method {name!r}; expected one of {tuple(METHODS)}")
-    return METHODS[name]
+    m = METHODS[name]
+    if kl_temperature > 0 and m.adversary is kl:
+        m = dataclasses.replace(m, adversary=soft_kl(kl_temperature))
+    return m
 
 
 def objective_fn(mdp: FiniteSAMDP, name: str, kappa: float = 1.0) -> Callable[[jax.Array], jax.Array]:

@@ -26,9 +26,11 @@ def policy_from_logits(theta: jax.Array) -> jax.Array:
 
 
 def perceived_policy(pi: jax.Array, nu: jax.Array) -> jax.Array:
-    """Behaviour in true state s under adversary ``nu`` (one-hot ``[S, S]``).
+    """Behaviour in true state s under adversary ``nu`` (row-stochastic ``[S, S]``).
 
-    The agent in state ``s`` acts with ``pi(.|nu(s))``; as a matrix product
+    The agent in state ``s`` acts with ``pi(.|nu(s))``; a stochastic adversary draws
+    ``o ~ nu(.|s)`` afresh at every step, so the agent acts with ``sum_o nu(o|s) pi(.|o)``.
+    As a matrix product
     this stays differentiable in ``pi`` for a fixed (stop-gradient) ``nu``.
     (Written as broadcast-and-sum: for these tiny shapes it vectorises better
     under ``vmap`` on CPU than a batched matmul.)
@@ -112,6 +114,13 @@ def adversary_value_iteration(mdp: FiniteSAMDP, pi: jax.Array, n_iter: int = 200
     return V
 
 
+def _kl_to_neighbours(mdp: FiniteSAMDP, pi: jax.Array) -> jax.Array:
+    """``KL(pi(.|s) || pi(.|o))`` for every ``o in N(s)``, ``-inf`` elsewhere: ``[S, S]``."""
+    logp = jnp.log(jnp.clip(pi, 1e-30, 1.0))
+    kl = jnp.sum(pi[:, None, :] * (logp[:, None, :] - logp[None, :, :]), axis=-1)  # [s, o]
+    return jnp.where(jnp.asarray(mdp.nbhd), kl, -jnp.inf)
+
+
 def kl_adversary(mdp: FiniteSAMDP, pi: jax.Array) -> jax.Array:
     """BARPO's inner adversary: ``argmax_{o in N(s)} KL(pi(.|s) || pi(.|o))``.
 
@@ -120,14 +129,22 @@ def kl_adversary(mdp: FiniteSAMDP, pi: jax.Array) -> jax.Array:
     left unperturbed. Returns a one-hot ``[S, S]``.
     """
     S = mdp.n_states
-    nbhd = jnp.asarray(mdp.nbhd)
-    logp = jnp.log(jnp.clip(pi, 1e-30, 1.0))
-    kl = jnp.sum(pi[:, None, :] * (logp[:, None, :] - logp[None, :, :]), axis=-1)  # [s, o]
-    kl = jnp.where(nbhd, kl, -jnp.inf)
+    kl = _kl_to_neighbours(mdp, pi)
     best = jnp.argmax(kl, axis=-1)
     tiny = 1e-7 if pi.dtype == jnp.float32 else 1e-14
     best = jnp.where(jnp.max(kl, axis=-1) > tiny, best, jnp.arange(S))
     return jax.nn.one_hot(best, S, dtype=pi.dtype)
+
+
+def soft_kl_adversary(mdp: FiniteSAMDP, pi: jax.Array, temperature) -> jax.Array:
+    """A distribution over perturbations instead of the argmax: ``nu(o|s) ∝ exp(KL(pi(.|s) ||
+    pi(.|o)) / temperature)`` on ``N(s)``, the Gibbs measure that Langevin dynamics (SGLD) on
+    the KL samples. Every neighbour is shown with some probability, so every observation in
+    a neighbourhood keeps a gradient; temperature -> 0 approaches :func:`kl_adversary`
+    (except its tie-break), temperature -> inf shows a uniform neighbour. ``[S, S]``, rows
+    sum to one.
+    """
+    return jax.nn.softmax(_kl_to_neighbours(mdp, pi) / temperature, axis=-1)
 
 
 def gradient_by_true_state(mdp: FiniteSAMDP, theta: jax.Array, nu: jax.Array) -> jax.Array:

@@ -14,7 +14,8 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from . import objectives, solvers
+from . import objectives, policies, solvers
+from .policies import random_logits  # noqa: F401  (public here before the policies module)
 from .mdp import ChainConfig, FiniteSAMDP, check_isa_consistency, make_chain_mdp, robust_optimum
 from .objectives import METHODS, objective_fn, robust_value, spo_objective
 
@@ -27,6 +28,11 @@ class StudyConfig:
     state (``theta = log Dirichlet(1)``), so no method is favoured by the
     initialisation. Plain gradient ascent is the default because the claim is
     about stationary points of the exact gradient field; Adam is available.
+
+    Variants of the construction: ``policy="shared"`` replaces the tabular logits by
+    a small network shared across observations (``policies.Shared``), and
+    ``kl_temperature > 0`` replaces BARPO's argmax KL adversary by the soft one
+    (``solvers.soft_kl_adversary``) at that temperature.
     """
 
     mdp: ChainConfig = ChainConfig()
@@ -37,13 +43,15 @@ class StudyConfig:
     kappa: float = 1.0  # SPO-guidance weight of "barpo" (and of the "arpo_guided" control)
     seed: int = 0
     methods: tuple[str, ...] = tuple(METHODS)
+    policy: object = "tabular"  # "tabular" (logits per observation), "shared", or a policies.* object
+    kl_temperature: float = 0.0  # 0: BARPO's adversary is the argmax; > 0: the soft KL adversary
     n_checkpoints: int = 20  # robust value is recorded this many times
     opt_rtol: float = 0.01  # "optimal": J_R >= J* - opt_rtol * |J*|
     plateau_tol: float = 1e-3  # "stuck": non-optimal and J_R moved < this over the last quarter
 
 
 class _TrainOut(NamedTuple):
-    theta: jax.Array  # [N, S, A] final logits
+    theta: jax.Array  # [N, S, A] final logits (of whatever parameterisation)
     robust_curve: jax.Array  # [N, K] robust value at checkpoints (after vmap)
     final_natural: jax.Array  # [N]
     final_robust: jax.Array  # [N]
@@ -57,7 +65,7 @@ class StudyResult:
     config: StudyConfig
     j_star: float
     methods: tuple[str, ...]
-    theta0: np.ndarray  # [N, S, A]
+    theta0: np.ndarray  # [N, S, A] initial logits
     final_theta: np.ndarray  # [M, N, S, A]
     final_robust: np.ndarray  # [M, N]
     final_natural: np.ndarray  # [M, N]
@@ -84,12 +92,6 @@ class StudyResult:
         return head + "\n".join(rows) + f"\n\nJ* (robust optimum = rho . V*) = {self.j_star:.4f}"
 
 
-def random_logits(key: jax.Array, n: int, n_states: int, n_actions: int) -> jax.Array:
-    """Logits of ``n`` policies drawn uniformly from the simplex per state."""
-    p = jax.random.dirichlet(key, jnp.ones(n_actions), (n, n_states))
-    return jnp.log(jnp.clip(p, 1e-12, 1.0))
-
-
 def _make_optimizer(cfg: StudyConfig) -> optax.GradientTransformation:
     if cfg.optimizer == "sgd":
         return optax.sgd(cfg.lr)
@@ -99,15 +101,18 @@ def _make_optimizer(cfg: StudyConfig) -> optax.GradientTransformation:
 
 
 def make_trainer(mdp: FiniteSAMDP, cfg: StudyConfig) -> Callable[[jax.Array], dict[str, _TrainOut]]:
-    """One jitted program: for every method, vmap over inits, scan over steps."""
+    """One jitted program: for every method, vmap over inits, scan over steps. It takes the
+    policy parameters (leading axis: inits) of ``cfg.policy``; for "tabular" they are the logits."""
     tx = _make_optimizer(cfg)
     S = mdp.n_states
     K = cfg.n_checkpoints
     inner = max(1, cfg.n_steps // K)
+    param = policies.policy(cfg.policy)
+    logits = lambda p: param.logits(p, mdp)  # noqa: E731
 
-    def train_one(method: str, theta0: jax.Array) -> _TrainOut:
-        m = objectives.method(method)
-        vg = jax.value_and_grad(lambda th, nu: m.value_and_adversary(mdp, th, nu, cfg.kappa), has_aux=True)
+    def train_one(method: str, theta0) -> _TrainOut:
+        m = objectives.method(method, cfg.kl_temperature)
+        vg = jax.value_and_grad(lambda p, nu: m.value_and_adversary(mdp, logits(p), nu, cfg.kappa), has_aux=True)
 
         def step(carry, _):
             th, st, nu = carry
@@ -117,17 +122,18 @@ def make_trainer(mdp: FiniteSAMDP, cfg: StudyConfig) -> Callable[[jax.Array], di
 
         def chunk(carry, _):
             carry, _ = jax.lax.scan(step, carry, None, length=inner)
-            return carry, robust_value(mdp, carry[0])
+            return carry, robust_value(mdp, logits(carry[0]))
 
-        init = (theta0, tx.init(theta0), jnp.eye(S, dtype=theta0.dtype))
-        (th, _, nu), curve = jax.lax.scan(chunk, init, None, length=K)
-        (_, _), g = vg(th, nu)
+        init = (theta0, tx.init(theta0), jnp.eye(S, dtype=logits(theta0).dtype))
+        (p, _, nu), curve = jax.lax.scan(chunk, init, None, length=K)
+        (_, _), g = vg(p, nu)
+        th = logits(p)
         return _TrainOut(
             theta=th,
             robust_curve=curve,
             final_natural=spo_objective(mdp, th),
             final_robust=curve[-1],
-            final_grad_norm=jnp.sqrt(jnp.sum(g**2)),
+            final_grad_norm=jnp.sqrt(sum(jnp.sum(x**2) for x in jax.tree_util.tree_leaves(g))),
         )
 
     @jax.jit
@@ -168,10 +174,12 @@ def run_study(cfg: StudyConfig = StudyConfig(), mdp: FiniteSAMDP | None = None) 
     mdp = mdp if mdp is not None else make_chain_mdp(cfg.mdp)
     j_star = robust_optimum(mdp)
     key = jax.random.PRNGKey(cfg.seed)
-    theta0 = random_logits(key, cfg.n_inits, mdp.n_states, mdp.n_actions)
+    param = policies.policy(cfg.policy)
+    params0 = param.init(key, cfg.n_inits, mdp)  # tabular: the same draw as random_logits
+    theta0 = jax.vmap(lambda p: param.logits(p, mdp))(params0)
     trainer = make_trainer(mdp, cfg)
     t0 = time.perf_counter()
-    out = jax.block_until_ready(trainer(theta0))
+    out = jax.block_until_ready(trainer(params0))
     seconds = time.perf_counter() - t0
     methods = tuple(cfg.methods)
     fr = np.stack([np.asarray(out[m].final_robust, np.float64) for m in methods])
