@@ -2,8 +2,8 @@
 (kappa = 0 and kappa > 0) when the policy shares its parameters across observations
 and/or BARPO's KL adversary is a distribution over perturbations.
 
-    python benchmarks/landscape_variants.py [--n-inits 1000] [--n-steps 3000]
-                                           [--out benchmarks/results/landscape/variants_cpu]
+    python -m benchmarks.landscape_variants [--n-inits 1000] [--n-steps 3000]
+                                            [--out benchmarks/results/landscape/variants_cpu]
 
 Every variant is `run_study` on the default corridor with the default protocol (plain
 gradient ascent, lr 2, same seed), changing only `policy` and `kl_temperature`
@@ -13,13 +13,9 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import os
-import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-from barpo_jax import landscape as L  # noqa: E402
-from benchmarks import _provenance as prov  # noqa: E402
+from barpo_jax import landscape as L
+from benchmarks import _provenance as prov
 
 #: (name, policy, kl_temperature). Temperatures are in nats of KL: 0.1 keeps the KL adversary
 #: close to its argmax, 1 spreads it over the neighbourhood.
