@@ -181,6 +181,8 @@ def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     args = parser().parse_args(argv)
     args.argv = argv
+    from . import compile_cache
+    compile_cache.enable()
     try:
         {"train": cmd_train, "eval": cmd_eval, "report": cmd_report, "demo": cmd_demo}[args.cmd](args)
     except (ConfigError, ValueError, FileNotFoundError) as e:

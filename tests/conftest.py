@@ -1,11 +1,24 @@
 """Shared fixtures. Helpers (tiny configs, tree comparisons) live in helpers.py."""
 import os
+import shutil
+import tempfile
 
 import pytest
 
 os.environ.setdefault("XLA_FLAGS", "")
+# One persistent compilation cache for the whole session (and the CLI subprocesses it
+# starts): many tests compile the same programs; a fresh directory keeps runs independent.
+_XLA_CACHE = tempfile.mkdtemp(prefix="barpo-test-xla-")
+os.environ["BARPO_COMPILE_CACHE"] = _XLA_CACHE
 
 import barpo_jax as bj  # noqa: E402
+from barpo_jax import compile_cache  # noqa: E402
+
+compile_cache.enable()
+
+
+def pytest_sessionfinish(session, exitstatus):
+    shutil.rmtree(_XLA_CACHE, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
