@@ -164,21 +164,27 @@ class Comparison:
     reps: int
     files: tuple = ()
 
-    def table(self) -> str:
-        """Markdown: median agent (the lineage's protocol) and IQM [95% CI] across seeds."""
+    def cells(self) -> tuple[list, list]:
+        """(headers, rows of strings) of the Markdown table."""
         head = ["run", "method / task", "eps", "seeds", "natural (median agent)", "worst (median agent)",
                 "natural IQM [95% CI]", "worst IQM [95% CI]", "from"]
+        rows = [[r["run"], f"{r['algo']} / {r['env']}", f"{r['eps']:g}", str(r["seeds"]),
+                 _num(r["natural (median agent)"]), _num(r["worst (median agent)"]), _ci(r, "natural"),
+                 _ci(r, "worst"), r["source"]] for r in self.rows]
+        return head, rows
+
+    def note(self) -> str:
+        """What the columns mean, printed under the table."""
+        return (f"IQM: mean of the middle half of the seeds; [95% CI]: percentile bootstrap over seeds, {self.reps} "
+                "resamples, fixed seed (rliable: Agarwal et al., NeurIPS 2021). Worst: the minimum over the "
+                "report's attacks; '-' where a run has no robustness report (`barpo eval`).")
+
+    def table(self) -> str:
+        """Markdown: median agent (the lineage's protocol) and IQM [95% CI] across seeds."""
+        head, rows = self.cells()
         lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-        for r in self.rows:
-            lines.append("| " + " | ".join([
-                r["run"], f"{r['algo']} / {r['env']}", f"{r['eps']:g}", str(r["seeds"]),
-                _num(r["natural (median agent)"]), _num(r["worst (median agent)"]),
-                _ci(r, "natural"), _ci(r, "worst"), r["source"]]) + " |")
-        lines += ["", f"IQM: mean of the middle half of the seeds; [95% CI]: percentile bootstrap over seeds, "
-                      f"{self.reps} resamples, fixed seed (rliable: Agarwal et al., NeurIPS 2021). Worst: the "
-                      "minimum over the report's attacks; '-' where a run has no robustness report (`barpo "
-                      "eval`)."]
-        return "\n".join(lines)
+        lines += ["| " + " | ".join(r) + " |" for r in rows]
+        return "\n".join(lines + ["", self.note()])
 
     def save(self, out: str) -> "Comparison":
         """comparison.csv, comparison.md, natural_vs_worst.png, learning_curves.png in `out`."""
