@@ -61,7 +61,7 @@ ATTACK_NAMES = "none,random,critic,mad,flip,rs,sa_rl,pa_ad (and q_step, not in '
 
 
 def _version() -> str:
-    """The installed package's version (its metadata), or the source tree's."""
+    """The installed package's version, from its metadata (one source: pyproject.toml)."""
     try:
         return metadata.version("barpo-jax")
     except metadata.PackageNotFoundError:
@@ -83,9 +83,9 @@ def parser() -> argparse.ArgumentParser:
                    help="a TrainConfig as JSON, e.g. a run's saved config.json (its values are kept, presets "
                         "included); the flags below override its fields (default: none, flags and presets only)")
     t.add_argument("--env", default=None, help=f"task: {', '.join(TASKS)} (default: {_DEFAULT['env']})")
+    aliases = ", ".join(f"{a} = {b}" for a, b in ALGO_ALIASES.items())
     t.add_argument("--algo", default=None,
-                   help=f"method: {', '.join(ALGOS)}; alias: {', '.join(f'{a} = {b}' for a, b in ALGO_ALIASES.items())}"
-                        f" (default: {_DEFAULT['algo']})")
+                   help=f"method: {', '.join(ALGOS)}; alias: {aliases} (default: {_DEFAULT['algo']})")
     t.add_argument("--backend", default=None, help=f"physics: {', '.join(BACKENDS)} (default: mjx on an "
                    "accelerator, positional on a CPU)")
     t.add_argument("--steps", type=_num, default=None, help="env steps per seed, e.g. 2e6 (default: task preset)")
