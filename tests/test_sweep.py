@@ -51,7 +51,8 @@ def test_sweep_in_a_run_directory_resumes_and_loads_back_with_its_grid(tmp_path)
 
 def test_a_single_run_directory_is_not_resumed_as_a_sweep(tmp_path):
     out = str(tmp_path / "run")
-    bj.train(tiny(), out=out, progress=False, max_iterations=2)
+    cfg = tiny(algo="barpo", eps=0.1)  # the program of the sweep test above: compiled once
+    bj.train(cfg.replace(num_seeds=2), out=out, progress=False, max_iterations=2)
     assert isinstance(bj.load(out), bj.TrainResult)
     with pytest.raises(bj.ConfigError, match="no sweep.json"):
-        bj.sweep(tiny(), seeds=1, progress=False, out=out, resume=True, kappa=[0.0])
+        bj.sweep(cfg, seeds=1, progress=False, out=out, resume=True, kappa=[0.0, 2.0])
