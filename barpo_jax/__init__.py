@@ -1,5 +1,6 @@
 """barpo-jax: adversarially robust policy optimisation (SPO / ARPO / BARPO and
 baselines) as fully jitted, vectorised JAX programs on Brax."""
+from .compare import Comparison, compare
 from .config import ALGOS, BACKENDS, EPS_PRESETS, TASKS, ConfigError, TrainConfig
 from .evaluate import RobustnessReport, evaluate
 from .result import TrainResult, load
@@ -8,4 +9,5 @@ from .train import TrainingDiverged, train
 
 __version__ = "0.1.0"
 __all__ = ["ALGOS", "BACKENDS", "EPS_PRESETS", "TASKS", "ConfigError", "TrainConfig", "TrainResult",
-           "TrainingDiverged", "load", "train", "evaluate", "RobustnessReport", "sweep", "SweepResult"]
+           "TrainingDiverged", "load", "train", "evaluate", "RobustnessReport", "sweep", "SweepResult",
+           "compare", "Comparison"]

@@ -120,6 +120,31 @@ def read_config(out: str) -> TrainConfig:
         raise ConfigError(f"{path} is corrupt ({e}): restore it from a copy or retrain") from None
 
 
+SWEEP_FILE = "sweep.json"
+
+
+def write_sweep(out: str, grid: list, seeds: int, run_seeds: list) -> None:
+    """sweep.json: a sweep's grid ([{field: value}] per point) and seeds per point, so that
+    `load` can tell which run is which grid point after the process ends."""
+    os.makedirs(out, exist_ok=True)
+    _atomic_write(os.path.join(out, SWEEP_FILE),
+                  json.dumps({"grid": grid, "seeds": seeds, "run_seeds": list(run_seeds)}, indent=2))
+
+
+def read_sweep(out: str):
+    """The sweep.json of `out` as a dict, or None when `out` holds a single run."""
+    path = os.path.join(out, SWEEP_FILE)
+    if not os.path.isfile(path):
+        return None
+    try:
+        with open(path) as f:
+            saved = json.load(f)
+        return {"grid": list(saved["grid"]), "seeds": int(saved["seeds"]), "run_seeds": list(saved["run_seeds"])}
+    except (json.JSONDecodeError, KeyError, TypeError, ValueError) as e:
+        raise ConfigError(f"{path} is corrupt ({type(e).__name__}: {e}): restore it from a copy or rerun the "
+                          "sweep") from None
+
+
 def prepare_run_dir(out: str, cfg: TrainConfig, resume: bool) -> None:
     if resume:
         if not has_checkpoint(out):

@@ -5,9 +5,13 @@ Bad input exits with status 2 and one line on stderr, never a traceback.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import sys
+from importlib import metadata
+
+from .config import ALGO_ALIASES, ALGOS, BACKENDS, TASKS, ConfigError, TrainConfig, field_rows
 
 USAGE_ERRORS = 2
 
@@ -34,87 +38,191 @@ def _kv(text: str):
     return k, v
 
 
-def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="barpo", description="Adversarially robust RL (SPO / ARPO / BARPO and "
-                                "baselines) on Brax, as jitted JAX programs.")
-    sub = p.add_subparsers(dest="cmd", required=True)
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line (status 2) that points to the help."""
 
-    t = sub.add_parser("train", help="train num_seeds agents in one program")
-    t.add_argument("--env", default="hopper")
-    t.add_argument("--algo", default="spo")
-    t.add_argument("--backend", default=None, help="mjx, generalized, positional or spring (default: mjx on an accelerator, positional on a CPU)")
+    def error(self, message):
+        self.exit(USAGE_ERRORS, f"barpo: error: {message} (see: {self.prog} --help)\n")
+
+
+class _Help(argparse.ArgumentDefaultsHelpFormatter):
+    """Appends each flag's default, except where there is none to show (None, an off
+    switch, an empty list) or the help text states it already."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        if "default" in text or action.default is None or action.default is False or action.default == []:
+            return text
+        return super()._get_help_string(action)
+
+
+_DEFAULT = {f.name: f.default for f in dataclasses.fields(TrainConfig)}
+ATTACK_NAMES = "none,random,critic,mad,flip,rs,sa_rl,pa_ad (and q_step, not in 'all')"
+
+
+def _version() -> str:
+    """The installed package's version, from its metadata (one source: pyproject.toml)."""
+    try:
+        return metadata.version("barpo-jax")
+    except metadata.PackageNotFoundError:
+        return "unknown (not installed)"
+
+
+def parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="barpo", formatter_class=_Help,
+                description="Adversarially robust RL (SPO / ARPO / BARPO and baselines) on Brax, as jitted JAX "
+                            "programs. `barpo COMMAND --help` explains each command.")
+    p.add_argument("--version", action="version", version=f"barpo-jax {_version()}")
+    sub = p.add_subparsers(dest="cmd", required=True, metavar="COMMAND")
+
+    def command(name, text):
+        return sub.add_parser(name, help=text, description=text.replace("%%", "%"), formatter_class=_Help)
+
+    t = command("train", "train num_seeds agents in one program")
+    t.add_argument("--config", default=None, metavar="FILE.json",
+                   help="a TrainConfig as JSON, e.g. a run's saved config.json (its values are kept, presets "
+                        "included); the flags below override its fields (default: none, flags and presets only)")
+    t.add_argument("--env", default=None, help=f"task: {', '.join(TASKS)} (default: {_DEFAULT['env']})")
+    aliases = ", ".join(f"{a} = {b}" for a, b in ALGO_ALIASES.items())
+    t.add_argument("--algo", default=None,
+                   help=f"method: {', '.join(ALGOS)}; alias: {aliases} (default: {_DEFAULT['algo']})")
+    t.add_argument("--backend", default=None, help=f"physics: {', '.join(BACKENDS)} (default: mjx on an "
+                   "accelerator, positional on a CPU)")
     t.add_argument("--steps", type=_num, default=None, help="env steps per seed, e.g. 2e6 (default: task preset)")
     t.add_argument("--envs", type=_num, default=None, help="parallel envs per seed (default: task preset)")
-    t.add_argument("--seeds", type=_num, default=1, help="number of seeds trained at once")
-    t.add_argument("--seed", type=_num, default=0, help="first seed")
-    t.add_argument("--eps", type=float, default=None, help="attack budget (default: task preset)")
-    t.add_argument("--kappa", type=float, default=None, help="SPO-guidance weight")
-    t.add_argument("--episode-length", type=_num, default=None)
+    t.add_argument("--seeds", type=_num, default=None,
+                   help=f"number of seeds trained at once (default: {_DEFAULT['num_seeds']})")
+    t.add_argument("--seed", type=_num, default=None, help=f"first seed (default: {_DEFAULT['seed']})")
+    t.add_argument("--eps", type=float, default=None, help="l_inf attack budget in normalised-observation units "
+                   "(default: task preset, see `barpo fields`)")
+    t.add_argument("--kappa", type=float, default=None,
+                   help="SPO-guidance weight (default: 1 for barpo and arpo_guided, else 0)")
+    t.add_argument("--episode-length", type=_num, default=None,
+                   help=f"steps before a time-limit truncation (default: {_DEFAULT['episode_length']})")
     t.add_argument("--set", type=_kv, action="append", default=[], metavar="FIELD=VALUE",
-                   help="any other TrainConfig field, e.g. --set num_minibatches=16")
-    t.add_argument("--out", required=True, help="run directory (checkpoints, metrics)")
-    t.add_argument("--resume", action="store_true", help="continue the run in --out")
-    t.add_argument("--no-progress", action="store_true")
+                   help="any other TrainConfig field, repeatable, e.g. --set num_minibatches=16 (`barpo fields` "
+                        "lists them)")
+    t.add_argument("--out", required=True, help="run directory (config.json, checkpoints, metrics)")
+    t.add_argument("--resume", action="store_true",
+                   help="continue the run in --out (with no config flags: its saved config)")
+    t.add_argument("--no-progress", action="store_true", help="no progress bar")
 
-    e = sub.add_parser("eval", help="robustness report of a trained run")
-    e.add_argument("run")
-    e.add_argument("--attacks", default="all", help="'all' or a comma list: none,random,critic,mad,flip,rs,sa_rl,"
-                   "pa_ad (and q_step, not in 'all')")
+    e = command("eval", "robustness report of a trained run")
+    e.add_argument("run", help="run directory written by `barpo train`")
+    e.add_argument("--attacks", default="all", help=f"'all' or a comma list of: {ATTACK_NAMES}")
     e.add_argument("--strength", default="strong", choices=["strong", "lineage"],
-                   help="gradient-attack strength: strong (APGD, restarts; default) or lineage (10 steps of eps/10, "
+                   help="gradient-attack strength: strong (APGD, restarts) or lineage (10 steps of eps/10, "
                    "one start, as published tables)")
     e.add_argument("--learned-scan", default=None, choices=["none", "small", "large"],
                    help="hyper-parameter grid of sa_rl/pa_ad, strongest fit per victim kept (default: small on "
                         "a CPU, 4 fits; large on an accelerator, 12 fits; none: one fit at the run's settings)")
     e.add_argument("--no-masking-check", action="store_true",
                    help="skip re-running each gradient attack at twice the steps and restarts")
-    e.add_argument("--episodes", type=_num, default=50)
+    e.add_argument("--episodes", type=_num, default=50, help="deterministic episodes per (seed, attack) cell")
     e.add_argument("--eps", type=float, default=None, help="attack budget (default: the eps the run was trained with)")
     e.add_argument("--out", default=None, help="where to write the report (default: the run directory, files named "
                    "by eps so that evaluations at other budgets are kept)")
-    e.add_argument("--attack-steps", type=_num, default=None, help="training budget of each learned attack")
-    e.add_argument("--no-progress", action="store_true")
+    e.add_argument("--attack-steps", type=_num, default=None,
+                   help="training budget of each learned attack (default: the run's steps, at most 2e6)")
+    e.add_argument("--no-progress", action="store_true", help="no progress bars")
 
-    r = sub.add_parser("report", help="learning-curve PNG and summary of a run")
-    r.add_argument("run")
+    r = command("report", "learning-curve PNG and summary of a run")
+    r.add_argument("run", help="run directory written by `barpo train`")
 
-    d = sub.add_parser("demo", help="the main job: a short BARPO training plus a robustness report (CPU-sized)")
-    d.add_argument("--out", default="runs/demo")
-    d.add_argument("--algo", default="barpo")
-    d.add_argument("--env", default="inverted_pendulum")
-    d.add_argument("--steps", type=_num, default=300_000)
-    d.add_argument("--seeds", type=_num, default=3)
-    d.add_argument("--episodes", type=_num, default=20)
+    c = command("compare", "one table and plots over several runs: median agent, IQM with bootstrap 95%% CIs")
+    c.add_argument("runs", nargs="+", metavar="RUN", help="run directories (each evaluated with `barpo eval`, "
+                   "or else compared on its final training return)")
+    c.add_argument("--out", default=None, help="write comparison.{csv,md} and the plots here (default: print only)")
+    c.add_argument("--eps", type=float, default=None,
+                   help="which robustness report to read (default: the one at each run's training eps)")
+    c.add_argument("--reps", type=_num, default=2000, help="bootstrap resamples for the confidence intervals")
+
+    f = command("fields", "every TrainConfig field (what --set and --config accept): type, default, preset source")
+    f.add_argument("--env", default=None, help="also show the values resolved for this task (default: none)")
+    f.add_argument("--algo", default=None, help=f"with --env: the method (default: {_DEFAULT['algo']})")
+    f.add_argument("--backend", default=None, help="with --env: the physics (default: automatic)")
+    f.add_argument("--json", action="store_true", help="print JSON instead of a table")
+
+    d = command("demo", "the main job: a short BARPO training plus a robustness report (CPU-sized)")
+    d.add_argument("--out", default="runs/demo", help="run directory (resumed if it holds the demo already)")
+    d.add_argument("--algo", default="barpo", help=f"method: {', '.join(ALGOS)}")
+    d.add_argument("--env", default="inverted_pendulum", help="task (spring physics)")
+    d.add_argument("--steps", type=_num, default=300_000, help="env steps per seed")
+    d.add_argument("--seeds", type=_num, default=3, help="seeds trained at once")
+    d.add_argument("--episodes", type=_num, default=20, help="evaluation episodes per (seed, attack)")
     d.add_argument("--eps", type=float, default=0.3, help="attack budget for training and evaluation")
-    d.add_argument("--no-progress", action="store_true")
+    d.add_argument("--no-progress", action="store_true", help="no progress bars")
     return p
 
 
-def _train_config(a):
-    import barpo_jax as bj
-    fields = dict(env=a.env, algo=a.algo, num_seeds=a.seeds, seed=a.seed)
-    for name, value in (("backend", a.backend), ("num_timesteps", a.steps), ("num_envs", a.envs),
-                        ("eps", a.eps), ("kappa", a.kappa), ("episode_length", a.episode_length)):
-        if value is not None:
-            fields[name] = value
+_CONFIG_FLAGS = (("env", "env"), ("algo", "algo"), ("seeds", "num_seeds"), ("seed", "seed"), ("backend", "backend"),
+                 ("steps", "num_timesteps"), ("envs", "num_envs"), ("eps", "eps"), ("kappa", "kappa"),
+                 ("episode_length", "episode_length"))
+
+
+def _read_config_file(path: str) -> dict:
+    """The fields of a JSON config file (a run's config.json is one)."""
+    try:
+        with open(path) as f:
+            fields = json.load(f)
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path!r} not found: check the path") from None
+    except json.JSONDecodeError as e:
+        raise ConfigError(f"config file {path!r} is not JSON ({e}): fix it or pass flags instead") from None
+    if not isinstance(fields, dict):
+        raise ConfigError(f"config file {path!r} must hold one JSON object {{field: value}}")
+    return fields
+
+
+def _train_config(a) -> TrainConfig:
+    """--config's fields, then the flags given, then --set: later ones win."""
+    fields = _read_config_file(a.config) if a.config else {}
+    fields.update({name: getattr(a, flag) for flag, name in _CONFIG_FLAGS if getattr(a, flag) is not None})
     fields.update(dict(a.set))
-    return bj.TrainConfig.from_dict(fields)
+    return TrainConfig.from_dict(fields)
+
+
+def _names_config(a) -> bool:
+    """Did the user name any config field? (If not, --resume continues the saved config.)"""
+    return bool(a.config or a.set or any(getattr(a, flag) is not None for flag, _ in _CONFIG_FLAGS))
 
 
 def cmd_train(a):
     import barpo_jax as bj
     from . import checkpoint
-    cfg = checkpoint.read_config(a.out) if a.resume and not _explicit_train_args(a.argv) else _train_config(a)
+    cfg = checkpoint.read_config(a.out) if a.resume and not _names_config(a) else _train_config(a)
     result = bj.train(cfg, out=a.out, resume=a.resume, progress=not a.no_progress)
     report_files = write_report(a.out, result)
     print(json.dumps(result.summary()))
     print(f"saved {a.out} ({', '.join(report_files)})")
 
 
-def _explicit_train_args(argv) -> bool:
-    """Did the user name any config field? (If not, --resume continues the saved config.)"""
-    return any(x in argv for x in ("--env", "--algo", "--steps", "--envs", "--seeds", "--seed", "--eps",
-                                       "--kappa", "--backend", "--episode-length", "--set"))
+def cmd_fields(a):
+    resolved = None
+    if a.env is not None:
+        resolved = TrainConfig(env=a.env, algo=a.algo or _DEFAULT["algo"], backend=a.backend)
+    rows = field_rows(resolved)
+    if a.json:
+        print(json.dumps(rows, indent=1, default=str))
+        return
+    heads = ["field", "type", "default"] + (["value"] if resolved else []) + ["preset (when None)"]
+    keys = ["field", "type", "default"] + (["value"] if resolved else []) + ["preset"]
+    cells = [[str(r[k]) for k in keys] for r in rows]
+    width = [max(len(h), *(len(c[i]) for c in cells)) for i, h in enumerate(heads[:-1])]
+    line = lambda cs: "  ".join(c.ljust(w) for c, w in zip(cs, width)) + "  " + cs[-1]
+    if resolved:
+        print(f"values for env={resolved.env}, algo={resolved.algo}, backend={resolved.backend}")
+    print(line(heads))
+    for c in cells:
+        print(line(c).rstrip())
+
+
+def cmd_compare(a):
+    from .compare import compare
+    comparison = compare(a.runs, out=a.out, eps=a.eps, reps=a.reps)
+    print(comparison.table())
+    if a.out:
+        print(f"wrote {', '.join(comparison.files)}")
 
 
 def write_report(out: str, result) -> list:
@@ -126,9 +234,15 @@ def write_report(out: str, result) -> list:
     return ["learning_curve.png", "summary.json", "metrics.csv", "metrics.json"]
 
 
-def cmd_report(a):
+def _load_run(path):
+    """The TrainResult in a run directory (a sweep's: all its grid points' runs)."""
     import barpo_jax as bj
-    result = bj.load(a.run)
+    result = bj.load(path)
+    return result.result if isinstance(result, bj.SweepResult) else result
+
+
+def cmd_report(a):
+    result = _load_run(a.run)
     write_report(a.run, result)
     s = result.summary()
     print(f"{s['env']} / {s['algo']}: {s['runs']} run(s), {s['iterations']} iterations, "
@@ -140,7 +254,7 @@ def cmd_report(a):
 
 def cmd_eval(a):
     import barpo_jax as bj
-    result = bj.load(a.run)
+    result = _load_run(a.run)
     report = bj.evaluate(result, attacks=a.attacks, eps=a.eps, episodes=a.episodes,
                          learned_timesteps=a.attack_steps, progress=not a.no_progress, strength=a.strength,
                          masking_check=not a.no_masking_check, learned_scan=a.learned_scan)
@@ -177,14 +291,13 @@ def cmd_demo(a):
 
 
 def main(argv=None) -> int:
-    from .config import ConfigError
     argv = sys.argv[1:] if argv is None else list(argv)
     args = parser().parse_args(argv)
-    args.argv = argv
     from . import compile_cache
     compile_cache.enable()
     try:
-        {"train": cmd_train, "eval": cmd_eval, "report": cmd_report, "demo": cmd_demo}[args.cmd](args)
+        {"train": cmd_train, "eval": cmd_eval, "report": cmd_report, "demo": cmd_demo, "fields": cmd_fields,
+         "compare": cmd_compare}[args.cmd](args)
     except (ConfigError, ValueError, FileNotFoundError) as e:
         print(f"barpo: error: {e}", file=sys.stderr)
         return USAGE_ERRORS

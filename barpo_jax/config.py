@@ -11,6 +11,9 @@ import json
 from typing import Any, NamedTuple, Optional
 
 ALGOS = ("spo", "arpo", "arpo_guided", "barpo_unguided", "barpo", "sa_ppo", "car_ppo", "atla_ppo")
+# Other names users type for a method: SPO is standard PPO, and PPO users say "ppo".
+# A config built with an alias records the canonical name.
+ALGO_ALIASES = {"ppo": "spo"}
 LR_SCHEDULES = ("constant", "linear")
 INNER_SCHEDULES = ("minibatch", "epoch", "rollout")
 BACKENDS = ("mjx", "generalized", "positional", "spring")
@@ -173,8 +176,10 @@ class TrainConfig:
     def __post_init__(self):
         if self.env not in TASKS:
             raise ConfigError(f"unknown env {self.env!r}: choose one of {', '.join(TASKS)}")
+        object.__setattr__(self, "algo", ALGO_ALIASES.get(self.algo, self.algo))
         if self.algo not in ALGOS:
-            raise ConfigError(f"unknown algo {self.algo!r}: choose one of {', '.join(ALGOS)}")
+            raise ConfigError(f"unknown algo {self.algo!r}: choose one of {', '.join(ALGOS)} "
+                              f"({', '.join(f'{a} = {b}' for a, b in ALGO_ALIASES.items())})")
         if self.backend is None:
             object.__setattr__(self, "backend", auto_backend())
         if self.backend not in BACKENDS:
@@ -281,6 +286,48 @@ def _from_legacy(d: dict) -> dict:
                   "SGLD inner solver changed since, so retrain rather than resume such a run "
                   "(docs/methods.md)", stacklevel=3)
     return d
+
+
+# What `barpo fields` prints -------------------------------------------------------
+
+def _preset_source(name: str) -> str:
+    """Where a field left as None gets its value: the base PPO value and each task (and
+    backend) preset that overrides it; '' for a field with a fixed default."""
+    if name == "backend":
+        return "auto: mjx on an accelerator, positional on a CPU"
+    if name == "eps":
+        return ("EPS_PRESETS: " + ", ".join(f"{t}={v:g}" for t, v in EPS_PRESETS.items())
+                + f"; other tasks DEFAULT_EPS={DEFAULT_EPS:g}")
+    if name == "kappa":
+        return "by algo: arpo_guided=1, barpo=1; others 0"
+    if name == "inner_step_size":
+        return "eps / inner_steps"
+    if name not in _BASE:
+        return ""
+    parts = [f"base {_BASE[name]}"]
+    ppo = {t: p[name] for t, p in PPO_PRESETS.items() if p.get(name, _BASE[name]) != _BASE[name]}
+    cpu = {t: p[name] for t, p in CPU_PRESETS.items() if p.get(name, _BASE[name]) != _BASE[name]}
+    if ppo:
+        parts.append("PPO_PRESETS: " + ", ".join(f"{t}={v}" for t, v in ppo.items()))
+    if cpu:
+        parts.append("CPU_PRESETS (all backends but mjx): " + ", ".join(f"{t}={v}" for t, v in cpu.items()))
+    return "; ".join(parts)
+
+
+def field_rows(resolved: Optional["TrainConfig"] = None) -> list[dict]:
+    """One row per TrainConfig field: name, type, default ('preset' for a None filled from
+    a preset), where the preset comes from, and the value in `resolved` if given. It is
+    the list of what `--set field=value` and `--config` accept."""
+    rows = []
+    for f in dataclasses.fields(TrainConfig):
+        kind = str(f.type).replace("Optional[", "").rstrip("]") if "Optional[" in str(f.type) else str(f.type)
+        source = _preset_source(f.name)
+        default = "preset" if f.default is None and source else f.default
+        row = {"field": f.name, "type": kind, "default": default, "preset": source}
+        if resolved is not None:
+            row["value"] = getattr(resolved, f.name)
+        rows.append(row)
+    return rows
 
 
 # Float hyper-parameters: data, not part of the compiled program ---------------

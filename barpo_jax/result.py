@@ -1,4 +1,4 @@
-"""`TrainResult`: what `train` returns and `load` reads back."""
+"""`TrainResult` and `SweepResult`: what `train` and `sweep` return and `load` reads back."""
 from __future__ import annotations
 
 import dataclasses
@@ -11,7 +11,7 @@ import numpy as np
 
 from . import checkpoint, networks
 from . import normalize as nz
-from .config import ConfigError, TrainConfig
+from .config import ConfigError, TrainConfig, hyperparams
 from .envs import make_brax_env
 from .learner import Trainer
 
@@ -113,20 +113,63 @@ def _run_index(run, renamed: dict, where: str) -> int:
     return run
 
 
-def load(out: str) -> TrainResult:
-    """Read a run directory written by `train(out=...)`.
+@dataclasses.dataclass
+class SweepResult:
+    """A sweep's runs: `result` holds one run per (grid point, seed), grid point major."""
+    result: TrainResult   # one run per (grid point, seed)
+    grid: list            # [{field: value}] per grid point
+    seeds: int
+
+    def runs_of(self, i: int) -> list:
+        """Run indices of grid point i."""
+        return list(range(i * self.seeds, (i + 1) * self.seeds))
+
+    def final_returns(self, last_fraction: float = 0.1) -> np.ndarray:
+        """[grid point, seed] mean training-episode return over the last iterations."""
+        ret = self.result.metrics["episode_return"]
+        k = max(1, int(ret.shape[1] * last_fraction))
+        with np.errstate(all="ignore"):
+            per_run = np.nanmean(ret[:, -k:], axis=1)
+        return per_run.reshape(len(self.grid), self.seeds)
+
+    def table(self) -> str:
+        names = list(self.grid[0])
+        fr = self.final_returns()
+        lines = ["| " + " | ".join(names) + " | final return (mean ± std over seeds) |",
+                 "|" + "---|" * (len(names) + 1)]
+        for g, row in zip(self.grid, fr):
+            lines.append("| " + " | ".join(f"{g[n]:g}" for n in names) + f" | {np.nanmean(row):.1f} ± "
+                         f"{np.nanstd(row):.1f} |")
+        return "\n".join(lines)
+
+
+def sweep_overrides(grid: list, seeds: int) -> dict:
+    """The per-run float hyper-parameters of a sweep, {field: [run]}: each grid point's
+    value repeated for its `seeds` runs (grid point major, as SweepResult orders runs)."""
+    return {n: np.repeat(np.asarray([p[n] for p in grid], np.float32), seeds) for n in grid[0]}
+
+
+def load(out: str):
+    """Read a run directory written by `train(out=...)`, or a sweep's by `sweep(out=...)`.
 
     Args:
       out: the run directory.
 
     Returns:
-      The TrainResult of its latest checkpoint.
+      The TrainResult of its latest checkpoint; for a sweep (sweep.json there), a
+      SweepResult with its grid, each run's seed and float hyper-parameters.
 
     Raises:
       ConfigError: no run there, or a checkpoint that is unreadable or does not match its config.
     """
     cfg = checkpoint.read_config(out)
     trainer = Trainer.cached(cfg)
-    seeds = [cfg.seed + i for i in range(cfg.num_seeds)]
+    saved_sweep = checkpoint.read_sweep(out)
+    seeds = saved_sweep["run_seeds"] if saved_sweep else [cfg.seed + i for i in range(cfg.num_seeds)]
     state, metrics, iterations = checkpoint.restore_learner(out, trainer, seeds)
-    return TrainResult(cfg, state, metrics, iterations, seeds=seeds)
+    if saved_sweep is None:
+        return TrainResult(cfg, state, metrics, iterations, seeds=seeds)
+    hp = hyperparams(cfg, len(seeds), **sweep_overrides(saved_sweep["grid"], saved_sweep["seeds"]))
+    result = TrainResult(cfg, state, metrics, iterations, seeds=seeds,
+                         hp={k: np.asarray(v) for k, v in hp._asdict().items()})
+    return SweepResult(result, saved_sweep["grid"], saved_sweep["seeds"])

@@ -2,50 +2,25 @@
 
 Float hyper-parameters are data (`config.hyperparams`), so a grid over, say,
 kappa x eps x seeds is just more runs along the vmapped run axis: one compile,
-one program, every grid point and seed trained at once.
+one program, every grid point and seed trained at once. With `out`, a sweep is a run
+directory like `train`'s (checkpoints, metrics, resume) plus sweep.json, its grid,
+so `load` reads it back as a SweepResult after the process ends.
 """
 from __future__ import annotations
 
-import dataclasses
 import itertools
+from typing import Optional
 
-import numpy as np
-
+from . import checkpoint
 from .config import HP_FIELDS, ConfigError, TrainConfig
+from .result import SweepResult, sweep_overrides
 from .train import train
 
-
-@dataclasses.dataclass
-class SweepResult:
-    """A sweep's runs: `result` holds one run per (grid point, seed), grid point major."""
-    result: object        # TrainResult with one run per (grid point, seed)
-    grid: list            # [{field: value}] per grid point
-    seeds: int
-
-    def runs_of(self, i: int) -> list:
-        """Run indices of grid point i."""
-        return list(range(i * self.seeds, (i + 1) * self.seeds))
-
-    def final_returns(self, last_fraction: float = 0.1) -> np.ndarray:
-        """[grid point, seed] mean training-episode return over the last iterations."""
-        ret = self.result.metrics["episode_return"]
-        k = max(1, int(ret.shape[1] * last_fraction))
-        with np.errstate(all="ignore"):
-            per_run = np.nanmean(ret[:, -k:], axis=1)
-        return per_run.reshape(len(self.grid), self.seeds)
-
-    def table(self) -> str:
-        names = list(self.grid[0])
-        fr = self.final_returns()
-        lines = ["| " + " | ".join(names) + " | final return (mean ± std over seeds) |",
-                 "|" + "---|" * (len(names) + 1)]
-        for g, row in zip(self.grid, fr):
-            lines.append("| " + " | ".join(f"{g[n]:g}" for n in names) + f" | {np.nanmean(row):.1f} ± "
-                         f"{np.nanstd(row):.1f} |")
-        return "\n".join(lines)
+__all__ = ["SweepResult", "sweep"]
 
 
-def sweep(cfg: TrainConfig, seeds: int = 1, progress: bool = True, **grid) -> SweepResult:
+def sweep(cfg: TrainConfig, seeds: int = 1, progress: bool = True, out: Optional[str] = None,
+          resume: bool = False, max_iterations: Optional[int] = None, **grid) -> SweepResult:
     """Train the full grid of `grid` values (e.g. kappa=[0, 0.5, 1], eps=[0.05, 0.1]) times
     `seeds` seeds in one program.
 
@@ -53,13 +28,18 @@ def sweep(cfg: TrainConfig, seeds: int = 1, progress: bool = True, **grid) -> Sw
       cfg: the configuration every grid point shares.
       seeds: seeds per grid point (cfg.seed, cfg.seed + 1, ...).
       progress: draw a progress bar.
+      out: run directory for checkpoints, metrics and the grid (sweep.json); None keeps
+        everything in memory.
+      resume: continue the sweep saved in `out` (same cfg, grid and seeds).
+      max_iterations: stop once this many iterations are done (the sweep stays resumable).
       **grid: {{field: values}}. Only float hyper-parameters can be swept this way: {HP}.
 
     Returns:
       A SweepResult: one run per (grid point, seed), grid point major.
 
     Raises:
-      ConfigError: an empty grid, a field that is not a float hyper-parameter, bad values.
+      ConfigError: an empty grid, a field that is not a float hyper-parameter, bad values,
+        or an `out` that holds another run or sweep.
     """
     if not grid:
         raise ConfigError("sweep needs at least one field, e.g. sweep(cfg, kappa=[0.0, 1.0])")
@@ -73,13 +53,32 @@ def sweep(cfg: TrainConfig, seeds: int = 1, progress: bool = True, **grid) -> Sw
     if seeds < 1:
         raise ConfigError("seeds must be >= 1")
     names = list(grid)
-    points = [dict(zip(names, combo)) for combo in itertools.product(*(grid[n] for n in names))]
-    overrides = {n: np.repeat(np.asarray([p[n] for p in points], np.float32), seeds) for n in names}
+    points = [{n: float(v) for n, v in zip(names, combo)} for combo in itertools.product(*(grid[n] for n in names))]
     run_seeds = [cfg.seed + s for _ in points for s in range(seeds)]
+    if out is not None:
+        _prepare_sweep_dir(out, points, seeds, run_seeds, resume)
     # Guard the inner step size: step_frac is relative to eps, so sweeping eps keeps eps/K steps.
-    result = train(cfg.replace(num_seeds=len(run_seeds)), progress=progress, hp_overrides=overrides,
-                   run_seeds=run_seeds)
+    result = train(cfg.replace(num_seeds=len(run_seeds)), out=out, resume=resume, progress=progress,
+                   max_iterations=max_iterations, hp_overrides=sweep_overrides(points, seeds), run_seeds=run_seeds)
     return SweepResult(result, points, seeds)
+
+
+def _prepare_sweep_dir(out: str, points: list, seeds: int, run_seeds: list, resume: bool) -> None:
+    """Refuse to mix sweeps: resume only the same grid and seeds; start only in a directory
+    without a run. Writes sweep.json for a new sweep (train writes the rest)."""
+    if resume:
+        saved = checkpoint.read_sweep(out)
+        if saved is None:
+            raise ConfigError(f"nothing to resume as a sweep in {out!r} (no sweep.json): check the path, or drop "
+                              "resume=True to start the sweep there")
+        if saved["grid"] != points or saved["seeds"] != seeds:
+            raise ConfigError(f"cannot resume the sweep in {out!r} with another grid or seeds (saved "
+                              f"{len(saved['grid'])} points x {saved['seeds']} seeds: {saved['grid']}): pass the "
+                              "saved grid, or a new out")
+        return
+    if checkpoint.has_checkpoint(out):
+        raise ConfigError(f"{out!r} already holds a run: pass resume=True to continue it, or choose another out")
+    checkpoint.write_sweep(out, points, seeds, run_seeds)
 
 
 sweep.__doc__ = sweep.__doc__.format(HP=", ".join(HP_FIELDS))

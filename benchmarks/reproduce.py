@@ -5,9 +5,11 @@
         --steps 2e6 --out benchmarks/results/table_gpu               # a GPU
 
 Resumable: each (task, method) trains into OUT/runs/<task>-<method>/ with
-checkpoints and is evaluated into robustness.json there; a rerun skips what is
-finished and resumes what was interrupted. Writes OUT/table.{json,md} (with
-provenance) and OUT/table.png.
+checkpoints and is evaluated into robustness_eps<eps>.json there (as `barpo eval`);
+a rerun skips what is finished and resumes what was interrupted. The comparison is
+`bj.compare` over those run directories (as `barpo compare`): OUT/comparison.{csv,md},
+OUT/natural_vs_worst.png and OUT/learning_curves.png, plus OUT/table.{json,md} with
+provenance.
 """
 from __future__ import annotations
 
@@ -15,13 +17,9 @@ import argparse
 import os
 import time
 
-import numpy as np
-
 import barpo_jax as bj
 from barpo_jax import checkpoint
 from barpo_jax.cli import _kv, _num
-from barpo_jax.evaluate import RobustnessReport
-from barpo_jax.plots import finish, subplots
 from benchmarks import _provenance as prov
 
 
@@ -56,6 +54,31 @@ def config_for(a, task, method):
     return bj.TrainConfig(**fields)
 
 
+def train_and_evaluate(a, cfg, run) -> None:
+    """Train (or resume) one (task, method) into `run` and evaluate it there, skipping
+    what is done already (a report from before reports were named by eps counts)."""
+    report_path = os.path.join(run, f"robustness_eps{cfg.eps:g}.json")
+    done = [p for p in (report_path, os.path.join(run, "robustness.json")) if os.path.isfile(p)]
+    if done:
+        print(f"[{cfg.env}/{cfg.algo}] done already ({done[0]})")
+        return
+    trained = checkpoint.has_checkpoint(run)
+    result = bj.load(run) if trained else None
+    if result is not None and result.iterations >= cfg.num_iterations:
+        print(f"[{cfg.env}/{cfg.algo}] trained already ({result.iterations} iterations)")
+    else:
+        print(f"[{cfg.env}/{cfg.algo}] {'resuming' if trained else 'training'} {cfg.num_seeds} seeds x "
+              f"{cfg.num_timesteps:,} steps")
+        result = bj.train(cfg, out=run, resume=trained)
+    t0 = time.time()
+    report = bj.evaluate(result, attacks=a.attacks, episodes=a.episodes, eps=cfg.eps,
+                         learned_timesteps=a.attack_steps or a.steps)
+    report.save(report_path)
+    report.plot(report_path[:-len(".json")] + ".png")
+    print(report.table())
+    print(f"  evaluated in {time.time() - t0:.0f}s")
+
+
 def main(argv=None):
     a = args_parser().parse_args(argv)
     if a.quick:
@@ -65,65 +88,28 @@ def main(argv=None):
     out = a.out or ("benchmarks/results/table_quick" if a.quick else "benchmarks/results/table")
     os.makedirs(out, exist_ok=True)
     provenance = prov.provenance()
-    rows, results = [], {}
+    runs, eps = [], set()
     for task in a.tasks:
         for method in a.methods:
             cfg = config_for(a, task, method)
             run = os.path.join(out, "runs", f"{task}-{method}")
-            rpath = os.path.join(run, "robustness.json")
-            t0 = time.time()
-            if os.path.isfile(rpath):  # trained and evaluated already
-                print(f"[{task}/{method}] done already ({rpath})")
-                report = RobustnessReport.load(rpath)
-            else:
-                done = checkpoint.has_checkpoint(run)
-                result = bj.load(run) if done else None
-                if result is not None and result.iterations >= cfg.num_iterations:
-                    print(f"[{task}/{method}] trained already ({result.iterations} iterations)")
-                else:
-                    print(f"[{task}/{method}] {'resuming' if done else 'training'} {cfg.num_seeds} seeds x "
-                          f"{cfg.num_timesteps:,} steps")
-                    result = bj.train(cfg, out=run, resume=done)
-                t1 = time.time()
-                report = bj.evaluate(result, attacks=a.attacks, episodes=a.episodes, eps=cfg.eps,
-                                     learned_timesteps=a.attack_steps or a.steps)
-                report.save(rpath)
-                report.plot(os.path.join(run, "robustness.png"))
-                print(f"  evaluated in {time.time() - t1:.0f}s")
-            train_s = time.time() - t0
-            m = report.median_agent
-            results[f"{task}/{method}"] = {**report.to_dict(), "seconds_this_call": train_s}
-            rows.append([task, method] + [float(report.returns[m, j]) for j in range(len(report.attacks))]
-                        + [float(report.worst_case[m]), float(np.median(report.worst_case)),
-                           float(np.mean(report.natural))])
-            print(report.table())
-    attacks_cols = ["natural" if x == "none" else x for x in report.attacks]
-    headers = ["task", "method"] + attacks_cols + ["worst (median agent)", "median worst over seeds",
-                                                     "mean natural over seeds"]
+            train_and_evaluate(a, cfg, run)
+            runs.append(run)
+            eps.add(cfg.eps)
+    comparison = bj.compare(runs, out=out)
+    headers, rows = comparison.cells()
     budget = (f"{a.seeds} seeds per method, {a.steps:,} env steps per seed, backend {a.backend}, episode length "
               f"{a.episode_length}, {a.episodes} evaluation episodes per cell, learned attacks trained for "
-              f"{a.attack_steps or a.steps:,} steps, eps = {cfg.eps:g} in training (ramped) and evaluation")
-    prov.write_results(os.path.join(out, "table"), provenance, results,
-                       [("Median agent per method (the lineage's protocol)", headers, rows, budget)],
+              f"{a.attack_steps or a.steps:,} steps, eps = {', '.join(f'{e:g}' for e in sorted(eps))} in training "
+              "(ramped) and evaluation")
+    prov.write_results(os.path.join(out, "table"), provenance, {r["run"]: r for r in comparison.rows},
+                       [("Each method: median agent (the lineage's protocol) and IQM over seeds", headers, rows,
+                         budget + ". " + comparison.note())],
                        "SPO / ARPO / BARPO and baselines under every attack",
-                       notes=["Cells are the median agent's mean episode return (the seed whose worst case is "
-                              "the median); per-seed numbers are in table.json and runs/*/robustness.json."])
-    plot(rows, a.tasks, os.path.join(out, "table.png"))
+                       notes=["Per-seed and per-attack numbers are in runs/*/robustness_eps*.json; "
+                              "comparison.csv holds the table's numbers; natural_vs_worst.png plots each seed, "
+                              "learning_curves.png the training curves (`barpo compare` writes the same)."])
     print(open(os.path.join(out, "table.md")).read())
-
-
-def plot(rows, tasks, path):
-    fig, axes = subplots(path, nrows=1, ncols=len(tasks), figsize=(7 * len(tasks), 3.8), squeeze=False)
-    for ax, task in zip(axes[0], tasks):
-        r = [row for row in rows if row[0] == task]
-        x = np.arange(len(r))
-        ax.bar(x - 0.2, [row[2] for row in r], 0.4, label="natural (median agent)")
-        ax.bar(x + 0.2, [row[-3] for row in r], 0.4, label="worst case (median agent)")
-        ax.set_xticks(x, [row[1] for row in r], rotation=30, ha="right")
-        ax.set_title(task)
-        ax.set_ylabel("episode return")
-        ax.legend(fontsize=8)
-    finish(fig, path)
 
 
 if __name__ == "__main__":

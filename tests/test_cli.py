@@ -1,9 +1,15 @@
-"""The `barpo` command line: a small run end to end, and bad input."""
+"""The `barpo` command line: a small run end to end, help on every flag, and bad input."""
+import argparse
+import json
 import os
 import subprocess
 import sys
+from importlib import metadata
 
 import pytest
+
+from barpo_jax import cli
+from barpo_jax.config import TrainConfig
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SMALL = ["--env", "inverted_pendulum", "--backend", "spring", "--steps", "4096", "--envs", "32", "--episode-length",
@@ -44,6 +50,22 @@ def test_train_report_eval_resume(tmp_path):
     assert r.returncode == 0, r.stderr[-3000:]
 
 
+def run_cli(capsys, *argv):
+    """cli.main in this process: (status, stdout, stderr); argparse's exits become a status."""
+    try:
+        code = cli.main(list(argv))
+    except SystemExit as e:
+        code = e.code
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def assert_one_error_line(err):
+    errors = [line for line in err.splitlines() if line.startswith("barpo: error:")]
+    assert len(errors) == 1 and "Traceback" not in err, err
+    assert all(line.startswith("barpo: ") for line in err.strip().splitlines()), err  # nothing but our lines
+
+
 @pytest.mark.parametrize("args, fragment", [
     (["train", "--env", "nope", "--out", "x"], "unknown env"),
     (["train", "--algo", "nope", "--out", "x"], "unknown algo"),
@@ -52,10 +74,95 @@ def test_train_report_eval_resume(tmp_path):
     (["train", "--seeds", "0", "--out", "x"], "num_seeds"),
     (["train", "--eps", "-1", "--out", "x"], "eps must be >= 0"),
     (["train", "--envs", "30", "--set", "unroll_length=1", "--out", "x"], "does not divide"),
+    (["train", "--config", "/nonexistent/config.json", "--out", "x"], "config file"),
+    (["train", "--set", "nope=1", "--backend", "spring", "--out", "x"], "unknown config fields"),
+    (["train", "--steps", "lots", "--out", "x"], "not a number"),
+    (["train", "--env", "hopper"], "required: --out"),
     (["eval", "/nonexistent/run"], "no run found"),
     (["report", "/nonexistent/run"], "no run found"),
+    (["compare", "/nonexistent/run"], "no run found"),
+    (["fields", "--env", "nope"], "unknown env"),
+    (["nope"], "invalid choice"),
 ])
-def test_bad_input_exits_2_with_one_line(args, fragment):
-    r = barpo(*args)
-    assert r.returncode == 2, (r.returncode, r.stderr[-2000:])
-    assert fragment in r.stderr and "Traceback" not in r.stderr
+def test_bad_input_exits_2_with_one_line(capsys, args, fragment):
+    code, _, err = run_cli(capsys, *args)
+    assert code == 2, (code, err)
+    assert fragment in err, err
+    assert_one_error_line(err)
+
+
+def test_bad_input_in_a_fresh_process_has_no_traceback():
+    r = barpo("train", "--algo", "nope", "--backend", "spring", "--out", "x")
+    assert r.returncode == 2 and "unknown algo" in r.stderr and "Traceback" not in r.stderr
+
+
+def _subcommands():
+    sub = next(a for a in cli.parser()._actions if isinstance(a, argparse._SubParsersAction))
+    return sub.choices
+
+
+def test_every_flag_of_every_command_has_help_and_shows_its_default():
+    formatter = cli._Help("barpo")
+    for name, p in _subcommands().items():
+        assert p.description, name
+        for action in p._actions:
+            if isinstance(action, argparse._HelpAction):
+                continue
+            where = f"barpo {name} {action.option_strings or action.dest}"
+            assert action.help and len(action.help) > 8, where
+            shows_default = "default" in formatter._get_help_string(action)
+            is_switch_or_required = action.default is False or action.required or not action.option_strings
+            assert shows_default or is_switch_or_required or action.default == [], where
+            if action.dest in ("env", "algo", "backend") and name == "train":
+                assert "," in action.help, f"{where}: the choices are listed"
+
+
+def test_help_lists_choices_and_defaults(capsys):
+    code, out, _ = run_cli(capsys, "train", "--help")
+    assert code == 0
+    assert "inverted_pendulum" in out and "barpo_unguided" in out and "ppo = spo" in out
+    assert "(default: hopper)" in out and "(default: 1)" in out
+    code, out, _ = run_cli(capsys, "eval", "--help")
+    assert "(default: 50)" in out and "(default: strong)" in out
+
+
+def test_version_comes_from_package_metadata(capsys):
+    code, out, _ = run_cli(capsys, "--version")
+    assert code == 0 and out.strip() == f"barpo-jax {metadata.version('barpo-jax')}"
+
+
+def test_fields_lists_every_config_field_with_its_preset_source(capsys):
+    code, out, _ = run_cli(capsys, "fields")
+    assert code == 0
+    lines = {line.split()[0]: line for line in out.splitlines()[1:]}
+    assert set(lines) == {f for f in TrainConfig.__dataclass_fields__}
+    assert "EPS_PRESETS: hopper=0.075" in lines["eps"] and "CPU_PRESETS" in lines["num_envs"]
+    assert lines["num_seeds"].split()[1:3] == ["int", "1"]
+    code, out, _ = run_cli(capsys, "fields", "--env", "hopper", "--backend", "positional", "--json")
+    rows = {r["field"]: r for r in json.loads(out)}
+    assert rows["num_envs"]["value"] == 32 and rows["num_envs"]["default"] == "preset"
+    assert rows["eps"]["value"] == 0.075
+
+
+def test_ppo_is_spo():
+    cfg = TrainConfig(env="inverted_pendulum", backend="spring", algo="ppo")
+    assert cfg.algo == "spo" and cfg == TrainConfig(env="inverted_pendulum", backend="spring", algo="spo")
+    assert json.loads(cfg.to_json())["algo"] == "spo"
+
+
+def _config_of(*argv):
+    return cli._train_config(cli.parser().parse_args(["train", *argv, "--out", "x"]))
+
+
+def test_config_file_is_input_and_flags_override_it(tmp_path):
+    saved = TrainConfig(env="inverted_pendulum", backend="spring", algo="barpo", num_envs=32, unroll_length=16,
+                        num_minibatches=4, num_timesteps=8192, seed=3, eps=0.2)
+    path = tmp_path / "config.json"
+    path.write_text(saved.to_json())  # what a run directory holds
+    assert _config_of("--config", str(path)) == saved
+    assert _config_of("--config", str(path), "--steps", "4096", "--algo", "ppo", "--set", "num_epochs=2") == \
+        saved.replace(num_timesteps=4096, algo="spo", kappa=1.0, num_epochs=2)
+    assert _config_of("--env", "inverted_pendulum", "--backend", "spring", "--algo", "ppo").algo == "spo"
+    path.write_text("[1, 2]")
+    with pytest.raises(cli.ConfigError, match="one JSON object"):
+        _config_of("--config", str(path))

@@ -1,0 +1,315 @@
+"""Comparing runs: one table over run directories, and its plots.
+
+Per run (one method on one task, several seeds) the table gives the lineage's
+protocol, the median agent's natural return and worst case over attacks, and the
+statistic rliable recommends for few seeds: the interquartile mean (IQM) with a
+percentile-bootstrap 95% confidence interval over seeds (Agarwal et al., "Deep RL at
+the Edge of the Statistical Precipice", NeurIPS 2021). A median of 5 seeds moves a lot
+with one seed; the IQM uses the middle half of them and its interval says how much.
+
+A run's numbers come from its robustness report (`barpo eval`, robustness_eps*.json)
+when there is one, else from its final training returns (no worst case then).
+"""
+from __future__ import annotations
+
+import csv
+import dataclasses
+import glob
+import json
+import os
+import warnings
+from typing import Optional, Sequence
+
+import numpy as np
+
+from .checkpoint import read_config
+from .config import ConfigError
+
+CONFIDENCE = 0.95
+FINAL_FRACTION = 0.1  # the last 10% of iterations make a run's final training return (as TrainResult.summary)
+
+
+def iqm(x) -> float:
+    """Interquartile mean: the mean of the middle half of the sorted values (a quarter
+    cut from each end, rounded down as scipy.stats.trim_mean(x, 0.25) and rliable do)."""
+    return float(_iqm_rows(np.asarray(x, float)[None])[0])
+
+
+def _iqm_rows(x: np.ndarray) -> np.ndarray:
+    """IQM of each row of x [rows, n]."""
+    n = x.shape[1]
+    cut = int(0.25 * n)
+    return np.sort(x, axis=1)[:, cut:n - cut].mean(axis=1)
+
+
+def bootstrap_ci(x, reps: int = 2000, seed: int = 0, confidence: float = CONFIDENCE) -> tuple[float, float]:
+    """Percentile-bootstrap confidence interval of the IQM over seeds: resample the seeds
+    with replacement `reps` times (a fixed seed, so the table is reproducible)."""
+    x = np.asarray(x, float)
+    if x.size == 0 or not np.all(np.isfinite(x)):
+        return float("nan"), float("nan")
+    rng = np.random.default_rng(seed)
+    stats = _iqm_rows(x[rng.integers(0, x.size, size=(reps, x.size))])
+    tail = 100 * (1 - confidence) / 2
+    lo, hi = np.percentile(stats, [tail, 100 - tail])
+    return float(lo), float(hi)
+
+
+@dataclasses.dataclass(frozen=True)
+class RunScores:
+    """One run directory's per-seed scores.
+
+    Attributes:
+      path, env, algo, eps: the run and the budget its worst case was measured at.
+      source: the file the scores come from (robustness report, or metrics.json).
+      seeds: the seed of each agent.
+      natural, worst: [seed] natural return and worst case over attacks (worst is all
+        NaN when the run has no robustness report).
+      median_agent: the index of the median agent (by worst case; by natural return
+        without a report).
+      attacks: the attacks the worst case is over (empty without a report).
+    """
+    path: str
+    env: str
+    algo: str
+    eps: float
+    source: str
+    seeds: tuple
+    natural: np.ndarray
+    worst: np.ndarray
+    median_agent: int
+    attacks: tuple
+
+    @property
+    def name(self) -> str:
+        return f"{self.algo} / {self.env}"
+
+
+def _lower_median_index(x: np.ndarray) -> int:
+    order = np.argsort(x, kind="stable")
+    return int(order[(len(order) - 1) // 2])
+
+
+def _report_path(run: str, eps: Optional[float], trained_eps: float) -> Optional[str]:
+    """The run's robustness report at `eps` (None: at the eps it was trained with, else the
+    only one there); reproduce.py's older robustness.json counts as one."""
+    reports = sorted(glob.glob(os.path.join(run, "robustness_eps*.json")))
+    by_eps = {}
+    for path in reports:
+        try:
+            by_eps[float(os.path.basename(path)[len("robustness_eps"):-len(".json")])] = path
+        except ValueError:
+            continue
+    want = trained_eps if eps is None else eps
+    match = [p for e, p in by_eps.items() if abs(e - want) <= 1e-9 * max(1.0, abs(want))]
+    if match:
+        return match[0]
+    if eps is not None:
+        raise ConfigError(f"{run!r} has no robustness report at eps {eps:g} (has: "
+                          f"{', '.join(f'{e:g}' for e in sorted(by_eps)) or 'none'}): run `barpo eval {run} --eps "
+                          f"{eps:g}` or drop --eps")
+    if len(by_eps) == 1:
+        return next(iter(by_eps.values()))
+    legacy = os.path.join(run, "robustness.json")
+    return legacy if os.path.isfile(legacy) else None
+
+
+def _metrics(run: str) -> dict:
+    path = os.path.join(run, "metrics.json")
+    if not os.path.isfile(path):
+        raise ConfigError(f"{run!r} has no metrics.json: train it (or let it reach its first checkpoint) first")
+    with open(path) as f:
+        return {k: np.asarray(v, float) for k, v in json.load(f).items()}
+
+
+def final_returns(episode_return: np.ndarray, fraction: float = FINAL_FRACTION) -> np.ndarray:
+    """[run] mean training-episode return over the last `fraction` of iterations."""
+    k = max(1, int(episode_return.shape[1] * fraction))
+    with warnings.catch_warnings():  # iterations where no episode ended are NaN
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return np.nanmean(episode_return[:, -k:], axis=1)
+
+
+def read_run(run: str, eps: Optional[float] = None) -> RunScores:
+    """A run directory's per-seed scores (see the module docstring for where they come from)."""
+    if os.path.isfile(os.path.join(run, "sweep.json")):
+        raise ConfigError(f"{run!r} holds a sweep (several grid points in one run): compare its grid points with "
+                          "bj.load(path).table(), or compare single runs")
+    cfg = read_config(run)
+    report_path = _report_path(run, eps, cfg.eps)
+    if report_path is not None:
+        from .evaluate import RobustnessReport
+        report = RobustnessReport.load(report_path)
+        attacks = tuple(report.attacks[j] for j in report.attack_columns)
+        return RunScores(run, report.env, report.algo, float(report.eps), os.path.basename(report_path),
+                         tuple(report.seeds), np.asarray(report.natural, float),
+                         np.asarray(report.worst_case, float), report.median_agent, attacks)
+    natural = final_returns(_metrics(run)["episode_return"])
+    return RunScores(run, cfg.env, cfg.algo, float(cfg.eps), "metrics.json (final training return)",
+                     tuple(cfg.seed + i for i in range(len(natural))), natural, np.full_like(natural, np.nan),
+                     _lower_median_index(natural), ())
+
+
+COLUMNS = ("run", "algo", "env", "eps", "seeds", "source", "natural (median agent)", "worst (median agent)",
+           "natural IQM", "natural IQM CI low", "natural IQM CI high", "worst IQM", "worst IQM CI low",
+           "worst IQM CI high")
+
+
+@dataclasses.dataclass(frozen=True)
+class Comparison:
+    """The comparison of several runs: `rows` (one dict per run, keys COLUMNS), the
+    per-seed scores behind them, and the files written (if any)."""
+    runs: tuple            # RunScores per run
+    rows: tuple            # {column: value} per run
+    reps: int
+    files: tuple = ()
+
+    def cells(self) -> tuple[list, list]:
+        """(headers, rows of strings) of the Markdown table."""
+        head = ["run", "method / task", "eps", "seeds", "natural (median agent)", "worst (median agent)",
+                "natural IQM [95% CI]", "worst IQM [95% CI]", "from"]
+        rows = [[r["run"], f"{r['algo']} / {r['env']}", f"{r['eps']:g}", str(r["seeds"]),
+                 _num(r["natural (median agent)"]), _num(r["worst (median agent)"]), _ci(r, "natural"),
+                 _ci(r, "worst"), r["source"]] for r in self.rows]
+        return head, rows
+
+    def note(self) -> str:
+        """What the columns mean, printed under the table."""
+        return (f"IQM: mean of the middle half of the seeds; [95% CI]: percentile bootstrap over seeds, {self.reps} "
+                "resamples, fixed seed (rliable: Agarwal et al., NeurIPS 2021). Worst: the minimum over the "
+                "report's attacks; '-' where a run has no robustness report (`barpo eval`).")
+
+    def table(self) -> str:
+        """Markdown: median agent (the lineage's protocol) and IQM [95% CI] across seeds."""
+        head, rows = self.cells()
+        lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+        lines += ["| " + " | ".join(r) + " |" for r in rows]
+        return "\n".join(lines + ["", self.note()])
+
+    def save(self, out: str) -> "Comparison":
+        """comparison.csv, comparison.md, natural_vs_worst.png, learning_curves.png in `out`."""
+        os.makedirs(out, exist_ok=True)
+        files = [os.path.join(out, "comparison.csv"), os.path.join(out, "comparison.md")]
+        with open(files[0], "w", newline="") as f:
+            w = csv.DictWriter(f, fieldnames=COLUMNS)
+            w.writeheader()
+            w.writerows(self.rows)
+        with open(files[1], "w") as f:
+            f.write(self.table() + "\n")
+        files.append(plot_scatter(self.runs, os.path.join(out, "natural_vs_worst.png")))
+        files.append(plot_learning_curves(self.runs, os.path.join(out, "learning_curves.png")))
+        return dataclasses.replace(self, files=tuple(p for p in files if p))
+
+
+def _num(x) -> str:
+    return "-" if not np.isfinite(x) else f"{x:.1f}"
+
+
+def _ci(row: dict, which: str) -> str:
+    mid, lo, hi = row[f"{which} IQM"], row[f"{which} IQM CI low"], row[f"{which} IQM CI high"]
+    return "-" if not np.isfinite(mid) else f"{mid:.1f} [{lo:.1f}, {hi:.1f}]"
+
+
+def _row(scores: RunScores, label: str, reps: int, seed: int) -> dict:
+    row = {"run": label, "algo": scores.algo, "env": scores.env, "eps": scores.eps, "seeds": len(scores.seeds),
+           "source": scores.source, "natural (median agent)": float(scores.natural[scores.median_agent]),
+           "worst (median agent)": float(scores.worst[scores.median_agent])}
+    for which, x in (("natural", scores.natural), ("worst", scores.worst)):
+        finite = np.all(np.isfinite(x))
+        row[f"{which} IQM"] = iqm(x) if finite else float("nan")
+        row[f"{which} IQM CI low"], row[f"{which} IQM CI high"] = bootstrap_ci(x, reps, seed)
+    return row
+
+
+def _labels(paths: Sequence[str]) -> list:
+    """Short names for the runs: their directory names, made unique with the parent's."""
+    base = [os.path.basename(os.path.normpath(p)) for p in paths]
+    return [b if base.count(b) == 1 else os.path.join(os.path.basename(os.path.dirname(os.path.normpath(p))), b)
+            for p, b in zip(paths, base)]
+
+
+def compare(runs: Sequence[str], out: Optional[str] = None, eps: Optional[float] = None, reps: int = 2000,
+            seed: int = 0) -> Comparison:
+    """Compare run directories in one table (and, with `out`, files and plots).
+
+    Args:
+      runs: run directories written by `train(out=...)`, ideally evaluated (`barpo eval`).
+      out: write comparison.{csv,md}, natural_vs_worst.png and learning_curves.png here
+        (None: write nothing).
+      eps: read each run's robustness report at this budget (None: at the eps it was
+        trained with; a run with only one report uses that one).
+      reps, seed: bootstrap resamples and their PRNG seed.
+
+    Returns:
+      A Comparison (`table()` for Markdown, `rows` for numbers, `files` written).
+
+    Raises:
+      ConfigError: no runs, a path that holds no run, or no report at the requested eps.
+    """
+    if isinstance(runs, str):
+        runs = [runs]
+    if not runs:
+        raise ConfigError("compare needs at least one run directory")
+    if int(reps) != reps or reps < 1:
+        raise ConfigError(f"reps must be a positive integer, got {reps!r}")
+    scores = [read_run(r, eps) for r in runs]
+    rows = tuple(_row(s, label, int(reps), seed) for s, label in zip(scores, _labels(runs)))
+    result = Comparison(tuple(scores), rows, int(reps))
+    return result.save(out) if out is not None else result
+
+
+# ---- plots ---------------------------------------------------------------------
+def plot_scatter(runs: Sequence[RunScores], path: Optional[str] = None):
+    """Natural return (x) against worst case (y), one dot per seed, one colour per run;
+    the median agent circled. Runs without a robustness report have no worst case and
+    are left out (None when no run has one)."""
+    shown = [r for r in runs if np.any(np.isfinite(r.worst))]
+    if not shown:
+        return None
+    from .plots import finish, subplots
+    fig, ax = subplots(path, figsize=(5.5, 4.5))
+    for i, r in enumerate(shown):
+        color = f"C{i % 10}"
+        ax.scatter(r.natural, r.worst, color=color, alpha=0.7, label=f"{r.name} ({len(r.seeds)} seeds)")
+        m = r.median_agent
+        ax.scatter([r.natural[m]], [r.worst[m]], facecolors="none", edgecolors=color, s=160, lw=1.5)
+    lo = min(float(np.nanmin(np.r_[r.natural, r.worst])) for r in shown)
+    hi = max(float(np.nanmax(np.r_[r.natural, r.worst])) for r in shown)
+    ax.plot([lo, hi], [lo, hi], "k:", lw=1, label="worst = natural")
+    ax.set_xlabel("natural return")
+    ax.set_ylabel("worst case over attacks")
+    ax.set_title("each seed; median agent circled")
+    ax.legend(fontsize=7)
+    finish(fig, path)
+    return path
+
+
+def plot_learning_curves(runs: Sequence[RunScores], path: Optional[str] = None):
+    """Each run's training return against env steps: the mean over seeds, with the
+    range between the lowest and highest seed shaded. None when no run has metrics."""
+    curves = []
+    for r in runs:
+        try:
+            ret = _metrics(r.path).get("episode_return")
+        except ConfigError:
+            continue
+        if ret is not None and ret.size:
+            curves.append((r, ret, read_config(r.path).batch_size))
+    if not curves:
+        return None
+    from .plots import finish, subplots
+    fig, ax = subplots(path, figsize=(6.5, 4))
+    for i, (r, ret, batch) in enumerate(curves):
+        steps = (np.arange(ret.shape[1]) + 1) * batch
+        with warnings.catch_warnings():  # iterations where no episode ended are NaN for every seed
+            warnings.simplefilter("ignore", RuntimeWarning)
+            mean, low, high = np.nanmean(ret, 0), np.nanmin(ret, 0), np.nanmax(ret, 0)
+        ok = np.isfinite(mean)
+        ax.plot(steps[ok], mean[ok], color=f"C{i % 10}", lw=1.5, label=f"{r.name} ({ret.shape[0]} seeds)")
+        ax.fill_between(steps[ok], low[ok], high[ok], color=f"C{i % 10}", alpha=0.15)
+    ax.set_xlabel("env steps per seed")
+    ax.set_ylabel("training episode return")
+    ax.set_title("mean over seeds; shaded: lowest to highest seed")
+    ax.legend(fontsize=7)
+    finish(fig, path)
+    return path

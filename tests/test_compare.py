@@ -1,0 +1,96 @@
+"""Comparing run directories: IQM and bootstrap intervals, which numbers a run gives,
+the table, CSV and plots. Fake run directories (config, metrics, reports), no training."""
+import csv
+import json
+import os
+
+import numpy as np
+import pytest
+
+import barpo_jax as bj
+from barpo_jax import cli
+from barpo_jax.compare import bootstrap_ci, iqm
+
+
+def fake_run(path, algo, natural, worst=None, eps=0.1, report_eps=None, iterations=6):
+    """A run directory as train + eval leave it: config.json, metrics.json and, if `worst`
+    is given, robustness_eps<report_eps>.json with columns none, random (= worst)."""
+    os.makedirs(path, exist_ok=True)
+    seeds = len(natural)
+    cfg = bj.TrainConfig(env="inverted_pendulum", backend="spring", algo=algo, num_envs=32, unroll_length=16,
+                         num_minibatches=4, num_seeds=seeds, eps=eps)
+    with open(os.path.join(path, "config.json"), "w") as f:
+        f.write(cfg.to_json())
+    ret = np.linspace(0, 1, iterations)[None] * np.asarray(natural, float)[:, None]
+    ret[:, 0] = np.nan  # an iteration where no episode ended
+    with open(os.path.join(path, "metrics.json"), "w") as f:
+        json.dump({"episode_return": ret.tolist()}, f)
+    if worst is not None:
+        returns = np.stack([natural, worst], axis=1).astype(float)
+        bj.RobustnessReport("inverted_pendulum", cfg.algo, report_eps or eps, 5, ["none", "random"], returns,
+                            np.ones_like(returns), list(range(seeds))).save(
+            os.path.join(path, f"robustness_eps{report_eps or eps:g}.json"))
+    return str(path)
+
+
+def test_iqm_is_the_mean_of_the_middle_half():
+    x = [5.0, 1.0, 100.0, 2.0, 3.0, 4.0, -50.0, 6.0]  # 8 values: 2 cut from each end
+    assert iqm(x) == pytest.approx(np.mean([2.0, 3.0, 4.0, 5.0]))
+    scipy_stats = pytest.importorskip("scipy.stats")
+    for n in (1, 2, 3, 5, 7, 10):
+        y = np.random.default_rng(n).normal(size=n)
+        assert iqm(y) == pytest.approx(scipy_stats.trim_mean(y, 0.25))
+
+
+def test_bootstrap_interval_is_deterministic_and_brackets_the_iqm():
+    x = np.random.default_rng(0).normal(100.0, 20.0, size=10)
+    lo, hi = bootstrap_ci(x, reps=1000, seed=0)
+    assert lo < iqm(x) < hi and (lo, hi) == bootstrap_ci(x, reps=1000, seed=0)
+    assert bootstrap_ci([7.0, 7.0, 7.0]) == (7.0, 7.0)
+    assert all(np.isnan(bootstrap_ci([1.0, np.nan])))
+
+
+def test_compare_reads_reports_falls_back_to_training_and_writes_files(tmp_path):
+    a = fake_run(tmp_path / "a", "spo", natural=[300, 100, 200], worst=[30, 10, 20])
+    b = fake_run(tmp_path / "b", "barpo", natural=[250, 260, 240, 255, 245], worst=[150, 90, 120, 200, 110],
+                 eps=0.1)
+    fake_run(tmp_path / "b", "barpo", natural=[1, 1, 1, 1, 1], worst=[0, 0, 0, 0, 0], report_eps=0.2)
+    c = fake_run(tmp_path / "c", "ppo", natural=[40, 50])  # trained, not evaluated
+    out = tmp_path / "cmp"
+    comparison = bj.compare([a, b, c], out=str(out))
+    ra, rb, rc = comparison.rows
+    assert (ra["algo"], ra["seeds"], ra["source"]) == ("spo", 3, "robustness_eps0.1.json")
+    # median agent by worst case (the lineage's protocol): seed 2 (worst 20, natural 200)
+    assert (ra["natural (median agent)"], ra["worst (median agent)"]) == (200.0, 20.0)
+    assert rb["source"] == "robustness_eps0.1.json", "the report at the run's own eps, not at 0.2"
+    assert rb["worst (median agent)"] == 120.0 and rb["worst IQM"] == pytest.approx(np.mean([110, 120, 150]))
+    assert rb["worst IQM CI low"] <= rb["worst IQM"] <= rb["worst IQM CI high"]
+    assert rc["source"].startswith("metrics.json") and np.isnan(rc["worst IQM"])
+    assert rc["natural IQM"] == pytest.approx(45.0), "final training return: the last iteration's"
+    assert bj.compare([b], eps=0.2).rows[0]["worst (median agent)"] == 0.0
+    table = comparison.table()
+    assert "| c | spo / inverted_pendulum |" in table and "rliable" in table and "| - |" in table
+    for name in ("comparison.csv", "comparison.md", "natural_vs_worst.png", "learning_curves.png"):
+        assert os.path.getsize(out / name) > 0, name
+    with open(out / "comparison.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert [r["run"] for r in rows] == ["a", "b", "c"] and float(rows[1]["worst IQM"]) == rb["worst IQM"]
+
+
+def test_compare_errors_name_the_fix(tmp_path):
+    a = fake_run(tmp_path / "a", "spo", natural=[1.0, 2.0], worst=[0.5, 1.0])
+    with pytest.raises(bj.ConfigError, match="no robustness report at eps 0.3"):
+        bj.compare([a], eps=0.3)
+    with pytest.raises(bj.ConfigError, match="no run found"):
+        bj.compare([str(tmp_path / "missing")])
+    with pytest.raises(bj.ConfigError, match="at least one"):
+        bj.compare([])
+
+
+def test_barpo_compare_prints_the_table_and_writes_files(tmp_path, capsys):
+    a = fake_run(tmp_path / "x" / "run", "spo", natural=[3.0, 1.0, 2.0], worst=[1.0, 0.0, 0.5])
+    b = fake_run(tmp_path / "y" / "run", "sa_ppo", natural=[5.0, 4.0], worst=[4.0, 3.0])
+    assert cli.main(["compare", a, b, "--out", str(tmp_path / "cmp"), "--reps", "200"]) == 0
+    out = capsys.readouterr().out
+    assert "| x/run | spo / inverted_pendulum |" in out and "| y/run |" in out and "comparison.csv" in out
+    assert os.path.isfile(tmp_path / "cmp" / "natural_vs_worst.png")
