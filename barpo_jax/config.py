@@ -10,7 +10,8 @@ import dataclasses
 import json
 from typing import Any, NamedTuple, Optional
 
-ALGOS = ("spo", "arpo", "arpo_guided", "barpo_unguided", "barpo", "sa_ppo", "car_ppo", "atla_ppo")
+ALGOS = ("spo", "arpo", "arpo_guided", "barpo_unguided", "barpo", "sa_ppo", "car_ppo", "atla_ppo", "radial_ppo",
+         "wocar_ppo")
 LR_SCHEDULES = ("constant", "linear")
 INNER_SCHEDULES = ("minibatch", "epoch", "rollout")
 BACKENDS = ("mjx", "generalized", "positional", "spring")
@@ -23,6 +24,11 @@ TASKS = (
 # lineage. Tasks the lineage never attacked get DEFAULT_EPS (our choice, documented).
 EPS_PRESETS = {"hopper": 0.075, "walker2d": 0.05, "halfcheetah": 0.15, "ant": 0.15, "humanoid": 0.075}
 DEFAULT_EPS = 0.1
+
+# WocaR-PPO's worst-case weight (`q_weight` in WocaR-RL's WocaR-PPO/src/config_*_robust_q_ppo*.json:
+# hopper, walker 0.8, halfcheetah 0.5, ant 0.8); other tasks get 0.8, the most common value (our choice).
+WOCAR_WEIGHT = {"hopper": 0.8, "walker2d": 0.8, "halfcheetah": 0.5, "ant": 0.8}
+DEFAULT_WOCAR_WEIGHT = 0.8
 
 # PPO presets. Source: Brax's published PPO settings for each task (brax training
 # colab / README), with two deliberate changes kept for every task: the 64-64 tanh
@@ -146,6 +152,9 @@ class TrainConfig:
     kappa: Optional[float] = None          # SPO-guidance weight (barpo, arpo_guided)
     kappa_reg: float = 0.1                 # SA-PPO regulariser weight
     car_lambda: float = 1.0                # CAR-PPO soft-max inverse temperature
+    radial_weight: float = 1.0             # RADIAL-PPO: loss = (clean + w * bound-worst) / (1 + w); 1 = RADIAL-RL's 50/50
+    wocar_weight: Optional[float] = None   # WocaR-PPO worst-case weight (ramped with eps); None: task preset
+    wocar_q_coef: float = 0.5              # WocaR-PPO: weight of the worst-case critic's TD loss
     rollout_under_adversary: bool = False  # else: loss on perturbed copies of clean rollouts
     adv_learning_rate: float = 3e-4        # ATLA's learned adversary
     adv_update_every: int = 1              # ATLA: adversary update every N agent iterations
@@ -167,6 +176,7 @@ class TrainConfig:
         if self.backend != "mjx":
             preset.update(CPU_PRESETS.get(self.env, {}))
         preset["eps"] = EPS_PRESETS.get(self.env, DEFAULT_EPS)
+        preset["wocar_weight"] = WOCAR_WEIGHT.get(self.env, DEFAULT_WOCAR_WEIGHT)
         # SPO guidance weight: on for the guided methods (our choice, see docs/methods.md).
         preset["kappa"] = {"arpo_guided": 1.0, "barpo": 1.0}.get(self.algo, 0.0)
         for name, value in preset.items():
@@ -195,7 +205,8 @@ class TrainConfig:
         for name in ("learning_rate", "clip_eps", "max_grad_norm", "reward_scaling"):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name} must be > 0, got {getattr(self, name)}")
-        for name in ("kappa", "kappa_reg", "car_lambda", "sgld_noise", "entropy_coef", "value_coef", "value_clip"):
+        for name in ("kappa", "kappa_reg", "car_lambda", "sgld_noise", "entropy_coef", "value_coef", "value_clip",
+                     "radial_weight", "wocar_weight", "wocar_q_coef"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)}")
         if not 0 < self.gamma <= 1 or not 0 <= self.gae_lambda <= 1:
@@ -258,6 +269,9 @@ class HyperParams(NamedTuple):
     kappa: Any
     kappa_reg: Any
     car_lambda: Any
+    radial_weight: Any
+    wocar_weight: Any
+    wocar_q_coef: Any
     sgld_noise: Any
     adv_learning_rate: Any
     value_clip: Any

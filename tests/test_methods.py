@@ -97,10 +97,14 @@ def spo_params():
 
 @pytest.mark.parametrize("algo", [a for a in bj.ALGOS if a != "spo"])
 def test_eps_zero_kappa_zero_reduces_to_spo(algo, spo_params):
-    # CAR-PPO's soft-max aggregation is the plain mean only at lambda = 0.
-    cfg = tiny(algo=algo, eps=0.0, kappa=0.0, kappa_reg=0.0, car_lambda=0.0)
+    # CAR-PPO's soft-max aggregation is the plain mean only at lambda = 0; RADIAL and WocaR
+    # add nothing with their weights at 0 (WocaR's worst-case critic head then gets no gradient
+    # and is compared only for the shared policy and critic).
+    cfg = tiny(algo=algo, eps=0.0, kappa=0.0, kappa_reg=0.0, car_lambda=0.0, radial_weight=0.0,
+               wocar_weight=0.0, wocar_q_coef=0.0)
     params = bj.train(cfg, progress=False).params
-    for a, b in zip(_leaves(params), _leaves(spo_params), strict=True):
+    shared = {k: params[k] for k in spo_params}
+    for a, b in zip(_leaves(shared), _leaves(spo_params), strict=True):
         np.testing.assert_allclose(a, b, rtol=2e-5, atol=2e-6)
 
 
