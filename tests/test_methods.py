@@ -116,6 +116,10 @@ def test_each_method_trains_without_nan(algo):
     assert np.isfinite(r.metrics["loss"]).all()
     if METHODS[algo].inner is not None:
         assert (r.metrics["inner_kl"][:, -1] > 0).all()  # once eps has ramped up, the adversary perturbs
+    if "mean_bound_width" in r.metrics:                # RADIAL: the bounds open up with eps
+        assert (r.metrics["mean_bound_width"][:, -1] > 0).all()
+    if "worst_q_td" in r.metrics:                      # WocaR: the worst-case critic trains
+        assert np.isfinite(r.metrics["worst_q_td"]).all()
 
 
 def test_atla_really_alternates():
