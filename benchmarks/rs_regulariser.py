@@ -31,6 +31,8 @@ def main():
     p.add_argument("--rs-iterations", type=int, default=100)
     p.add_argument("--fits", type=int, default=2)
     p.add_argument("--episodes", type=int, default=50)
+    p.add_argument("--eps", type=float, nargs="+", default=[None],
+                   help="attack radii (default: the victim's eps); one evaluation each")
     p.add_argument("--out", default="benchmarks/results/rs_regulariser_cpu")
     a = p.parse_args()
     pv = prov.provenance()
@@ -55,24 +57,27 @@ def main():
     for i, (name, f) in enumerate((s, f) for s in SETTINGS for f in range(a.fits)):
         q = jax.tree.map(lambda x: x[i], qs)
         attacks[f"rs_{name}_{f}"] = learned._rs_apply(q, None)
-    report = bj.evaluate(victim, attacks=attacks, episodes=a.episodes, progress=False, masking_check=False)
-    rets = {name: float(report.returns[0, j]) for j, name in enumerate(report.attacks)}
-    results, rows = {"natural": rets["none"], "eps": report.eps}, []
-    for k, s in enumerate(SETTINGS):
-        per_fit = [rets[f"rs_{s}_{f}"] for f in range(a.fits)]
-        last = lambda m: float(np.mean(np.asarray(metrics[m])[k * a.fits:(k + 1) * a.fits, -10:]))
-        results[s] = {"attacked_return_per_fit": per_fit, "td_loss": last("td_loss"),
-                      "bound_width": last("bound_width"), "action_sensitivity": last("action_sensitivity")}
-        rows.append([s, SETTINGS[s][0], SETTINGS[s][1], float(np.mean(per_fit)), per_fit, last("td_loss"),
-                     last("bound_width"), last("action_sensitivity")])
-        print(rows[-1], flush=True)
-    settings = (f"victim: SPO, inverted_pendulum (spring), {a.timesteps} steps, natural return "
-                f"{rets['none']:.1f}; eps {report.eps}; rs: {a.rs_iterations} iterations of "
-                f"{rcfg.num_envs}x{rcfg.unroll_length}, action_eps = obs_eps = {rcfg.action_eps}, "
+    results, rows = {}, []
+    for eps in a.eps:
+        report = bj.evaluate(victim, attacks=attacks, eps=eps, episodes=a.episodes, progress=False,
+                             masking_check=False)
+        rets = {name: float(report.returns[0, j]) for j, name in enumerate(report.attacks)}
+        results[f"eps={report.eps}"] = {"natural": rets["none"]}
+        for k, s in enumerate(SETTINGS):
+            per_fit = [rets[f"rs_{s}_{f}"] for f in range(a.fits)]
+            last = lambda m: float(np.mean(np.asarray(metrics[m])[k * a.fits:(k + 1) * a.fits, -10:]))
+            results[f"eps={report.eps}"][s] = {
+                "attacked_return_per_fit": per_fit, "td_loss": last("td_loss"), "bound_width": last("bound_width"),
+                "action_sensitivity": last("action_sensitivity")}
+            rows.append([report.eps, s, SETTINGS[s][0], SETTINGS[s][1], rets["none"], float(np.mean(per_fit)),
+                         per_fit, last("td_loss"), last("bound_width"), last("action_sensitivity")])
+            print(rows[-1], flush=True)
+    settings = (f"victim: SPO, inverted_pendulum (spring), {a.timesteps} steps; rs: {a.rs_iterations} iterations of "
+                f"{rcfg.num_envs}x{rcfg.unroll_length}, action_eps {rcfg.action_eps}, obs_eps {rcfg.obs_eps}, "
                 f"{a.fits} fit keys per setting; attack strength 'strong'; {a.episodes} episodes of 100 steps. "
                 "Lower attacked return = stronger attack. TD, width and sensitivity: mean of the last 10 iterations.")
     prov.write_results(a.out, pv, results, [("rs regulariser settings", [
-        "setting", "reg (certified)", "sampled_reg", "attacked return (mean)", "per fit", "TD loss",
+        "eps", "setting", "reg (certified)", "sampled_reg", "natural", "attacked return (mean)", "per fit", "TD loss",
         "IBP width of Q", "sampled sensitivity"], rows, settings)], "Robust Sarsa: certified vs sampled regulariser")
 
 
