@@ -10,7 +10,8 @@ import dataclasses
 import json
 from typing import Any, NamedTuple, Optional
 
-ALGOS = ("spo", "arpo", "arpo_guided", "barpo_unguided", "barpo", "sa_ppo", "car_ppo", "atla_ppo")
+ALGOS = ("spo", "arpo", "arpo_guided", "barpo_unguided", "barpo", "sa_ppo", "car_ppo", "atla_ppo", "radial_ppo",
+         "wocar_ppo")
 # Other names users type for a method: SPO is standard PPO, and PPO users say "ppo".
 # A config built with an alias records the canonical name.
 ALGO_ALIASES = {"ppo": "spo"}
@@ -40,6 +41,12 @@ DEFAULT_SA_PPO_REG = 0.1
 # tasks: the median of those four, our choice.
 CAR_PPO = {"hopper": (1000.0, 0.3), "walker2d": (100.0, 0.1), "halfcheetah": (1000.0, 1.0), "ant": (1e4, 0.3)}
 DEFAULT_CAR_PPO = (1000.0, 0.3)
+# WocaR-PPO's worst-case weight (`q_weight` in WocaR-RL's WocaR-PPO/src/config_*_robust_q_ppo*.json:
+# hopper, walker 0.8, halfcheetah 0.5, ant 0.8); other tasks get 0.8, the most common value (our choice).
+WOCAR_WEIGHT = {"hopper": 0.8, "walker2d": 0.8, "halfcheetah": 0.5, "ant": 0.8}
+DEFAULT_WOCAR_WEIGHT = 0.8
+# WocaR-PPO's KL-regulariser weight (robust_ppo_reg in the same configs): 0.1.
+WOCAR_KAPPA_REG = 0.1
 
 # PPO presets. Source: Brax's published PPO settings for each task (brax training
 # colab / README), with two deliberate changes kept for every task: the 64-64 tanh
@@ -162,9 +169,12 @@ class TrainConfig:
     inner_schedule: str = "minibatch"      # when the loss's inner solve runs: per minibatch (lineage),
                                            # once per epoch, or once per rollout (see docs/methods.md)
     kappa: Optional[float] = None          # SPO-guidance weight (barpo, arpo_guided)
-    kappa_reg: Optional[float] = None      # SA-PPO regulariser weight (per task, SA_PPO_REG)
+    kappa_reg: Optional[float] = None      # KL-regulariser weight: SA-PPO per task (SA_PPO_REG), WocaR-PPO 0.1
     car_temperature: Optional[float] = None  # CAR-PPO soft-max temperature: weights ∝ exp(loss / T) (CAR_PPO)
     car_reg: Optional[float] = None        # CAR-PPO: loss = clean + car_reg * weighted adversarial loss (CAR_PPO)
+    radial_weight: float = 1.0             # RADIAL-PPO: loss = (clean + w * bound-worst) / (1 + w); 1 = RADIAL-RL's 50/50
+    wocar_weight: Optional[float] = None   # WocaR-PPO worst-case weight (ramped with eps); None: task preset
+    wocar_q_coef: float = 0.5              # WocaR-PPO: weight of the worst-case critic's TD loss
     rollout_under_adversary: bool = False  # else: loss on perturbed copies of clean rollouts
     adv_learning_rate: float = 3e-4        # ATLA's learned adversary
     adv_update_every: int = 1              # ATLA: adversary update every N agent iterations
@@ -188,9 +198,11 @@ class TrainConfig:
         if self.backend != "mjx":
             preset.update(CPU_PRESETS.get(self.env, {}))
         preset["eps"] = EPS_PRESETS.get(self.env, DEFAULT_EPS)
+        preset["wocar_weight"] = WOCAR_WEIGHT.get(self.env, DEFAULT_WOCAR_WEIGHT)
         # SPO guidance weight: on for the guided methods (our choice, see docs/methods.md).
         preset["kappa"] = {"arpo_guided": 1.0, "barpo": 1.0}.get(self.algo, 0.0)
-        preset["kappa_reg"] = SA_PPO_REG.get(self.env, DEFAULT_SA_PPO_REG)
+        preset["kappa_reg"] = (WOCAR_KAPPA_REG if self.algo == "wocar_ppo"
+                               else SA_PPO_REG.get(self.env, DEFAULT_SA_PPO_REG))
         preset["car_temperature"], preset["car_reg"] = CAR_PPO.get(self.env, DEFAULT_CAR_PPO)
         for name, value in preset.items():
             if getattr(self, name) is None:
@@ -218,7 +230,8 @@ class TrainConfig:
         for name in ("learning_rate", "clip_eps", "max_grad_norm", "reward_scaling"):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name} must be > 0, got {getattr(self, name)}")
-        for name in ("kappa", "kappa_reg", "car_reg", "sgld_temperature", "entropy_coef", "value_coef", "value_clip"):
+        for name in ("kappa", "kappa_reg", "car_reg", "sgld_temperature", "entropy_coef", "value_coef", "value_clip",
+                     "radial_weight", "wocar_weight", "wocar_q_coef"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)}")
         if not self.car_temperature > 0:
@@ -348,6 +361,9 @@ class HyperParams(NamedTuple):
     kappa_reg: Any
     car_temperature: Any
     car_reg: Any
+    radial_weight: Any
+    wocar_weight: Any
+    wocar_q_coef: Any
     sgld_temperature: Any
     adv_learning_rate: Any
     value_clip: Any

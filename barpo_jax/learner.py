@@ -22,7 +22,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from . import acting, networks, ppo
+from . import acting, ppo
 from . import normalize as nz
 from .config import HP_FIELDS, ConfigError, TrainConfig
 from .envs import EnvState, VecEnv
@@ -59,9 +59,8 @@ class Trainer:
         self.train_agent = train_agent
         self._init_runs, self._restore_runs, self._chunks = None, None, {}
         self.env = VecEnv(cfg.env, cfg.backend, cfg.num_envs, cfg.episode_length)
-        self.ac = networks.ActorCritic(self.env.obs_size, self.env.action_size, cfg.policy_hidden,
-                                       cfg.value_hidden, cfg.init_log_std)
         self.method = METHODS[cfg.algo] if adversary is None else METHODS[cfg.algo].with_adversary(adversary)
+        self.ac = self.method.actor_critic(cfg, self.env)  # the agent's networks (+ any head the method trains)
         self.opt = ppo.make_optimizer(cfg.max_grad_norm)
         self.adv_ac = self.method.adversary_network(cfg, self.env)  # None unless the method learns an adversary
 

@@ -12,12 +12,13 @@ pieces below.
 from __future__ import annotations
 
 import dataclasses
+from types import SimpleNamespace
 from typing import Callable, Optional
 
 import jax
 import jax.numpy as jnp
 
-from . import acting, adversary, networks, ppo
+from . import acting, adversary, bounds, networks, ppo
 
 # Inner objectives: (ac, params, batch, hp) -> Objective over s' ---------------
 
@@ -98,12 +99,101 @@ def plus_kl_regulariser(outer):
     return f
 
 
+# Bound-based outer losses (RADIAL-PPO, WocaR-PPO) ---------------------------
+# No inner solve: interval bounds over the whole ball B_eps(s) replace nu(s). They read
+# the radius in force at this iteration as hp.eps (`Method.loss` sets it).
+
+def _logp_bounds(lo, hi, std, action):
+    """Upper and lower bounds of log N(action; m, std) over every mean m in the box
+    [lo, hi]: the box point nearest to the action, and the farthest corner."""
+    near = jnp.clip(action, lo, hi)
+    far = jnp.where(jnp.abs(action - lo) > jnp.abs(action - hi), lo, hi)
+    return networks.log_prob(near, std, action), networks.log_prob(far, std, action)
+
+
+def bound_worst_surrogate(ac, params, batch, hp):
+    """Per-sample worst clipped-surrogate loss over the policy means that the interval
+    bounds allow in B_eps(s) (RADIAL-PPO). The loss is monotone in the ratio, so its
+    worst case sits at the ratio's bounds; the clean ratio is included, as in RADIAL-RL.
+    Gradients flow through the bounds (that is what makes the policy certifiably flat).
+    Returns (loss [B], mean bound width [])."""
+    mean, std = ac.dist(params, batch.obs)
+    lo, hi = bounds.policy_mean(params, batch.obs, hp.eps)
+    up, down = _logp_bounds(lo, hi, std, batch.action)
+    losses = [ppo.clipped_surrogate(lp, batch.logp, batch.advantage, hp.clip_eps)
+              for lp in (networks.log_prob(mean, std, batch.action), up, down)]
+    return jnp.max(jnp.stack(losses), axis=0), jnp.mean(hi - lo)
+
+
+def plus_bound_worst(outer):
+    """(outer + w * worst-case surrogate over the bounds) / (1 + w), w = hp.radial_weight.
+    RADIAL-RL's PPO mixes clean and worst case half and half: that is w = 1; w = 0 is outer."""
+    def f(ac, params, batch, obs_adv, hp):
+        loss, aux = outer(ac, params, batch, obs_adv, hp)
+        worst, width = bound_worst_surrogate(ac, params, batch, hp)
+        w = hp.radial_weight
+        return (loss + w * jnp.mean(worst)) / (1.0 + w), {**aux, "bound_worst_loss": jnp.mean(worst),
+                                                        "mean_bound_width": width}
+    return f
+
+
+WORST_ACTION_STEPS = 10  # sign-gradient steps for the worst action in the IBP action box
+
+
+def worst_case_td(ac, params, batch, hp):
+    """Mean squared TD error of WocaR's worst-case critic under the worst-attack Bellman
+    operator: Q_w(s, a) <- r + gamma (1 - term) min_{a' in A_eps(s')} Q_w(s', a'), where
+    A_eps(s') is the IBP box of the policy mean over B_eps(s') and the min is found by the
+    shared solver (sign steps from the box centre). Semi-gradient: the target is constant."""
+    p = jax.lax.stop_gradient(params)
+    lo, hi = bounds.policy_mean(p, batch.next_obs, hp.eps)
+    q_next = lambda a: -ac.worst_q(p, batch.next_obs, a)
+    a_worst = adversary.solve(q_next, 0.5 * (lo + hi), jax.random.PRNGKey(0), 0.5 * (hi - lo),
+                              WORST_ACTION_STEPS, random_start=False)
+    target = batch.reward + hp.gamma * (1.0 - batch.terminated) * ac.worst_q(p, batch.next_obs, a_worst)
+    q = ac.worst_q(params, batch.obs, batch.action)
+    return jnp.mean(jnp.square(q - jax.lax.stop_gradient(target)))
+
+
+def worst_case_advantage(ac, params, batch, obs_adv, hp):
+    """WocaR-PPO's policy loss: the clean clipped surrogate with the advantage A + w * Q_w(s, a),
+    Q_w normalised over the minibatch like A, w = hp.wocar_weight; w = 0 is `clean`."""
+    q = jax.lax.stop_gradient(ac.worst_q(params, batch.obs, batch.action))
+    qn = (q - q.mean()) / (q.std() + 1e-8)
+    robust = batch._replace(advantage=batch.advantage + hp.wocar_weight * qn)
+    return jnp.mean(ppo.surrogate_loss(ac, params, batch.obs, robust, hp.clip_eps)), {"worst_q": jnp.mean(q)}
+
+
+def plus_worst_case_critic(outer):
+    """+ wocar_q_coef * the worst-case critic's TD loss (trains the extra head only)."""
+    def f(ac, params, batch, obs_adv, hp):
+        loss, aux = outer(ac, params, batch, obs_adv, hp)
+        td = worst_case_td(ac, params, batch, hp)
+        return loss + hp.wocar_q_coef * td, {**aux, "worst_q_td": td}
+    return f
+
+
+def _replaced(hp, **changes):
+    if hasattr(hp, "_replace"):
+        return hp._replace(**changes)
+    return SimpleNamespace(**{**vars(hp), **changes})
+
+
 @dataclasses.dataclass(frozen=True)
 class Method:
     inner: Optional[Inner]
     outer: Callable
     # rollouts collected under a PPO-trained adversary (ATLA), see adversary.LearnedAdversary
     learned_adversary: Optional[adversary.LearnedAdversary] = None
+    # the agent's network has WocaR's worst-case critic head (networks.ActorCritic)
+    worst_case_critic: bool = False
+    # hp fields scaled by the eps ramp (eps now / eps): weights that grow with the radius
+    ramped: tuple = ()
+
+    def actor_critic(self, cfg, env) -> networks.ActorCritic:
+        """The agent's networks: the shared actor-critic plus any head the method trains."""
+        return networks.ActorCritic(env.obs_size, env.action_size, cfg.policy_hidden, cfg.value_hidden,
+                                    cfg.init_log_std, worst_case_critic=self.worst_case_critic)
 
     def with_adversary(self, spec: adversary.LearnedAdversary) -> "Method":
         """The same method with its rollouts under the learned adversary `spec` (fitting an attack)."""
@@ -131,6 +221,10 @@ class Method:
         return batch._replace(obs_adv=self.perturb(ac, params, view, key, eps, hp, steps))
 
     def loss(self, ac, params, batch, key, eps, hp, steps: int):
+        """Policy loss + value/entropy terms. Inside it hp.eps is the radius in force now
+        (after the ramp), and each hp field in `ramped` is scaled by eps / hp.eps."""
+        frac = jnp.where(hp.eps > 0, eps / jnp.maximum(hp.eps, 1e-12), 1.0)
+        hp = _replaced(hp, eps=eps, **{k: getattr(hp, k) * frac for k in self.ramped})
         obs_adv = self.perturb(ac, params, batch, key, eps, hp, steps)
         policy_loss, aux = self.outer(ac, params, batch, obs_adv, hp)
         aux = {**aux, "policy_loss": policy_loss}
@@ -207,4 +301,10 @@ METHODS = {
     # ATLA: rollouts are collected under the learned adversary, and the outer loss is
     # plain PPO at the observations the policy acted on.
     "atla_ppo": Method(None, at_perturbed, learned_adversary=adversary.SA_RL),
+    # RADIAL-PPO: no inner solve; clean PPO mixed with the worst case over the interval bounds.
+    "radial_ppo": Method(None, plus_bound_worst(clean)),
+    # WocaR-PPO: a worst-case critic trained through the IBP action box, its value added
+    # to the advantage (weight ramped with eps), plus SA-PPO's KL regulariser, as in WocaR-RL.
+    "wocar_ppo": Method(KL, plus_kl_regulariser(plus_worst_case_critic(worst_case_advantage)),
+                        worst_case_critic=True, ramped=("wocar_weight",)),
 }

@@ -68,18 +68,29 @@ class GaussianPolicy(nn.Module):
 
 
 class ActorCritic:
-    """Pure functions over a params dict {'policy': ..., 'value': ...}."""
+    """Pure functions over a params dict {'policy': ..., 'value': ...}.
+
+    With `worst_case_critic` the dict also holds 'worst_q', an action-value MLP
+    Q_w(s, a) (WocaR-PPO's worst-case critic; same widths as the critic). Its key is
+    folded from the init key, so the policy and critic are initialised exactly as
+    without it, and a network without the head reads the same dict unchanged.
+    """
 
     def __init__(self, obs_size: int, action_size: int, policy_hidden=(64, 64), value_hidden=(64, 64),
-                 init_log_std: float = -0.5):
+                 init_log_std: float = -0.5, worst_case_critic: bool = False):
         self.obs_size, self.action_size = obs_size, action_size
         self._pi = GaussianPolicy(tuple(policy_hidden), action_size, init_log_std)
         self._v = MLP(tuple(value_hidden), 1)
+        self._q = MLP(tuple(value_hidden), 1) if worst_case_critic else None
 
     def init(self, key):
         kp, kv = jax.random.split(key)
         x = jnp.zeros((1, self.obs_size), jnp.float32)
-        return {"policy": self._pi.init(kp, x), "value": self._v.init(kv, x)}
+        params = {"policy": self._pi.init(kp, x), "value": self._v.init(kv, x)}
+        if self._q is not None:
+            xa = jnp.zeros((1, self.obs_size + self.action_size), jnp.float32)
+            params["worst_q"] = self._q.init(jax.random.fold_in(key, 2), xa)
+        return params
 
     def dist(self, params, obs):
         """obs (normalised) -> (mean, std)."""
@@ -87,6 +98,10 @@ class ActorCritic:
 
     def value(self, params, obs):
         return self._v.apply(params["value"], obs)[..., 0]
+
+    def worst_q(self, params, obs, action):
+        """Q_w(s, a) of the worst-case critic ([..., obs], [..., act] -> [...])."""
+        return self._q.apply(params["worst_q"], jnp.concatenate([obs, action], axis=-1))[..., 0]
 
 
 def sample(key, mean, std):

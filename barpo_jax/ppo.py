@@ -26,6 +26,10 @@ class Batch(NamedTuple):
     value: Optional[jnp.ndarray] = None  # [B] critic's prediction when collected (for value clipping)
     obs_adv: Optional[jnp.ndarray] = None  # [B] inner solution solved ahead of the minibatches
                                            # (`inner_schedule` "epoch"/"rollout"); None: per minibatch
+    # The transition itself, for losses that learn an action value (WocaR's worst-case critic):
+    next_obs: Optional[jnp.ndarray] = None    # [B, obs] normalised observation the action reached (before reset)
+    reward: Optional[jnp.ndarray] = None      # [B] reward as trained on
+    terminated: Optional[jnp.ndarray] = None  # [B] 1.0 at a true termination
 
 
 class Learner(NamedTuple):
@@ -58,15 +62,20 @@ def rollout_batch(ac, params, obs, obs_seen, final_obs, action, logp, reward, te
     nv = ac.value(params, final_obs)
     advantage, target = gae(reward, v, nv, terminated, done, gamma, lam)
     flat = lambda x: x.reshape((-1,) + x.shape[2:])
-    return Batch(*map(flat, (obs, obs_seen, action, logp, advantage, target, v)))
+    b = Batch(*map(flat, (obs, obs_seen, action, logp, advantage, target, v)))
+    return b._replace(next_obs=flat(final_obs), reward=flat(reward), terminated=flat(terminated.astype(reward.dtype)))
+
+
+def clipped_surrogate(logp, logp_old, adv, clip_eps):
+    """Per-sample clipped-surrogate loss -min(r A, clip(r) A), r = exp(logp - logp_old)."""
+    ratio = jnp.exp(logp - logp_old)
+    return -jnp.minimum(ratio * adv, jnp.clip(ratio, 1.0 - clip_eps, 1.0 + clip_eps) * adv)
 
 
 def surrogate_loss(ac: networks.ActorCritic, params, obs, batch: Batch, clip_eps):
     """Per-sample clipped-surrogate loss -min(r A, clip(r) A) with the policy fed `obs`."""
     mean, std = ac.dist(params, obs)
-    ratio = jnp.exp(networks.log_prob(mean, std, batch.action) - batch.logp)
-    adv = batch.advantage
-    return -jnp.minimum(ratio * adv, jnp.clip(ratio, 1.0 - clip_eps, 1.0 + clip_eps) * adv)
+    return clipped_surrogate(networks.log_prob(mean, std, batch.action), batch.logp, batch.advantage, clip_eps)
 
 
 def value_loss(ac, params, batch: Batch, clip=0.0):

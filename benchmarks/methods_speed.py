@@ -4,6 +4,9 @@
 
 Each method's chunk program is compiled ahead of time, run once untimed, then timed
 over one call (`rates.training`); compile time is reported separately. K (inner steps) is the config default (10).
+Every `bj.ALGOS` entry is measured by default, the certified methods (`radial_ppo`: one IBP
+pass per minibatch, no inner solve; `wocar_ppo`: SGLD KL solve + IBP + 10 worst-action
+steps on its extra head) included; `--methods` picks a subset.
 """
 from __future__ import annotations
 

@@ -63,16 +63,19 @@ def test_from_tree_names_a_missing_reshaped_or_unknown_field():
 def test_round_trip_every_backend_and_method(tmp_path, backend):
     """The learner state survives save/restore bit for bit on every backend (MJX states
     have zero-size leaves). A method changes the state tree only by carrying a learned
-    adversary, so every method's template equals SPO's or ATLA's, and those two are
-    round-tripped for real."""
+    adversary or WocaR's worst-case critic head (params and Adam moments under
+    'worst_q'), so every method's template is SPO's or ATLA's plus that head, and those
+    three are round-tripped for real."""
     cfg = {algo: tiny(backend=backend, algo=algo, num_envs=4, unroll_length=4, num_minibatches=2)
            for algo in bj.ALGOS}
     shapes = {algo: Trainer.cached(c).checkpoint_template([0, 1]) for algo, c in cfg.items()}
+    paths = lambda t: [(jax.tree_util.keystr(p), leaf) for p, leaf in jax.tree_util.tree_leaves_with_path(t)]
     for algo in bj.ALGOS:
         ref = "atla_ppo" if Trainer.cached(cfg[algo]).adv_ac is not None else "spo"
-        assert jax.tree.structure(shapes[algo]) == jax.tree.structure(shapes[ref]), algo
-        assert jax.tree.leaves(shapes[algo]) == jax.tree.leaves(shapes[ref]), algo
-    for algo in ("spo", "atla_ppo"):
+        own = paths(shapes[algo])
+        assert [x for x in own if "worst_q" not in x[0]] == paths(shapes[ref]), algo
+        assert any("worst_q" in x[0] for x in own) == (algo == "wocar_ppo"), algo
+    for algo in ("spo", "atla_ppo", "wocar_ppo"):
         trainer = Trainer.cached(cfg[algo])
         state = trainer.init_runs([0, 1])
         out = str(tmp_path / f"{backend}-{algo}")

@@ -122,10 +122,14 @@ def spo_params():
 
 @pytest.mark.parametrize("algo", [a for a in bj.ALGOS if a != "spo"])
 def test_eps_zero_kappa_zero_reduces_to_spo(algo, spo_params):
-    # CAR-PPO's loss is clean + car_reg * (adversarial term): SPO at car_reg = 0.
-    cfg = tiny(algo=algo, eps=0.0, kappa=0.0, kappa_reg=0.0, car_reg=0.0)
+    # CAR-PPO's loss is clean + car_reg * (adversarial term): SPO at car_reg = 0. RADIAL and
+    # WocaR add nothing with their weights at 0 (WocaR's worst-case critic head then gets no
+    # gradient and is compared only for the shared policy and critic).
+    cfg = tiny(algo=algo, eps=0.0, kappa=0.0, kappa_reg=0.0, car_reg=0.0, radial_weight=0.0,
+               wocar_weight=0.0, wocar_q_coef=0.0)
     params = bj.train(cfg, progress=False).params
-    for a, b in zip(_leaves(params), _leaves(spo_params), strict=True):
+    shared = {k: params[k] for k in spo_params}
+    for a, b in zip(_leaves(shared), _leaves(spo_params), strict=True):
         np.testing.assert_allclose(a, b, rtol=2e-5, atol=2e-6)
 
 
@@ -137,6 +141,10 @@ def test_each_method_trains_without_nan(algo):
     assert np.isfinite(r.metrics["loss"]).all()
     if METHODS[algo].inner is not None:
         assert (r.metrics["inner_kl"][:, -1] > 0).all()  # once eps has ramped up, the adversary perturbs
+    if "mean_bound_width" in r.metrics:                # RADIAL: the bounds open up with eps
+        assert (r.metrics["mean_bound_width"][:, -1] > 0).all()
+    if "worst_q_td" in r.metrics:                      # WocaR: the worst-case critic trains
+        assert np.isfinite(r.metrics["worst_q_td"]).all()
 
 
 def test_atla_really_alternates():
@@ -182,3 +190,89 @@ def test_rollout_under_adversary_trains_around_the_clean_observation():
     assert hp.kappa == 1.0
     # The guidance term is the surrogate at the clean observation, not at the perturbed one.
     assert abs(guidance - at_clean) < 0.05 * abs(at_seen - at_clean), (guidance, at_clean, at_seen)
+
+
+# ---- the bound-based combinators (RADIAL-PPO, WocaR-PPO) on a small real network -----------
+
+def _bound_case(seed=0, n=16):
+    ac = networks.ActorCritic(5, 2, worst_case_critic=True)
+    params = ac.init(jax.random.PRNGKey(seed))
+    params["policy"]["params"]["MLP_0"]["Dense_2"]["kernel"] *= 50.0  # a policy whose mean moves visibly
+    k = jax.random.split(jax.random.PRNGKey(seed + 1), 5)
+    obs = jax.random.normal(k[0], (n, 5))
+    mean, std = ac.dist(params, obs)
+    action = mean + std * jax.random.normal(k[1], mean.shape)
+    logp = networks.log_prob(mean, std, action) + 0.1 * jax.random.normal(k[2], (n,))
+    batch = ppo.Batch(obs, obs, action, logp, jax.random.normal(k[3], (n,)), jnp.zeros(n),
+                      next_obs=jax.random.normal(k[4], (n, 5)), reward=jnp.ones(n),
+                      terminated=(jnp.arange(n) % 4 == 0).astype(jnp.float32))
+    return ac, params, batch
+
+
+def _hp(**kw):
+    return SimpleNamespace(**{**dict(clip_eps=0.2, eps=0.0, radial_weight=1.0, wocar_weight=0.0, wocar_q_coef=1.0,
+                                     gamma=0.9, kappa_reg=0.0), **kw})
+
+
+def test_bound_worst_surrogate_is_the_clean_loss_at_eps_zero_and_bounds_the_loss_inside_the_ball():
+    ac, params, batch = _bound_case()
+    clean = ppo.surrogate_loss(ac, params, batch.obs, batch, 0.2)
+    worst0, width0 = methods.bound_worst_surrogate(ac, params, batch, _hp(eps=0.0))
+    np.testing.assert_allclose(worst0, clean, rtol=1e-5, atol=1e-6)
+    assert float(width0) < 1e-5
+    eps = 0.1
+    worst, width = methods.bound_worst_surrogate(ac, params, batch, _hp(eps=eps))
+    assert float(width) > 1e-3
+    pts = batch.obs[None] + eps * jax.random.uniform(jax.random.PRNGKey(9), (128,) + batch.obs.shape, minval=-1, maxval=1)
+    inside = jax.vmap(lambda x: ppo.surrogate_loss(ac, params, x, batch, 0.2))(pts)   # [128, B]
+    assert bool(jnp.all(inside <= worst[None] + 1e-5))
+    assert bool(jnp.all(worst >= clean - 1e-6)) and float(jnp.max(worst - clean)) > 1e-3
+
+
+def test_plus_bound_worst_mixes_clean_and_worst_case_as_radial_rl_does():
+    ac, params, batch = _bound_case()
+    clean = float(methods.clean(ac, params, batch, None, _hp())[0])
+    worst = float(jnp.mean(methods.bound_worst_surrogate(ac, params, batch, _hp(eps=0.1))[0]))
+    half, aux = methods.plus_bound_worst(methods.clean)(ac, params, batch, None, _hp(eps=0.1))
+    np.testing.assert_allclose(float(half), 0.5 * clean + 0.5 * worst, rtol=1e-5)
+    assert "mean_bound_width" in aux
+    off, _ = methods.plus_bound_worst(methods.clean)(ac, params, batch, None, _hp(eps=0.1, radial_weight=0.0))
+    np.testing.assert_allclose(float(off), clean, rtol=1e-6)
+
+
+def test_worst_case_advantage_adds_the_normalised_worst_q_to_the_advantage():
+    ac, params, batch = _bound_case()
+    clean = float(methods.clean(ac, params, batch, None, _hp())[0])
+    np.testing.assert_allclose(float(methods.worst_case_advantage(ac, params, batch, None, _hp())[0]), clean,
+                               rtol=1e-6)
+    q = ac.worst_q(params, batch.obs, batch.action)
+    robust = batch._replace(advantage=batch.advantage + 0.8 * (q - q.mean()) / (q.std() + 1e-8))
+    want = float(jnp.mean(ppo.surrogate_loss(ac, params, batch.obs, robust, 0.2)))
+    got = float(methods.worst_case_advantage(ac, params, batch, None, _hp(wocar_weight=0.8))[0])
+    np.testing.assert_allclose(got, want, rtol=1e-5)
+
+
+def test_worst_case_td_is_sarsa_on_the_mean_at_eps_zero_lower_in_the_ball_and_trains_only_its_head():
+    ac, params, batch = _bound_case()
+    mean_next = ac.dist(params, batch.next_obs)[0]
+    q = ac.worst_q(params, batch.obs, batch.action)
+    target = batch.reward + 0.9 * (1 - batch.terminated) * ac.worst_q(params, batch.next_obs, mean_next)
+    np.testing.assert_allclose(float(methods.worst_case_td(ac, params, batch, _hp())),
+                               float(jnp.mean(jnp.square(q - target))), rtol=1e-5)
+    # with eps > 0 the bootstrap moves to the worst action in the IBP box, and the TD loss
+    # trains the worst-case head only (the solved action and the target are constants)
+    td = lambda p, e: methods.worst_case_td(ac, p, batch, _hp(eps=e))
+    assert float(td(params, 0.3)) != float(td(params, 0.0))
+    g = jax.grad(td)(params, 0.3)
+    assert all(float(jnp.abs(x).sum()) == 0.0 for x in jax.tree.leaves({k: g[k] for k in ("policy", "value")}))
+    assert float(sum(jnp.abs(x).sum() for x in jax.tree.leaves(g["worst_q"]))) > 0
+
+
+def test_the_worst_case_head_leaves_the_policy_and_critic_init_unchanged():
+    key = jax.random.PRNGKey(4)
+    plain = networks.ActorCritic(5, 2).init(key)
+    with_head = networks.ActorCritic(5, 2, worst_case_critic=True).init(key)
+    assert set(with_head) == {"policy", "value", "worst_q"}
+    for a, b in zip(_leaves(plain), _leaves({k: with_head[k] for k in plain}), strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert METHODS["wocar_ppo"].worst_case_critic and not METHODS["radial_ppo"].worst_case_critic

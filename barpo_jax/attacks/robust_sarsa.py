@@ -40,21 +40,34 @@ Choices, and why
   state, so the start states seen are the ``num_envs`` drawn at the first reset.
 * **Constant learning rate** (Adam, global-norm clipping): a linear decay to zero
   was worse at this budget, since the value has not finished propagating.
-* **Robustness regulariser (deviation from the lineage).** Zhang et al. make Q
-  smooth in the action by penalising certified (CROWN / auto_LiRPA) upper and
-  lower bounds of Q over an l_inf ball of actions. There is no bound-propagation
-  library in our JAX stack, so we use a *sampled* surrogate:
+* **Certified robustness regulariser, as in the lineage.** Zhang et al. (SA-PPO
+  code, `sarsa_steps` in `policy_gradients/agent.py`, kept verbatim in RADIAL-RL's
+  copy) bound Q over an l_inf box around the whole input (s, a) and penalise
 
-      reg * E_{delta ~ U([-action_eps, action_eps]^A)} [(Q(s, a + delta) - Q(s, a))^2]
+      reg * E[ max(Q_ub - Q, Q - Q_lb)^2 ]
 
-  with one delta per sample per step and gradients through both terms. It
-  penalises the same quantity (how much Q moves inside the action ball) but only
-  at sampled points, so it is weaker than a certificate: it bounds the average,
-  not the worst case. a + delta is *not* clipped to [-1, 1], so Q is also smooth
-  just outside the action box, where an unclipped attacked mean may land. The
-  regulariser matters because the victim is deterministic: every data action is
-  mu(s), so TD alone says nothing about Q off the policy's action and the attack's
-  gradient through Q(s, mu(s')) would follow arbitrary network extrapolation.
+  with (Q_lb, Q_ub) from bound propagation (IBP when their CROWN mix weight beta
+  is 1). We compute the same term with `bounds.mlp` (IBP) over the box
+  [s -/+ obs_eps] x [a -/+ action_eps], with gradients through the bounds. The
+  lineage uses one radius for both; we default to action_eps = 0.05 (inside the
+  lineage's scanned 0.02-0.3) and obs_eps = 0: the attack holds s fixed in
+  Q(s, mu(s')), so only smoothness in the action serves it, and a box in the
+  state forces Q flat in the state too. Measured on inverted_pendulum
+  (benchmarks/rs_fit_quality.py): with obs_eps = 0.05 the fitted Q's correlation
+  with Monte-Carlo returns fell from 0.98 to 0.50; with obs_eps = 0 it stays 0.98
+  and Q's change over the action ball drops 7x. It matters because the victim is deterministic:
+  every data action is mu(s), so TD alone says nothing about Q off the policy's
+  action and the attack's gradient through Q(s, mu(s')) would follow arbitrary
+  network extrapolation. a -/+ action_eps is *not* clipped to [-1, 1], so Q is
+  also flat just outside the action box, where an unclipped attacked mean may land.
+* **Sampled regulariser, kept alongside (sampled_reg = 1).** Before the bounds
+  existed we penalised sampled_reg * E_delta[(Q(s, a + delta) - Q(s, a))^2] with
+  one delta ~ U([-action_eps, action_eps]^A) per sample per step. It bounds the
+  average change, not the worst case, but it measurably strengthens the attack:
+  on a small inverted_pendulum victim at eps 0.5, rs with the certified term alone
+  left the return at 100 (no effect), with both terms it fell to 77.5
+  (benchmarks/rs_regulariser.py; docs/methods.md). The metric
+  ``action_sensitivity`` is measured at the sampled delta.
 
 Shapes and jit
 --------------
@@ -63,7 +76,7 @@ over victims, build ``policy_dist`` from the params inside the vmapped function:
 
     jax.vmap(lambda p, s, k: fit(env, lambda x: ac.dist(p, x), s, k, cfg))(params, stats, keys)
 
-The float fields of ``RSConfig`` (gamma, reg, action_eps, learning_rate) may also
+The float fields of ``RSConfig`` (gamma, reg, action_eps, obs_eps, sampled_reg, learning_rate) may also
 be traced (``dataclasses.replace(cfg, reg=r)`` inside a vmapped function), e.g. to
 fit several regulariser weights with one compile.
 """
@@ -76,7 +89,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from .. import networks, ppo
+from .. import bounds, networks, ppo
 from ..normalize import normalize
 
 
@@ -92,8 +105,10 @@ class RSConfig:
     hidden: Sequence[int] = (64, 64)
     learning_rate: float = 1e-3
     gamma: float = 0.99
-    reg: float = 1.0          # lambda_rs, weight of the action-smoothness regulariser
-    action_eps: float = 0.05  # l_inf radius of the action ball of the regulariser
+    reg: float = 1.0          # lambda_rs, weight of the certified (IBP) smoothness regulariser
+    action_eps: float = 0.05  # l_inf radius of the regulariser's box in the action
+    obs_eps: float = 0.0      # ... and in the (normalised) observation (lineage: = action_eps; see docs)
+    sampled_reg: float = 1.0  # weight of the sampled action-smoothness regulariser (kept: see docs)
     num_minibatches: int = 4
     num_epochs: int = 2
     max_grad_norm: float = 10.0  # on the scale-normalised loss (see _losses); rarely active
@@ -105,7 +120,8 @@ class RSConfig:
         # The float fields may be jax tracers (e.g. vmapping fit over `reg` through
         # dataclasses.replace inside the traced function); validate only concrete numbers.
         checks = {"gamma": lambda g: 0.0 <= g < 1.0, "reg": lambda r: r >= 0.0,
-                  "action_eps": lambda e: e >= 0.0, "learning_rate": lambda lr: lr > 0.0}
+                  "action_eps": lambda e: e >= 0.0, "obs_eps": lambda e: e >= 0.0,
+                  "sampled_reg": lambda r: r >= 0.0, "learning_rate": lambda lr: lr > 0.0}
         for name, ok in checks.items():
             v = getattr(self, name)
             if isinstance(v, (int, float)) and not ok(v):
@@ -141,8 +157,16 @@ def q_value(q_params, obs_norm, action):
     return _mlp(_hidden_of(mlp)).apply(mlp, x)[..., 0] * q_params["scale"]
 
 
+def q_bounds(q_params, obs_norm, action, obs_eps, action_eps):
+    """IBP bounds (lower, upper) [...] of Q over [s -/+ obs_eps] x [a -/+ action_eps]."""
+    x = jnp.concatenate([obs_norm, action], axis=-1)
+    r = jnp.concatenate([jnp.broadcast_to(obs_eps, obs_norm.shape), jnp.broadcast_to(action_eps, action.shape)], -1)
+    lo, hi = bounds.mlp(q_params["mlp"], x - r, x + r)
+    return lo[..., 0] * q_params["scale"], hi[..., 0] * q_params["scale"]
+
+
 def _losses(q_params, mb, cfg: RSConfig):
-    """Semi-gradient Sarsa loss + sampled action-smoothness regulariser, for a minibatch.
+    """Semi-gradient Sarsa loss + certified (and optional sampled) smoothness regularisers.
 
     ``mb`` = (obs, action, reward, terminated, next_obs, next_action, delta), with
     delta the action perturbation, already drawn in [-action_eps, action_eps].
@@ -152,14 +176,17 @@ def _losses(q_params, mb, cfg: RSConfig):
     q_next = jax.lax.stop_gradient(q_value(q_params, next_obs, next_act))
     target = rew + cfg.gamma * (1.0 - term) * q_next
     td = jnp.mean(jnp.square(q - target))
+    lo, hi = q_bounds(q_params, obs, act, cfg.obs_eps, cfg.action_eps)
+    certified = jnp.mean(jnp.square(jnp.maximum(hi - q, q - lo)))
     diff = q_value(q_params, obs, act + delta) - q
-    reg = jnp.mean(jnp.square(diff))
-    # Both terms are in Q units; dividing by scale^2 keeps the loss (and so the
+    sampled = jnp.mean(jnp.square(diff))
+    # Every term is in Q units; dividing by scale^2 keeps the loss (and so the
     # clip_by_global_norm threshold) O(1) whatever gamma is. Adam itself is
     # invariant to this constant.
-    loss = (td + cfg.reg * reg) / jnp.square(q_params["scale"])
-    return loss, {"td_loss": td, "reg_loss": reg, "q_mean": jnp.mean(q),
-                  "target_mean": jnp.mean(target), "action_sensitivity": jnp.mean(jnp.abs(diff))}
+    loss = (td + cfg.reg * certified + cfg.sampled_reg * sampled) / jnp.square(q_params["scale"])
+    return loss, {"td_loss": td, "reg_loss": certified, "sampled_reg_loss": sampled, "q_mean": jnp.mean(q),
+                  "target_mean": jnp.mean(target), "action_sensitivity": jnp.mean(jnp.abs(diff)),
+                  "bound_width": jnp.mean(hi - lo)}
 
 
 def fit(env, policy_dist: Callable, stats, key, cfg: RSConfig):
@@ -174,7 +201,9 @@ def fit(env, policy_dist: Callable, stats, key, cfg: RSConfig):
 
     Returns (q_params, metrics). q_params feeds ``q_value``. Each metric is an array
     [cfg.iterations], the mean over that iteration's minibatch steps: td_loss
-    (mean squared TD error, Q units), reg_loss (mean squared change of Q under the
+    (mean squared TD error, Q units), reg_loss (the certified term: mean squared
+    largest distance from Q to its IBP bounds over the box), bound_width (mean IBP
+    width of Q over the box), sampled_reg_loss (mean squared change of Q under the
     sampled action perturbation), action_sensitivity (its mean absolute change),
     q_mean, target_mean; and reward_mean, the rollout's mean reward.
     """
