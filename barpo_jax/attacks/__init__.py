@@ -24,14 +24,20 @@ ALL = tuple(a for a in HEURISTIC if a not in OPT_IN) + tuple(LEARNED)   # what a
 NAMES = tuple(HEURISTIC) + tuple(LEARNED)                                 # every built-in name
 
 
+def _named(value, kind, registry: dict, what: str, how: str):
+    """`value` itself if it is a `kind`, else the registry entry of that name (one clear
+    error naming the choices otherwise)."""
+    if isinstance(value, kind):
+        return value
+    if value not in registry:
+        raise ConfigError(f"unknown {what} {value!r}: choose from {', '.join(registry)} or pass {how}")
+    return registry[value]
+
+
 def strength(value) -> Strength:
     """A Strength, or its name ('strong', 'lineage')."""
-    if isinstance(value, Strength):
-        return value
-    if value not in STRENGTHS:
-        raise ConfigError(f"unknown attack strength {value!r}: choose from {', '.join(STRENGTHS)} "
-                          "or pass an attacks.Strength(name, steps, restarts, schedule)")
-    return STRENGTHS[value]
+    return _named(value, Strength, STRENGTHS, "attack strength",
+                  "an attacks.Strength(name, steps, restarts, schedule)")
 
 
 def scan(value) -> LearnedScan:
@@ -40,12 +46,8 @@ def scan(value) -> LearnedScan:
     if value is None:
         import jax
         value = "small" if jax.default_backend() == "cpu" else "large"
-    if isinstance(value, LearnedScan):
-        return value
-    if value not in SCANS:
-        raise ConfigError(f"unknown learned-attack scan {value!r}: choose from {', '.join(SCANS)} "
-                          "or pass an attacks.LearnedScan(name, learning_rates, entropy_coefs, select_episodes)")
-    return SCANS[value]
+    return _named(value, LearnedScan, SCANS, "learned-attack scan",
+                  "an attacks.LearnedScan(name, learning_rates, entropy_coefs, select_episodes)")
 
 
 TAKES_STRENGTH = GRADIENT + ("rs",)   # built-ins whose test-time solve runs at a Strength
