@@ -1,4 +1,4 @@
-"""Robustness-evaluation throughput: N seeds x heuristic attacks x episodes in one program,
+"""Robustness-evaluation throughput: N seeds x heuristic attacks x episodes (each attack one program, vmapped over seeds),
 at the lineage strength, the strong default, and the strong default with its masking
 check; plus the time to train the learned `sa_rl` and `pa_ad` adversaries.
 
@@ -61,7 +61,7 @@ def main():
              round(t["seconds_per_agent"], 2)] for t in timing]
     rows2 = [[k, a.seeds, int(a.attack_steps), round(v, 1)] for k, v in fits.items()]
     prov.write_results(a.out, pv, res, [
-        ("Heuristic attacks, one program", ["attacks", "strength", "masking check", "seeds", "episodes",
+        ("Heuristic attacks (each attack one program, vmapped over seeds)", ["attacks", "strength", "masking check", "seeds", "episodes",
                                             "episode length", "env steps", "s", "steps/s", "s per agent"], rows,
          f"{a.env} ({a.backend}); compile included; env steps count the masking-check columns."),
         ("Learned adversaries (training, vmapped over seeds)", ["attack", "seeds", "steps per seed", "s"], rows2,
