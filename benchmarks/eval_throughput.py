@@ -1,5 +1,5 @@
-"""Robustness-evaluation throughput: N seeds x heuristic attacks x episodes (each attack one program, vmapped over seeds),
-at the lineage strength, the strong default, and the strong default with its masking
+"""Robustness-evaluation throughput: N seeds x heuristic attacks x episodes (each attack
+one program, vmapped over seeds), at the lineage strength, the strong default, and the strong default with its masking
 check; plus the time to train the learned `sa_rl` and `pa_ad` adversaries.
 
     python -m benchmarks.eval_throughput [--env hopper --backend mjx --seeds 17 --episodes 50 \
