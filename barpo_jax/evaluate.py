@@ -235,17 +235,18 @@ def evaluate(result: "TrainResult", attacks="all", eps: Optional[float] = None, 
         columns += [(f"{name}@x2", name, at.doubled()) for name in names if atk.takes_strength(name, items[name])]
     reward_scale = _reward_scale(result)
 
-    def column(name, base, strength_c):
-        """One column as a function of one run: (params, stats, reward scale, fitted, key) ->
+    def column(base, strength_c):
+        """One column as a function of one run: (params, stats, reward scale, this attack's
+        fitted params or None, key) ->
         (episode returns, largest excess outside the ball). Each column is its own compiled
         program: one program for every column compiled for minutes on a CPU, and the
         progress bar can then advance per attack."""
         item = items[base]
 
-        def one_seed(p, s, scale, learned_params, k):
+        def one_seed(p, s, scale, fitted_params, k):
             victim = atk.make_victim(ac, p)
             if isinstance(item, atk.Learned):
-                fn = item.apply(learned_params[base], nets[base], strength_c)
+                fn = item.apply(fitted_params, nets[base], strength_c)
             else:
                 fn = atk.bind(base, item, strength_c)
 
@@ -271,7 +272,7 @@ def evaluate(result: "TrainResult", attacks="all", eps: Optional[float] = None, 
     for name, base, strength_c in columns:
         if bar is not None:
             bar.set_postfix_str(name)
-        ret, excess[name] = column(name, base, strength_c)(params, stats, reward_scale, fitted, keys)
+        ret, excess[name] = column(base, strength_c)(params, stats, reward_scale, fitted.get(base), keys)
         outs.append(np.asarray(ret))
         if bar is not None:
             bar.update(1)

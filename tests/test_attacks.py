@@ -83,6 +83,8 @@ def test_learned_scan_keeps_each_victims_strongest_fit(trained):
     assert "Learned attack sa_rl: scan t" in rep.table()
     with pytest.raises(bj.ConfigError, match="unknown learned-attack scan"):
         attacks.scan("huge")
+    with pytest.raises(bj.ConfigError, match="select_episodes >= 1"):
+        attacks.scan(attacks.LearnedScan("no selection", (3e-4, 3e-3), (0.0,)))
 
 
 def test_user_attack_plugs_in_and_report_api(trained, tmp_path):

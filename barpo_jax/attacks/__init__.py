@@ -46,8 +46,12 @@ def scan(value) -> LearnedScan:
     if value is None:
         import jax
         value = "small" if jax.default_backend() == "cpu" else "large"
-    return _named(value, LearnedScan, SCANS, "learned-attack scan",
-                  "an attacks.LearnedScan(name, learning_rates, entropy_coefs, select_episodes)")
+    chosen = _named(value, LearnedScan, SCANS, "learned-attack scan",
+                    "an attacks.LearnedScan(name, learning_rates, entropy_coefs, select_episodes)")
+    if len(chosen.points(0.0, 0.0)) > 1 and chosen.select_episodes < 1:
+        raise ConfigError(f"learned-attack scan {chosen.name!r} has several points but select_episodes="
+                          f"{chosen.select_episodes}: set select_episodes >= 1 to choose between them")
+    return chosen
 
 
 TAKES_STRENGTH = GRADIENT + ("rs",)   # built-ins whose test-time solve runs at a Strength
