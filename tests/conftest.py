@@ -1,24 +1,17 @@
 """Shared fixtures. Helpers (tiny configs, tree comparisons) live in helpers.py."""
 import os
-import shutil
-import tempfile
 
 import pytest
 
 os.environ.setdefault("XLA_FLAGS", "")
-# One persistent compilation cache for the whole session (and the CLI subprocesses it
-# starts): many tests compile the same programs; a fresh directory keeps runs independent.
-_XLA_CACHE = tempfile.mkdtemp(prefix="barpo-test-xla-")
-os.environ["BARPO_COMPILE_CACHE"] = _XLA_CACHE
+# No persistent compilation cache in the test session or the CLI processes it starts: on
+# the 2-core CI machine, writing one executable to the cache aborted the whole pytest
+# process inside XLA (SIGABRT in `executable.serialize()`, after ~145 tests; not
+# reproduced in isolation). A C++ abort cannot be caught, so the suite does without it;
+# tests/test_compile_cache.py exercises the cache in a child process of its own.
+os.environ["BARPO_COMPILE_CACHE"] = "off"
 
 import barpo_jax as bj  # noqa: E402
-from barpo_jax import compile_cache  # noqa: E402
-
-compile_cache.enable()
-
-
-def pytest_sessionfinish(session, exitstatus):
-    shutil.rmtree(_XLA_CACHE, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
