@@ -102,6 +102,15 @@ def parser() -> argparse.ArgumentParser:
     t.add_argument("--set", type=_kv, action="append", default=[], metavar="FIELD=VALUE",
                    help="any other TrainConfig field, repeatable, e.g. --set num_minibatches=16 (`barpo fields` "
                         "lists them)")
+    t.add_argument("--eval-every", type=_num, default=None, help="evaluate every seed every N iterations during "
+                   "training, natural and under --eval-attacks; curves in learning_curve.png (default: 0, off)")
+    t.add_argument("--eval-attacks", default=None, help="comma list of built-in attacks for --eval-every, e.g. "
+                   f"mad,critic (default: {','.join(_DEFAULT['eval_attacks'])})")
+    t.add_argument("--eval-episodes", type=_num, default=None,
+                   help=f"episodes per seed and attack in each --eval-every evaluation (default: "
+                        f"{_DEFAULT['eval_episodes']})")
+    t.add_argument("--logdir", default=None, help="also write TensorBoard scalars here (one run per seed and their "
+                   "mean; view with `tensorboard --logdir DIR`)")
     t.add_argument("--out", required=True, help="run directory (config.json, checkpoints, metrics)")
     t.add_argument("--resume", action="store_true",
                    help="continue the run in --out (with no config flags: its saved config)")
@@ -157,7 +166,8 @@ def parser() -> argparse.ArgumentParser:
 
 _CONFIG_FLAGS = (("env", "env"), ("algo", "algo"), ("seeds", "num_seeds"), ("seed", "seed"), ("backend", "backend"),
                  ("steps", "num_timesteps"), ("envs", "num_envs"), ("eps", "eps"), ("kappa", "kappa"),
-                 ("episode_length", "episode_length"))
+                 ("episode_length", "episode_length"), ("eval_every", "eval_every"),
+                 ("eval_attacks", "eval_attacks"), ("eval_episodes", "eval_episodes"))
 
 
 def _read_config_file(path: str) -> dict:
@@ -191,7 +201,7 @@ def cmd_train(a):
     import barpo_jax as bj
     from . import checkpoint
     cfg = checkpoint.read_config(a.out) if a.resume and not _names_config(a) else _train_config(a)
-    result = bj.train(cfg, out=a.out, resume=a.resume, progress=not a.no_progress)
+    result = bj.train(cfg, out=a.out, resume=a.resume, progress=not a.no_progress, logdir=a.logdir)
     report_files = write_report(a.out, result)
     print(json.dumps(result.summary()))
     print(f"saved {a.out} ({', '.join(report_files)})")

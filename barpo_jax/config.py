@@ -182,6 +182,10 @@ class TrainConfig:
     chunk_iterations: int = 10             # iterations per compiled chunk (progress/ckpt cadence)
     checkpoint_every: int = 1              # in chunks
     checkpoint_every_s: Optional[float] = None  # also save when this many seconds passed since the last save
+    # Evaluation during training (learning curves under attack; see tracking.py)
+    eval_every: int = 0                    # evaluate every run every N iterations (at chunk ends); 0 = off
+    eval_attacks: tuple = ("mad",)         # attacks of that evaluation, besides natural; built-in, not learned
+    eval_episodes: int = 10                # deterministic episodes per (run, attack), the same at every evaluation
 
     def __post_init__(self):
         if self.env not in TASKS:
@@ -209,9 +213,15 @@ class TrainConfig:
                 object.__setattr__(self, name, value)
         for name in ("policy_hidden", "value_hidden"):
             object.__setattr__(self, name, tuple(int(h) for h in getattr(self, name)))
+        attacks = self.eval_attacks
+        attacks = attacks.split(",") if isinstance(attacks, str) else attacks
+        object.__setattr__(self, "eval_attacks", tuple(str(a).strip() for a in attacks if str(a).strip()))
+        if int(self.eval_every) != self.eval_every or self.eval_every < 0:
+            raise ConfigError(f"eval_every must be an integer >= 0 (iterations; 0 = off), got {self.eval_every!r}")
+        object.__setattr__(self, "eval_every", int(self.eval_every))
         for name in ("num_timesteps", "num_envs", "unroll_length", "num_minibatches", "num_epochs",
                      "episode_length", "inner_steps", "chunk_iterations", "checkpoint_every",
-                     "adv_update_every"):
+                     "adv_update_every", "eval_episodes"):
             value = getattr(self, name)
             if int(value) != value or value < 1:
                 raise ConfigError(f"{name} must be a positive integer, got {value!r}")

@@ -266,13 +266,25 @@ def evaluate(result: "TrainResult", attacks="all", eps: Optional[float] = None, 
             return ret, jnp.max(outside)
         return jax.jit(jax.vmap(one_seed))
 
+    def compiled(base, strength_c):
+        """The column's compiled program, reused across evaluate() calls for built-in
+        attacks (evaluation during training calls evaluate at every `eval_every`)."""
+        if isinstance(attacks, dict) or isinstance(items[base], atk.Learned):
+            return column(base, strength_c)
+        key = (_program_key(cfg), base, repr(strength_c), int(episodes), env.episode_length, eps)
+        if key not in _COLUMNS:
+            if len(_COLUMNS) >= 32:
+                _COLUMNS.pop(next(iter(_COLUMNS)))
+            _COLUMNS[key] = column(base, strength_c)
+        return _COLUMNS[key]
+
     bar = progress_bar(progress, len(columns), "evaluate")
     keys = jax.random.split(jax.random.fold_in(key, 7), result.num_runs)
     outs, excess = [], {}
     for name, base, strength_c in columns:
         if bar is not None:
             bar.set_postfix_str(name)
-        ret, excess[name] = column(base, strength_c)(params, stats, reward_scale, fitted.get(base), keys)
+        ret, excess[name] = compiled(base, strength_c)(params, stats, reward_scale, fitted.get(base), keys)
         outs.append(np.asarray(ret))
         if bar is not None:
             bar.update(1)
@@ -287,6 +299,16 @@ def evaluate(result: "TrainResult", attacks="all", eps: Optional[float] = None, 
     return RobustnessReport(cfg.env, cfg.algo, eps, int(episodes), names, rets[:, :n].mean(-1), rets[:, :n].std(-1),
                             seeds, at.describe(), checks, rets[:, n:].mean(-1) if checks else None, outside,
                             learned_info)
+
+
+_COLUMNS: dict = {}  # compiled evaluation columns of built-in attacks, by `compiled`'s key
+
+
+def _program_key(cfg) -> str:
+    """The config fields an evaluation program depends on (not the seeds, the budget or
+    the periodic-evaluation settings)."""
+    skip = {"seed", "num_seeds", "num_timesteps", "eval_every", "eval_attacks", "eval_episodes"}
+    return json.dumps({k: v for k, v in cfg.to_dict().items() if k not in skip}, sort_keys=True, default=str)
 
 
 def _reward_scale(result) -> jnp.ndarray:

@@ -98,7 +98,8 @@ class Trainer:
         """One Trainer (and so one set of compiled programs) per config, ignoring the
         fields that do not enter the compiled program: seed, num_seeds and the float
         hyper-parameters, which are data (`config.hyperparams`)."""
-        ignored = set(HP_FIELDS) | {"seed", "num_seeds", "inner_step_size"}
+        ignored = set(HP_FIELDS) | {"seed", "num_seeds", "inner_step_size", "eval_every", "eval_attacks",
+                                     "eval_episodes"}
         key = tuple(sorted((k, str(v)) for k, v in cfg.to_dict().items() if k not in ignored))
         if key not in _TRAINERS:
             if len(_TRAINERS) >= 16:

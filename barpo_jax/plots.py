@@ -28,18 +28,38 @@ def finish(fig, path, dpi=120):
 
 
 def learning_curve(metrics: dict, cfg, path=None):
+    """Training-episode return per seed and its mean; with evaluation during training
+    (`eval_every`), a second panel: the across-seed mean evaluation return, natural and
+    under each attack, with every seed faint."""
     ret = np.asarray(metrics["episode_return"], dtype=float)  # [run, iteration]
     steps = (np.arange(ret.shape[1]) + 1) * cfg.batch_size
-    fig, ax = subplots(path, figsize=(6, 3.5))
+    evals = sorted(k for k in metrics if k.startswith("eval_"))
+    evals = [k for k in evals if k == "eval_natural"] + [k for k in evals if k != "eval_natural"]
+    fig, axes = subplots(path, ncols=2 if evals else 1, figsize=(11 if evals else 6, 3.5), squeeze=False)
+    ax = axes[0, 0]
     for i, r in enumerate(ret):
         ok = np.isfinite(r)
         ax.plot(steps[ok], r[ok], lw=1, alpha=0.6, label=f"seed {cfg.seed + i}" if ret.shape[0] <= 8 else None)
-    if ret.shape[0] > 1:
-        with warnings.catch_warnings():  # iterations where no episode ended are NaN for every seed
-            warnings.simplefilter("ignore", RuntimeWarning)
+    with warnings.catch_warnings():  # iterations where no episode ended are NaN for every seed
+        warnings.simplefilter("ignore", RuntimeWarning)
+        if ret.shape[0] > 1:
             ax.plot(steps, np.nanmean(ret, axis=0), "k", lw=2, label="mean")
-    ax.set_xlabel("env steps per seed")
-    ax.set_ylabel("training episode return")
-    ax.set_title(f"{cfg.env} / {cfg.algo}")
-    ax.legend(fontsize=8)
+        ax.set_xlabel("env steps per seed")
+        ax.set_ylabel("training episode return")
+        ax.set_title(f"{cfg.env} / {cfg.algo}")
+        ax.legend(fontsize=8)
+        if evals:
+            ax = axes[0, 1]
+            for c, name in enumerate(evals):
+                v = np.asarray(metrics[name], dtype=float)
+                at = np.isfinite(v).any(axis=0)
+                color = f"C{c}"
+                for r in v[:, at]:
+                    ax.plot(steps[at], r, color=color, lw=0.8, alpha=0.3)
+                label = "natural" if name == "eval_natural" else name[len("eval_"):]
+                ax.plot(steps[at], np.nanmean(v[:, at], axis=0), "o-", color=color, lw=2, ms=3, label=label)
+            ax.set_xlabel("env steps per seed")
+            ax.set_ylabel(f"evaluation return ({cfg.eval_episodes} episodes)")
+            ax.set_title(f"during training, eps = {cfg.eps:g}")
+            ax.legend(fontsize=8)
     return finish(fig, path)

@@ -18,6 +18,7 @@ from .config import ConfigError, HyperParams, TrainConfig, hyperparams
 from .learner import Trainer, TrainState, shard
 from .progress import progress_bar
 from .result import TrainResult
+from .tracking import PeriodicEval, Tracker
 
 
 class TrainingDiverged(ValueError):
@@ -31,7 +32,8 @@ def chunk_length(num_iterations: int, target: int) -> int:
 
 def run_chunks(trainer: Trainer, state: TrainState, hp: HyperParams, stop_at: int, done_iter: int = 0,
                history: Optional[dict] = None, save: Optional[Callable] = None, progress: bool = True,
-               desc: str = "train", where: Optional[str] = None) -> tuple[TrainState, dict, int]:
+               desc: str = "train", where: Optional[str] = None, extra_metrics: Optional[Callable] = None,
+               report: Optional[Callable] = None) -> tuple[TrainState, dict, int]:
     """Run `trainer`'s compiled chunks from iteration `done_iter` until `stop_at`.
 
     Args:
@@ -42,6 +44,10 @@ def run_chunks(trainer: Trainer, state: TrainState, hp: HyperParams, stop_at: in
         at the end, and on Ctrl-C; None keeps everything in memory.
       progress, desc: the progress bar and its label.
       where: the run directory named in the divergence error (None: in memory).
+      extra_metrics: `extra_metrics(state, done_iter, stop_at) -> {name: [run]}` after each
+        chunk; the values join the history at the chunk's last iteration (NaN elsewhere).
+        Periodic evaluation (tracking.PeriodicEval) uses it.
+      report: `report(history, done_iter, length)` after each chunk (tracking.Tracker).
 
     Returns:
       (state, history, done_iter): the final state, the metrics {name: [run, iteration]}
@@ -74,18 +80,27 @@ def run_chunks(trainer: Trainer, state: TrainState, hp: HyperParams, stop_at: in
             state = new_state
             done_iter += length
             chunks_done += 1
+            if extra_metrics is not None:
+                for k, v in extra_metrics(state, done_iter, stop_at).items():
+                    column = np.full((num_runs, length), np.nan)
+                    column[:, -1] = v
+                    metrics[k] = column
             for k, v in metrics.items():
                 history[k] = np.concatenate([history[k], v], axis=1) if k in history else np.asarray(v)
             due = chunks_done % cfg.checkpoint_every == 0 or done_iter >= stop_at or (
                 cfg.checkpoint_every_s is not None and time.monotonic() - last_save >= cfg.checkpoint_every_s)
             if save is not None and due:
                 save_now()
+            if report is not None:
+                report(history, done_iter, length)
             if bar is not None:
                 steps = length * cfg.batch_size * num_runs
                 ret = np.nanmean(history["episode_return"][:, -length:]) if np.isfinite(
                     history["episode_return"][:, -length:]).any() else float("nan")
                 bar.update(steps)
-                bar.set_postfix(sps=f"{steps / (time.perf_counter() - t0):,.0f}", ret=f"{ret:.1f}")
+                shown = {k[len("eval_"):]: f"{np.mean(v[:, -1]):.1f}" for k, v in metrics.items()
+                         if k.startswith("eval_") and np.isfinite(v[:, -1]).all()}
+                bar.set_postfix(sps=f"{steps / (time.perf_counter() - t0):,.0f}", ret=f"{ret:.1f}", **shown)
     except KeyboardInterrupt:
         # Keep the last completed chunk; a second Ctrl-C during this save still leaves
         # the previous checkpoint intact (orbax renames a step folder only when complete).
@@ -103,7 +118,8 @@ def run_chunks(trainer: Trainer, state: TrainState, hp: HyperParams, stop_at: in
 
 def train(cfg: TrainConfig, out: Optional[str] = None, resume: bool = False, progress: bool = True,
           max_iterations: Optional[int] = None, hp_overrides: Optional[dict] = None,
-          run_seeds=None) -> TrainResult:
+          run_seeds=None, logdir: Optional[str] = None,
+          callback: Optional[Callable[[int, dict], None]] = None) -> TrainResult:
     """Train `cfg.num_seeds` agents in one compiled program.
 
     Args:
@@ -114,6 +130,11 @@ def train(cfg: TrainConfig, out: Optional[str] = None, resume: bool = False, pro
       max_iterations: stop once this many iterations are done (the run stays resumable).
       hp_overrides: per-run float hyper-parameters {field: [run] values} (used by sweeps).
       run_seeds: the seed of each run (default: cfg.seed, cfg.seed + 1, ...).
+      logdir: write TensorBoard scalars here: one run per seed (seed_<s>) and their mean.
+      callback: `callback(env_steps_per_run, metrics)` after each chunk; `metrics` holds
+        each metric's across-seed mean over the chunk, `per_seed` ({name: [run]}) and
+        `iteration`. With `cfg.eval_every` > 0, runs are also evaluated during training
+        (natural and `cfg.eval_attacks`) into the `eval_<attack>` metrics.
 
     Returns:
       A TrainResult holding every run (leading run axis).
@@ -141,10 +162,18 @@ def train(cfg: TrainConfig, out: Optional[str] = None, resume: bool = False, pro
     def save(state, history, done_iter):
         checkpoint.save(out, cfg, trainer.portable(state), history, done_iter)
 
-    state, history, done_iter = run_chunks(trainer, state, hp, stop_at, done_iter, history,
-                                           save if out is not None else None, progress, "train", out)
+    hp_host = {k: np.asarray(v) for k, v in hp._asdict().items()}
+    periodic = PeriodicEval(cfg, seeds, hp_host) if cfg.eval_every > 0 else None
+    tracker = Tracker(cfg, seeds, logdir, callback) if (logdir is not None or callback is not None) else None
+    try:
+        state, history, done_iter = run_chunks(trainer, state, hp, stop_at, done_iter, history,
+                                               save if out is not None else None, progress, "train", out,
+                                               periodic, tracker)
+    finally:
+        if tracker is not None:
+            tracker.close()
     return TrainResult(cfg, jax.device_get(state), history, done_iter, seeds=seeds,
-                       hp={k: np.asarray(v) for k, v in hp._asdict().items()})
+                       hp=hp_host)
 
 
 def _check_finite(state, metrics, done_iter, out):
