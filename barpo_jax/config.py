@@ -23,8 +23,14 @@ TASKS = (
     "inverted_double_pendulum", "pusher", "reacher", "swimmer", "walker2d",
 )
 
+# Time limit of the Brax tasks (Brax's own default) and of any env that sets none itself;
+# a MuJoCo Playground env brings its own (its config's episode_length).
+DEFAULT_EPISODE_LENGTH = 1000
+
 # Attack budgets in normalised-observation units, from the SA-PPO/ATLA/PA-AD/WocaR
-# lineage. Tasks the lineage never attacked get DEFAULT_EPS (our choice, documented).
+# lineage. Tasks the lineage never attacked get DEFAULT_EPS (our choice, documented),
+# and so does every env beyond the built-in TASKS (registered, object or Playground),
+# with the _BASE PPO preset below: no preset was tuned for them.
 EPS_PRESETS = {"hopper": 0.075, "walker2d": 0.05, "halfcheetah": 0.15, "ant": 0.15, "humanoid": 0.075}
 DEFAULT_EPS = 0.1
 
@@ -131,14 +137,14 @@ class ConfigError(ValueError):
 class TrainConfig:
     """Everything that determines a training run. ``None`` means "task preset"."""
 
-    env: str = "hopper"
+    env: str = "hopper"  # a Brax task name, an Env object or playground:<Name> (docs/envs.md); recorded as a name
     algo: str = "spo"
     backend: Optional[str] = None  # None: mjx on an accelerator, positional on a CPU (see `auto_backend`)
     num_timesteps: Optional[int] = None
     num_envs: Optional[int] = None
     num_seeds: int = 1
     seed: int = 0
-    episode_length: int = 1000
+    episode_length: Optional[int] = None  # None: a playground env's own, else DEFAULT_EPISODE_LENGTH
     # PPO
     unroll_length: Optional[int] = None
     num_minibatches: Optional[int] = None
@@ -184,8 +190,12 @@ class TrainConfig:
     checkpoint_every_s: Optional[float] = None  # also save when this many seconds passed since the last save
 
     def __post_init__(self):
-        if self.env not in TASKS:
-            raise ConfigError(f"unknown env {self.env!r}: choose one of {', '.join(TASKS)}")
+        from . import envs  # envs imports this module; by now both are loaded
+        env, backend, own_length = envs.resolve(self.env, self.backend)
+        object.__setattr__(self, "env", env)
+        object.__setattr__(self, "backend", backend)
+        if self.episode_length is None:
+            object.__setattr__(self, "episode_length", own_length or DEFAULT_EPISODE_LENGTH)
         object.__setattr__(self, "algo", ALGO_ALIASES.get(self.algo, self.algo))
         if self.algo not in ALGOS:
             raise ConfigError(f"unknown algo {self.algo!r}: choose one of {', '.join(ALGOS)} "
@@ -315,6 +325,8 @@ def _preset_source(name: str) -> str:
         return "by algo: arpo_guided=1, barpo=1; others 0"
     if name == "inner_step_size":
         return "eps / inner_steps"
+    if name == "episode_length":
+        return f"{DEFAULT_EPISODE_LENGTH}; playground:<Name> envs: their own config's episode_length"
     if name not in _BASE:
         return ""
     parts = [f"base {_BASE[name]}"]
