@@ -2,7 +2,10 @@
 auto-resets on either, and reports the observation reached before the reset.
 
 A counting fake task stands in for Brax (no physics to compile): its observation is the
-step count, its reward the step count, and an action > 0 terminates the episode."""
+step count, its reward the step count, and an action > 0 terminates the episode.
+
+Then the three kinds of env a config accepts (docs/envs.md): a name registered with Brax, an
+Env object, and a MuJoCo Playground env; each trains two tiny iterations."""
 from typing import NamedTuple
 
 import jax
@@ -166,6 +169,7 @@ def test_a_playground_env_without_the_package_names_the_extra(monkeypatch):
         bj.TrainConfig(env="playground:CartpoleBalance")
 
 
+@pytest.mark.slow  # MJX compiles for over a minute on a 2-core CPU
 def test_a_playground_env_trains_on_mjx_in_pure_jax():
     pytest.importorskip("mujoco_playground", reason="MuJoCo Playground not installed (pip install "
                                                     "'barpo-jax[playground]')")
