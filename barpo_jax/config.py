@@ -7,6 +7,7 @@ validated there, so bad input fails at construction with one clear message.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 from typing import Any, NamedTuple, Optional
 
@@ -133,6 +134,98 @@ class ConfigError(ValueError):
     """Bad user input. The message is one line that names the fix."""
 
 
+# Env names (docs/envs.md) --------------------------------------------------------
+# A config records its env as a string (it is JSON and a cache key); envs.make_brax_env
+# builds the env from it. An Env object is kept here under a generated name.
+OBJECT_PREFIX = "object:"
+PLAYGROUND_PREFIX = "playground:"
+ENV_OBJECTS: dict[str, Any] = {}  # config name -> Env object passed to TrainConfig(env=obj), this process only
+_ENV_OBJECT_COUNT = itertools.count(1)  # numbers the names: never reused, even if an entry is dropped
+
+
+def unknown_env_error(name: str) -> ConfigError:
+    return ConfigError(f"unknown env {name!r}: built-in tasks are {', '.join(TASKS)}; for another, call "
+                       "brax.envs.register_environment(name, EnvClass) before building the config, pass an Env "
+                       "object (TrainConfig(env=obj)), or name a MuJoCo Playground env as playground:<Name>")
+
+
+def lost_object_error(name: str) -> ConfigError:
+    return ConfigError(f"env {name!r} was an Env object passed to TrainConfig in another process, and config.json "
+                       "cannot rebuild it: pass the object again (TrainConfig(env=obj), or load(run, env=obj)), or "
+                       "register its class with brax.envs.register_environment and use that name")
+
+
+def register_object(env) -> str:
+    """The config name of an Env object, registered on first sight. The same object
+    always gets the same name, so its compiled programs are reused (`Trainer.cached`)."""
+    for name, known in ENV_OBJECTS.items():
+        if known is env:
+            return name
+    missing = [a for a in ("reset", "step", "observation_size", "action_size") if not hasattr(env, a)]
+    if missing:
+        raise ConfigError(f"env must be a task name or an Env object (reset, step, observation_size, action_size); "
+                          f"a {type(env).__name__} lacks {', '.join(missing)}")
+    name = f"{OBJECT_PREFIX}{type(env).__name__}-{next(_ENV_OBJECT_COUNT)}"
+    ENV_OBJECTS[name] = env
+    return name
+
+
+def _object_backend(env) -> Optional[str]:
+    """The Brax backend an Env object was built with, if it says (a plain Env may not)."""
+    try:
+        backend = env.backend
+    except Exception:  # an abstract or unimplemented property
+        return None
+    return backend if isinstance(backend, str) and backend in BACKENDS else None
+
+
+def playground_registry(name: str):
+    """mujoco_playground's registry, with a one-line fix when it is not installed."""
+    try:
+        from mujoco_playground import registry
+    except ImportError:
+        raise ConfigError(f"env {name!r} needs MuJoCo Playground: pip install 'barpo-jax[playground]'") from None
+    return registry
+
+
+def resolve_env(env, backend: Optional[str]) -> tuple[str, Optional[str], Optional[int]]:
+    """What `TrainConfig` records for the `env` and `backend` a user passed.
+
+    Returns:
+      (env name, backend (None: resolve automatically), the env's own episode length or
+      None). Brax names keep the backend given. An Env object records the backend it
+      was built with when it tells one (another given backend is an error). Playground
+      envs run on MJX's pure-JAX implementation, so their backend is 'mjx'.
+
+    Raises:
+      ConfigError: an unknown name, a lost object, or a backend the env cannot honour.
+    """
+    if isinstance(env, str) and env in TASKS:  # the common case, without importing Brax
+        return env, backend, None
+    if not isinstance(env, str) or env.startswith(OBJECT_PREFIX):
+        if isinstance(env, str) and env not in ENV_OBJECTS:
+            raise lost_object_error(env)
+        name = env if isinstance(env, str) else register_object(env)
+        own = _object_backend(ENV_OBJECTS[name])
+        if own is not None and backend not in (None, own):
+            raise ConfigError(f"env object {name!r} was built with backend {own!r}, not {backend!r}: leave backend "
+                              "unset or build the object with the backend you want")
+        return name, own or backend, None
+    if env.startswith(PLAYGROUND_PREFIX):
+        task = env[len(PLAYGROUND_PREFIX):]
+        registry = playground_registry(env)
+        if task not in registry.ALL_ENVS:
+            raise ConfigError(f"unknown MuJoCo Playground env {task!r}: choose one of "
+                              "mujoco_playground.registry.ALL_ENVS, e.g. playground:CartpoleBalance")
+        if backend not in (None, "mjx"):
+            raise ConfigError(f"{env} runs on MJX (impl='jax'), not {backend!r}: leave backend unset or pass mjx")
+        return env, "mjx", int(registry.get_default_config(task).episode_length)
+    from brax import envs  # deferred: importing brax takes seconds
+    if env not in envs._envs:  # Brax's registry; it has no public listing
+        raise unknown_env_error(env)
+    return env, backend, None
+
+
 @dataclasses.dataclass(frozen=True)
 class TrainConfig:
     """Everything that determines a training run. ``None`` means "task preset"."""
@@ -190,8 +283,7 @@ class TrainConfig:
     checkpoint_every_s: Optional[float] = None  # also save when this many seconds passed since the last save
 
     def __post_init__(self):
-        from . import envs  # envs imports this module; by now both are loaded
-        env, backend, own_length = envs.resolve(self.env, self.backend)
+        env, backend, own_length = resolve_env(self.env, self.backend)
         object.__setattr__(self, "env", env)
         object.__setattr__(self, "backend", backend)
         if self.episode_length is None:

@@ -1,10 +1,10 @@
 """Environment factory and the batched episode wrapper.
 
-Three kinds of env name reach `make_brax_env` (docs/envs.md):
+Three kinds of env name reach `make_brax_env` (docs/envs.md; `config.resolve_env` checks them):
   * a name in Brax's registry: the built-in `TASKS` and any class registered with
     `brax.envs.register_environment`;
   * ``object:<Class>-<n>``: an Env object passed as `TrainConfig(env=obj)`, kept in this
-    process's `_OBJECTS` (a config holds a string: it is JSON and a cache key);
+    process's `config.ENV_OBJECTS` (a config holds a string: it is JSON and a cache key);
   * ``playground:<Name>``: a MuJoCo Playground env, seen through `PlaygroundEnv`.
 
 `VecEnv` steps a batch of environments with auto-reset and keeps
@@ -20,103 +20,16 @@ from __future__ import annotations
 
 import functools
 import inspect
-import itertools
 from collections.abc import Mapping
-from typing import Any, NamedTuple, Optional
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
 
-from .config import BACKENDS, TASKS, ConfigError
+from .config import (BACKENDS, ENV_OBJECTS, OBJECT_PREFIX, PLAYGROUND_PREFIX, ConfigError, lost_object_error,
+                     playground_registry, unknown_env_error)
 
-OBJECT_PREFIX = "object:"
-PLAYGROUND_PREFIX = "playground:"
 PLAYGROUND_OBS_KEY = "state"  # the policy's entry of a dict observation (Playground's convention)
-_OBJECTS: dict[str, Any] = {}  # config name -> Env object passed to TrainConfig(env=obj), this process only
-_OBJECT_COUNT = itertools.count(1)  # numbers the names: never reused, even if an entry is dropped
-
-
-def _unknown(name: str) -> ConfigError:
-    return ConfigError(f"unknown env {name!r}: built-in tasks are {', '.join(TASKS)}; for another, call "
-                       "brax.envs.register_environment(name, EnvClass) before building the config, pass an Env "
-                       "object (TrainConfig(env=obj)), or name a MuJoCo Playground env as playground:<Name>")
-
-
-def _lost_object(name: str) -> ConfigError:
-    return ConfigError(f"env {name!r} was an Env object passed to TrainConfig in another process, and config.json "
-                       "cannot rebuild it: pass the object again (TrainConfig(env=obj), or load(run, env=obj)), or "
-                       "register its class with brax.envs.register_environment and use that name")
-
-
-def register_object(env) -> str:
-    """The config name of an Env object, registered on first sight. The same object
-    always gets the same name, so its compiled programs are reused (`Trainer.cached`)."""
-    for name, known in _OBJECTS.items():
-        if known is env:
-            return name
-    missing = [a for a in ("reset", "step", "observation_size", "action_size") if not hasattr(env, a)]
-    if missing:
-        raise ConfigError(f"env must be a task name or an Env object (reset, step, observation_size, action_size); "
-                          f"a {type(env).__name__} lacks {', '.join(missing)}")
-    name = f"{OBJECT_PREFIX}{type(env).__name__}-{next(_OBJECT_COUNT)}"
-    _OBJECTS[name] = env
-    return name
-
-
-def _object_backend(env) -> Optional[str]:
-    """The Brax backend an Env object was built with, if it says (a plain Env may not)."""
-    try:
-        backend = env.backend
-    except Exception:  # an abstract or unimplemented property
-        return None
-    return backend if isinstance(backend, str) and backend in BACKENDS else None
-
-
-def _playground_registry(name: str):
-    """mujoco_playground's registry, with a one-line fix when it is not installed."""
-    try:
-        from mujoco_playground import registry
-    except ImportError:
-        raise ConfigError(f"env {name!r} needs MuJoCo Playground: pip install 'barpo-jax[playground]'") from None
-    return registry
-
-
-def resolve(env, backend: Optional[str]) -> tuple[str, Optional[str], Optional[int]]:
-    """What `TrainConfig` records for the `env` and `backend` a user passed.
-
-    Returns:
-      (env name, backend (None: resolve automatically), the env's own episode length or
-      None). Brax names keep the backend given. An Env object records the backend it
-      was built with when it tells one (another given backend is an error). Playground
-      envs run on MJX's pure-JAX implementation, so their backend is 'mjx'.
-
-    Raises:
-      ConfigError: an unknown name, a lost object, or a backend the env cannot honour.
-    """
-    if isinstance(env, str) and env in TASKS:  # the common case, without importing Brax
-        return env, backend, None
-    if not isinstance(env, str) or env.startswith(OBJECT_PREFIX):
-        if isinstance(env, str) and env not in _OBJECTS:
-            raise _lost_object(env)
-        name = env if isinstance(env, str) else register_object(env)
-        own = _object_backend(_OBJECTS[name])
-        if own is not None and backend not in (None, own):
-            raise ConfigError(f"env object {name!r} was built with backend {own!r}, not {backend!r}: leave backend "
-                              "unset or build the object with the backend you want")
-        return name, own or backend, None
-    if env.startswith(PLAYGROUND_PREFIX):
-        task = env[len(PLAYGROUND_PREFIX):]
-        registry = _playground_registry(env)
-        if task not in registry.ALL_ENVS:
-            raise ConfigError(f"unknown MuJoCo Playground env {task!r}: choose one of "
-                              "mujoco_playground.registry.ALL_ENVS, e.g. playground:CartpoleBalance")
-        if backend not in (None, "mjx"):
-            raise ConfigError(f"{env} runs on MJX (impl='jax'), not {backend!r}: leave backend unset or pass mjx")
-        return env, "mjx", int(registry.get_default_config(task).episode_length)
-    from brax import envs  # deferred: importing brax takes seconds
-    if env not in envs._envs:  # Brax's registry; it has no public listing
-        raise _unknown(env)
-    return env, backend, None
 
 
 def _takes_backend(cls) -> bool:
@@ -131,9 +44,9 @@ def _takes_backend(cls) -> bool:
 def make_brax_env(name: str, backend: str):
     """The env a config names (see the module docstring)."""
     if name.startswith(OBJECT_PREFIX):
-        if name not in _OBJECTS:
-            raise _lost_object(name)
-        return _OBJECTS[name]
+        if name not in ENV_OBJECTS:
+            raise lost_object_error(name)
+        return ENV_OBJECTS[name]
     return _build_env(name, backend)
 
 
@@ -147,7 +60,7 @@ def _build_env(name: str, backend: str):
         raise ConfigError(f"unknown backend {backend!r}: choose one of {', '.join(BACKENDS)}")
     from brax import envs  # deferred: importing brax takes seconds
     if name not in envs._envs:
-        raise _unknown(name)
+        raise unknown_env_error(name)
     cls = envs._envs[name]
     return cls(backend=backend) if _takes_backend(cls) else cls()
 
@@ -168,7 +81,7 @@ class PlaygroundEnv:
     `PLAYGROUND_OBS_KEY` entry; the whole Playground state steps on unchanged."""
 
     def __init__(self, task: str):
-        registry = _playground_registry(PLAYGROUND_PREFIX + task)
+        registry = playground_registry(PLAYGROUND_PREFIX + task)
         config = registry.get_default_config(task)
         overrides = {"impl": "jax"} if "impl" in config else {}
         self.env = registry.load(task, config=config, config_overrides=overrides)

@@ -139,7 +139,7 @@ def test_an_env_object_trains_and_only_its_own_process_can_reload_it_by_name(tmp
     out = str(tmp_path / "run")
     _assert_trained(bj.train(cfg, out=out, progress=False), cfg)
 
-    monkeypatch.delitem(envs._OBJECTS, cfg.env)  # as in a fresh process
+    monkeypatch.delitem(bj.config.ENV_OBJECTS, cfg.env)  # as in a fresh process
     with pytest.raises(bj.ConfigError, match=r"pass the object again .*register its class") as e:
         bj.load(out)
     assert "\n" not in str(e.value)
