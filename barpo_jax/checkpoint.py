@@ -109,15 +109,30 @@ def has_checkpoint(out: str) -> bool:
     return os.path.isdir(d) and any(n.isdigit() for n in os.listdir(d))
 
 
-def read_config(out: str) -> TrainConfig:
+def read_config(out: str, env=None) -> TrainConfig:
+    """The config.json of `out`. `env` (an Env object or a name), if given, replaces the
+    env saved there: a run trained on an Env object names it `object:...`, which only
+    the process that trained it can resolve."""
     path = os.path.join(out, "config.json")
     if not os.path.isfile(path):
         raise ConfigError(f"no run found in {out!r} (config.json missing): check the path, or train first")
     try:
         with open(path) as f:
-            return TrainConfig.from_dict(json.load(f))
+            fields = json.load(f)
+        if env is not None:
+            fields["env"] = env
+        return TrainConfig.from_dict(fields)
     except (json.JSONDecodeError, TypeError) as e:
         raise ConfigError(f"{path} is corrupt ({e}): restore it from a copy or retrain") from None
+
+
+def _saved_env(out: str):
+    """The env name in `out`'s config.json (None if unreadable: read_config then says why)."""
+    try:
+        with open(os.path.join(out, "config.json")) as f:
+            return json.load(f).get("env")
+    except (OSError, ValueError, AttributeError):
+        return None
 
 
 SWEEP_FILE = "sweep.json"
@@ -149,7 +164,9 @@ def prepare_run_dir(out: str, cfg: TrainConfig, resume: bool) -> None:
     if resume:
         if not has_checkpoint(out):
             raise ConfigError(f"nothing to resume in {out!r}: no checkpoint there; drop --resume to start a new run")
-        diff = read_config(out).diff(cfg, ignore=IGNORED_ON_RESUME)
+        # An Env object saved by another process is taken to be the one passed again now.
+        same_object = all(str(e).startswith("object:") for e in (_saved_env(out), cfg.env))
+        diff = read_config(out, env=cfg.env if same_object else None).diff(cfg, ignore=IGNORED_ON_RESUME)
         if diff:
             fields = "; ".join(f"{k}: saved {a!r} vs now {b!r}" for k, (a, b) in diff.items())
             raise ConfigError(f"cannot resume {out!r} with a different config ({fields}): use the saved values "

@@ -11,7 +11,8 @@ import os
 import sys
 from importlib import metadata
 
-from .config import ALGO_ALIASES, ALGOS, BACKENDS, TASKS, ConfigError, TrainConfig, field_rows
+from .config import (ALGO_ALIASES, ALGOS, BACKENDS, DEFAULT_EPISODE_LENGTH, TASKS, ConfigError, TrainConfig,
+                     field_rows)
 
 USAGE_ERRORS = 2
 
@@ -82,7 +83,8 @@ def parser() -> argparse.ArgumentParser:
     t.add_argument("--config", default=None, metavar="FILE.json",
                    help="a TrainConfig as JSON, e.g. a run's saved config.json (its values are kept, presets "
                         "included); the flags below override its fields (default: none, flags and presets only)")
-    t.add_argument("--env", default=None, help=f"task: {', '.join(TASKS)} (default: {_DEFAULT['env']})")
+    t.add_argument("--env", default=None, help=f"task: {', '.join(TASKS)}, another name registered in brax.envs, or "
+                   f"playground:<Name> (docs/envs.md) (default: {_DEFAULT['env']})")
     aliases = ", ".join(f"{a} = {b}" for a, b in ALGO_ALIASES.items())
     t.add_argument("--algo", default=None,
                    help=f"method: {', '.join(ALGOS)}; alias: {aliases} (default: {_DEFAULT['algo']})")
@@ -98,7 +100,8 @@ def parser() -> argparse.ArgumentParser:
     t.add_argument("--kappa", type=float, default=None,
                    help="SPO-guidance weight (default: 1 for barpo and arpo_guided, else 0)")
     t.add_argument("--episode-length", type=_num, default=None,
-                   help=f"steps before a time-limit truncation (default: {_DEFAULT['episode_length']})")
+                   help=f"steps before a time-limit truncation (default: {DEFAULT_EPISODE_LENGTH}; a "
+                   "playground env's own)")
     t.add_argument("--set", type=_kv, action="append", default=[], metavar="FIELD=VALUE",
                    help="any other TrainConfig field, repeatable, e.g. --set num_minibatches=16 (`barpo fields` "
                         "lists them)")

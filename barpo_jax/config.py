@@ -7,6 +7,7 @@ validated there, so bad input fails at construction with one clear message.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 from typing import Any, NamedTuple, Optional
 
@@ -23,8 +24,14 @@ TASKS = (
     "inverted_double_pendulum", "pusher", "reacher", "swimmer", "walker2d",
 )
 
+# Time limit of the Brax tasks (Brax's own default) and of any env that sets none itself;
+# a MuJoCo Playground env brings its own (its config's episode_length).
+DEFAULT_EPISODE_LENGTH = 1000
+
 # Attack budgets in normalised-observation units, from the SA-PPO/ATLA/PA-AD/WocaR
-# lineage. Tasks the lineage never attacked get DEFAULT_EPS (our choice, documented).
+# lineage. Tasks the lineage never attacked get DEFAULT_EPS (our choice, documented),
+# and so does every env beyond the built-in TASKS (registered, object or Playground),
+# with the _BASE PPO preset below: no preset was tuned for them.
 EPS_PRESETS = {"hopper": 0.075, "walker2d": 0.05, "halfcheetah": 0.15, "ant": 0.15, "humanoid": 0.075}
 DEFAULT_EPS = 0.1
 
@@ -127,18 +134,110 @@ class ConfigError(ValueError):
     """Bad user input. The message is one line that names the fix."""
 
 
+# Env names (docs/envs.md) --------------------------------------------------------
+# A config records its env as a string (it is JSON and a cache key); envs.make_brax_env
+# builds the env from it. An Env object is kept here under a generated name.
+OBJECT_PREFIX = "object:"
+PLAYGROUND_PREFIX = "playground:"
+ENV_OBJECTS: dict[str, Any] = {}  # config name -> Env object passed to TrainConfig(env=obj), this process only
+_ENV_OBJECT_COUNT = itertools.count(1)  # numbers the names: never reused, even if an entry is dropped
+
+
+def unknown_env_error(name: str) -> ConfigError:
+    return ConfigError(f"unknown env {name!r}: built-in tasks are {', '.join(TASKS)}; for another, call "
+                       "brax.envs.register_environment(name, EnvClass) before building the config, pass an Env "
+                       "object (TrainConfig(env=obj)), or name a MuJoCo Playground env as playground:<Name>")
+
+
+def lost_object_error(name: str) -> ConfigError:
+    return ConfigError(f"env {name!r} was an Env object passed to TrainConfig in another process, and config.json "
+                       "cannot rebuild it: pass the object again (TrainConfig(env=obj), or load(run, env=obj)), or "
+                       "register its class with brax.envs.register_environment and use that name")
+
+
+def register_object(env) -> str:
+    """The config name of an Env object, registered on first sight. The same object
+    always gets the same name, so its compiled programs are reused (`Trainer.cached`)."""
+    for name, known in ENV_OBJECTS.items():
+        if known is env:
+            return name
+    missing = [a for a in ("reset", "step", "observation_size", "action_size") if not hasattr(env, a)]
+    if missing:
+        raise ConfigError(f"env must be a task name or an Env object (reset, step, observation_size, action_size); "
+                          f"a {type(env).__name__} lacks {', '.join(missing)}")
+    name = f"{OBJECT_PREFIX}{type(env).__name__}-{next(_ENV_OBJECT_COUNT)}"
+    ENV_OBJECTS[name] = env
+    return name
+
+
+def _object_backend(env) -> Optional[str]:
+    """The Brax backend an Env object was built with, if it says (a plain Env may not)."""
+    try:
+        backend = env.backend
+    except Exception:  # an abstract or unimplemented property
+        return None
+    return backend if isinstance(backend, str) and backend in BACKENDS else None
+
+
+def playground_registry(name: str):
+    """mujoco_playground's registry, with a one-line fix when it is not installed."""
+    try:
+        from mujoco_playground import registry
+    except ImportError:
+        raise ConfigError(f"env {name!r} needs MuJoCo Playground: pip install 'barpo-jax[playground]'") from None
+    return registry
+
+
+def resolve_env(env, backend: Optional[str]) -> tuple[str, Optional[str], Optional[int]]:
+    """What `TrainConfig` records for the `env` and `backend` a user passed.
+
+    Returns:
+      (env name, backend (None: resolve automatically), the env's own episode length or
+      None). Brax names keep the backend given. An Env object records the backend it
+      was built with when it tells one (another given backend is an error). Playground
+      envs run on MJX's pure-JAX implementation, so their backend is 'mjx'.
+
+    Raises:
+      ConfigError: an unknown name, a lost object, or a backend the env cannot honour.
+    """
+    if isinstance(env, str) and env in TASKS:  # the common case, without importing Brax
+        return env, backend, None
+    if not isinstance(env, str) or env.startswith(OBJECT_PREFIX):
+        if isinstance(env, str) and env not in ENV_OBJECTS:
+            raise lost_object_error(env)
+        name = env if isinstance(env, str) else register_object(env)
+        own = _object_backend(ENV_OBJECTS[name])
+        if own is not None and backend not in (None, own):
+            raise ConfigError(f"env object {name!r} was built with backend {own!r}, not {backend!r}: leave backend "
+                              "unset or build the object with the backend you want")
+        return name, own or backend, None
+    if env.startswith(PLAYGROUND_PREFIX):
+        task = env[len(PLAYGROUND_PREFIX):]
+        registry = playground_registry(env)
+        if task not in registry.ALL_ENVS:
+            raise ConfigError(f"unknown MuJoCo Playground env {task!r}: choose one of "
+                              "mujoco_playground.registry.ALL_ENVS, e.g. playground:CartpoleBalance")
+        if backend not in (None, "mjx"):
+            raise ConfigError(f"{env} runs on MJX (impl='jax'), not {backend!r}: leave backend unset or pass mjx")
+        return env, "mjx", int(registry.get_default_config(task).episode_length)
+    from brax import envs  # deferred: importing brax takes seconds
+    if env not in envs._envs:  # Brax's registry; it has no public listing
+        raise unknown_env_error(env)
+    return env, backend, None
+
+
 @dataclasses.dataclass(frozen=True)
 class TrainConfig:
     """Everything that determines a training run. ``None`` means "task preset"."""
 
-    env: str = "hopper"
+    env: str = "hopper"  # a Brax task name, an Env object or playground:<Name> (docs/envs.md); recorded as a name
     algo: str = "spo"
     backend: Optional[str] = None  # None: mjx on an accelerator, positional on a CPU (see `auto_backend`)
     num_timesteps: Optional[int] = None
     num_envs: Optional[int] = None
     num_seeds: int = 1
     seed: int = 0
-    episode_length: int = 1000
+    episode_length: Optional[int] = None  # None: a playground env's own, else DEFAULT_EPISODE_LENGTH
     # PPO
     unroll_length: Optional[int] = None
     num_minibatches: Optional[int] = None
@@ -188,8 +287,11 @@ class TrainConfig:
     eval_episodes: int = 10                # deterministic episodes per (run, attack), the same at every evaluation
 
     def __post_init__(self):
-        if self.env not in TASKS:
-            raise ConfigError(f"unknown env {self.env!r}: choose one of {', '.join(TASKS)}")
+        env, backend, own_length = resolve_env(self.env, self.backend)
+        object.__setattr__(self, "env", env)
+        object.__setattr__(self, "backend", backend)
+        if self.episode_length is None:
+            object.__setattr__(self, "episode_length", own_length or DEFAULT_EPISODE_LENGTH)
         object.__setattr__(self, "algo", ALGO_ALIASES.get(self.algo, self.algo))
         if self.algo not in ALGOS:
             raise ConfigError(f"unknown algo {self.algo!r}: choose one of {', '.join(ALGOS)} "
@@ -325,6 +427,8 @@ def _preset_source(name: str) -> str:
         return "by algo: arpo_guided=1, barpo=1; others 0"
     if name == "inner_step_size":
         return "eps / inner_steps"
+    if name == "episode_length":
+        return f"{DEFAULT_EPISODE_LENGTH}; playground:<Name> envs: their own config's episode_length"
     if name not in _BASE:
         return ""
     parts = [f"base {_BASE[name]}"]

@@ -1,6 +1,13 @@
-"""Brax task factory and the batched episode wrapper.
+"""Environment factory and the batched episode wrapper.
 
-`VecEnv` steps a batch of Brax environments with auto-reset and keeps
+Three kinds of env name reach `make_brax_env` (docs/envs.md; `config.resolve_env` checks them):
+  * a name in Brax's registry: the built-in `TASKS` and any class registered with
+    `brax.envs.register_environment`;
+  * ``object:<Class>-<n>``: an Env object passed as `TrainConfig(env=obj)`, kept in this
+    process's `config.ENV_OBJECTS` (a config holds a string: it is JSON and a cache key);
+  * ``playground:<Name>``: a MuJoCo Playground env, seen through `PlaygroundEnv`.
+
+`VecEnv` steps a batch of environments with auto-reset and keeps
 *termination* (the task ended: no bootstrap) apart from *truncation* (the time
 limit hit: bootstrap from the final observation). It returns the final
 observation before the reset, so GAE can bootstrap correctly on truncation.
@@ -12,16 +19,99 @@ cost as much as a physics step. Diversity comes from the thousands of envs.
 from __future__ import annotations
 
 import functools
+import inspect
+from collections.abc import Mapping
 from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
 
-from .config import BACKENDS, TASKS, ConfigError
+from .config import (BACKENDS, ENV_OBJECTS, OBJECT_PREFIX, PLAYGROUND_PREFIX, ConfigError, lost_object_error,
+                     playground_registry, unknown_env_error)
+
+PLAYGROUND_OBS_KEY = "state"  # the policy's entry of a dict observation (Playground's convention)
+
+
+def _takes_backend(cls) -> bool:
+    """Does a registered Env class accept `backend=`? A custom one without physics may not."""
+    try:
+        params = inspect.signature(cls).parameters.values()
+    except (TypeError, ValueError):
+        return True
+    return any(p.name == "backend" or p.kind is p.VAR_KEYWORD for p in params)
+
+
+def make_brax_env(name: str, backend: str):
+    """The env a config names (see the module docstring)."""
+    if name.startswith(OBJECT_PREFIX):
+        if name not in ENV_OBJECTS:
+            raise lost_object_error(name)
+        return ENV_OBJECTS[name]
+    return _build_env(name, backend)
+
+
+@functools.lru_cache(maxsize=None)
+def _build_env(name: str, backend: str):
+    """A Brax or Playground env, built once per process: building parses the model, and
+    every Trainer, evaluation and policy of a run asks for it."""
+    if name.startswith(PLAYGROUND_PREFIX):
+        return PlaygroundEnv(name[len(PLAYGROUND_PREFIX):])
+    if backend not in BACKENDS:
+        raise ConfigError(f"unknown backend {backend!r}: choose one of {', '.join(BACKENDS)}")
+    from brax import envs  # deferred: importing brax takes seconds
+    if name not in envs._envs:
+        raise unknown_env_error(name)
+    cls = envs._envs[name]
+    return cls(backend=backend) if _takes_backend(cls) else cls()
+
+
+class PlaygroundState(NamedTuple):
+    inner: Any          # the Playground State (its obs may be a dict)
+    obs: jnp.ndarray    # the policy's observation: a flat vector
+    reward: jnp.ndarray
+    done: jnp.ndarray
+
+
+class PlaygroundEnv:
+    """A MuJoCo Playground env behind the interface `VecEnv` uses: reset(key) and
+    step(state, action) return states with a flat `.obs`, `.reward` and `.done`.
+
+    It runs MJX's pure-JAX implementation (impl='jax'), which needs no GPU; Playground's
+    default for many envs is MuJoCo Warp. A dict observation gives the policy its
+    `PLAYGROUND_OBS_KEY` entry; the whole Playground state steps on unchanged."""
+
+    def __init__(self, task: str):
+        registry = playground_registry(PLAYGROUND_PREFIX + task)
+        config = registry.get_default_config(task)
+        overrides = {"impl": "jax"} if "impl" in config else {}
+        self.env = registry.load(task, config=config, config_overrides=overrides)
+        self.episode_length = int(config.episode_length)
+        self.action_size = int(self.env.action_size)
+        obs = jax.eval_shape(self.env.reset, jax.random.PRNGKey(0)).obs
+        if isinstance(obs, Mapping):
+            if PLAYGROUND_OBS_KEY not in obs:
+                raise ConfigError(f"playground:{task} observes a dict without a {PLAYGROUND_OBS_KEY!r} entry "
+                                  f"(keys: {', '.join(obs)}): not supported")
+            obs = obs[PLAYGROUND_OBS_KEY]
+        if len(obs.shape) != 1:
+            raise ConfigError(f"playground:{task} observes shape {obs.shape}, not a vector (a vision env?): "
+                              "not supported")
+        self.observation_size = int(obs.shape[0])
+
+    @staticmethod
+    def _wrap(s) -> PlaygroundState:
+        obs = s.obs[PLAYGROUND_OBS_KEY] if isinstance(s.obs, Mapping) else s.obs
+        return PlaygroundState(s, obs, s.reward, s.done)
+
+    def reset(self, key) -> PlaygroundState:
+        return self._wrap(self.env.reset(key))
+
+    def step(self, state: PlaygroundState, action) -> PlaygroundState:
+        return self._wrap(self.env.step(state.inner, action))
 
 
 class EnvState(NamedTuple):
-    inner: Any         # batched brax State
+    inner: Any         # batched env state (brax State, PlaygroundState, ...)
     first: Any         # batched brax State to reset to (None in a checkpoint: see `VecEnv.portable`)
     steps: jnp.ndarray  # int32 [n]
     ep_return: jnp.ndarray  # float32 [n], running undiscounted return
@@ -37,18 +127,8 @@ class StepOut(NamedTuple):
     episode_return: jnp.ndarray  # return of the episode that just ended (0 where none ended)
 
 
-@functools.lru_cache(maxsize=None)
-def make_brax_env(name: str, backend: str):
-    if name not in TASKS:
-        raise ConfigError(f"unknown env {name!r}: choose one of {', '.join(TASKS)}")
-    if backend not in BACKENDS:
-        raise ConfigError(f"unknown backend {backend!r}: choose one of {', '.join(BACKENDS)}")
-    from brax import envs  # deferred: importing brax takes seconds
-    return envs.get_environment(name, backend=backend)
-
-
 class VecEnv:
-    """A batch of `num_envs` copies of one Brax task; pure reset/step."""
+    """A batch of `num_envs` copies of one env (any `make_brax_env` name); pure reset/step."""
 
     def __init__(self, name: str, backend: str, num_envs: int, episode_length: int):
         self.env = make_brax_env(name, backend)

@@ -149,11 +149,13 @@ def sweep_overrides(grid: list, seeds: int) -> dict:
     return {n: np.repeat(np.asarray([p[n] for p in grid], np.float32), seeds) for n in grid[0]}
 
 
-def load(out: str):
+def load(out: str, env=None):
     """Read a run directory written by `train(out=...)`, or a sweep's by `sweep(out=...)`.
 
     Args:
       out: the run directory.
+      env: the Env object (or name) to use instead of the env in its config.json; needed
+        for a run trained on an Env object in another process (docs/envs.md).
 
     Returns:
       The TrainResult of its latest checkpoint; for a sweep (sweep.json there), a
@@ -162,7 +164,7 @@ def load(out: str):
     Raises:
       ConfigError: no run there, or a checkpoint that is unreadable or does not match its config.
     """
-    cfg = checkpoint.read_config(out)
+    cfg = checkpoint.read_config(out, env=env)
     trainer = Trainer.cached(cfg)
     saved_sweep = checkpoint.read_sweep(out)
     seeds = saved_sweep["run_seeds"] if saved_sweep else [cfg.seed + i for i in range(cfg.num_seeds)]

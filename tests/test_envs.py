@@ -2,7 +2,10 @@
 auto-resets on either, and reports the observation reached before the reset.
 
 A counting fake task stands in for Brax (no physics to compile): its observation is the
-step count, its reward the step count, and an action > 0 terminates the episode."""
+step count, its reward the step count, and an action > 0 terminates the episode.
+
+Then the three kinds of env a config accepts (docs/envs.md): a name registered with Brax, an
+Env object, and a MuJoCo Playground env; each trains two tiny iterations."""
 from typing import NamedTuple
 
 import jax
@@ -64,3 +67,118 @@ def test_termination_is_not_truncation_even_at_the_time_limit(vec_env):
     np.testing.assert_array_equal(out.truncated, [[0, 0], [0, 0], [0, 0], [1, 0]])  # env 0: 3 steps after its reset
     np.testing.assert_array_equal(out.episode_return[0], [1, 0])
     np.testing.assert_array_equal(out.episode_return[3], [1 + 2 + 3, 0])
+
+
+# ---- which envs a config accepts (docs/envs.md) ------------------------------------------
+
+def _tiny_env_config(env, **kw):
+    """Two PPO iterations of 8 envs x 4 steps: enough to compile and run every part."""
+    import barpo_jax as bj
+    fields = dict(env=env, num_envs=8, unroll_length=4, num_minibatches=2, num_epochs=1, episode_length=20,
+                  num_timesteps=8 * 4 * 2, chunk_iterations=2)
+    fields.update(kw)
+    return bj.TrainConfig(**fields)
+
+
+def _point_mass_class():
+    """A Brax Env written in jnp, no physics engine: a 1-D point mass pushed by the action,
+    rewarded for staying near the origin; it terminates when it strays past |x| > 2."""
+    from brax.envs.base import Env, State
+
+    class PointMass(Env):
+        def reset(self, rng):
+            obs = jax.random.uniform(rng, (2,), minval=-1.0, maxval=1.0)
+            return State(None, obs, jnp.zeros(()), jnp.zeros(()), {}, {})
+
+        def step(self, state, action):
+            pos, vel = state.obs
+            vel = vel + 0.1 * jnp.clip(action[0], -1.0, 1.0)
+            pos = pos + 0.1 * vel
+            return state.replace(obs=jnp.stack([pos, vel]), reward=1.0 - pos ** 2,
+                                 done=(jnp.abs(pos) > 2.0).astype(jnp.float32))
+
+        @property
+        def observation_size(self):
+            return 2
+
+        @property
+        def action_size(self):
+            return 1
+
+        @property
+        def backend(self):
+            return "none"  # no physics engine: not one of barpo's backends, so the config's is kept
+
+    return PointMass
+
+
+def _assert_trained(result, cfg):
+    assert result.iterations == cfg.num_iterations
+    assert all(np.isfinite(np.asarray(v)).all() for k, v in result.metrics.items() if k != "episode_return")
+    action = result.policy()(jnp.zeros(result.actor_critic().obs_size))
+    assert action.shape == (result.actor_critic().action_size,)
+
+
+def test_an_env_registered_with_brax_trains_with_the_base_presets():
+    import brax.envs
+
+    import barpo_jax as bj
+    brax.envs.register_environment("barpo_test_point_mass", _point_mass_class())
+    cfg = _tiny_env_config("barpo_test_point_mass", backend="spring")
+    assert cfg.eps == bj.config.DEFAULT_EPS and cfg.gamma == bj.config._BASE["gamma"]  # no tuned preset
+    assert bj.TrainConfig.from_dict(cfg.to_dict()) == cfg
+    _assert_trained(bj.train(cfg, progress=False), cfg)
+
+
+def test_an_env_object_trains_and_only_its_own_process_can_reload_it_by_name(tmp_path, monkeypatch):
+    import barpo_jax as bj
+    env = _point_mass_class()()
+    cfg = _tiny_env_config(env, backend="spring", algo="barpo", eps=0.1)
+    assert cfg.env.startswith("object:PointMass-") and _tiny_env_config(env, backend="spring").env == cfg.env
+    assert bj.TrainConfig.from_dict(cfg.to_dict()) == cfg  # same process: the name resolves
+    out = str(tmp_path / "run")
+    _assert_trained(bj.train(cfg, out=out, progress=False), cfg)
+
+    monkeypatch.delitem(bj.config.ENV_OBJECTS, cfg.env)  # as in a fresh process
+    with pytest.raises(bj.ConfigError, match=r"pass the object again .*register its class") as e:
+        bj.load(out)
+    assert "\n" not in str(e.value)
+    again = bj.load(out, env=_point_mass_class()())  # the fix the message names
+    assert again.iterations == cfg.num_iterations and again.config.env.startswith("object:PointMass-")
+    assert again.config.diff(cfg) == {"env": (again.config.env, cfg.env)}
+
+
+@pytest.mark.parametrize("env, fragment", [
+    ("nope", r"unknown env 'nope': built-in tasks are ant, .*brax.envs.register_environment"),
+    (3, "Env object .*a int lacks reset"),
+    ("object:Gone-7", "pass the object again"),
+])
+def test_an_unknown_env_names_the_fix_in_one_line(env, fragment):
+    import barpo_jax as bj
+    with pytest.raises(bj.ConfigError, match=fragment) as e:
+        bj.TrainConfig(env=env, backend="spring")
+    assert "\n" not in str(e.value)
+
+
+def test_a_playground_env_without_the_package_names_the_extra(monkeypatch):
+    import sys
+
+    import barpo_jax as bj
+    monkeypatch.setitem(sys.modules, "mujoco_playground", None)  # import fails as if not installed
+    with pytest.raises(bj.ConfigError, match=r"pip install 'barpo-jax\[playground\]'"):
+        bj.TrainConfig(env="playground:CartpoleBalance")
+
+
+@pytest.mark.slow  # MJX compiles for over a minute on a 2-core CPU
+def test_a_playground_env_trains_on_mjx_in_pure_jax():
+    pytest.importorskip("mujoco_playground", reason="MuJoCo Playground not installed (pip install "
+                                                    "'barpo-jax[playground]')")
+    import barpo_jax as bj
+    assert bj.TrainConfig(env="playground:CartpoleBalance").episode_length == 1000  # its own config's
+    with pytest.raises(bj.ConfigError, match="runs on MJX"):
+        bj.TrainConfig(env="playground:CartpoleBalance", backend="spring")
+    with pytest.raises(bj.ConfigError, match="unknown MuJoCo Playground env 'Nope'"):
+        bj.TrainConfig(env="playground:Nope")
+    cfg = _tiny_env_config("playground:CartpoleBalance")
+    assert cfg.backend == "mjx" and cfg.episode_length == 20
+    _assert_trained(bj.train(cfg, progress=False), cfg)
