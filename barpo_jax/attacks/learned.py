@@ -1,7 +1,7 @@
 """Learned attacks: fitted per victim run, then applied like a heuristic attack.
 
 `sa_rl` and `pa_ad` are PPO adversaries trained by the training program itself
-(`learner.Trainer(train_agent=False)`, run by `train.run_chunks`, so they share its
+(`learner.Trainer(train_agent=False)`, run by `loop.run_chunks`, so they share its
 NaN check); `rs` fits a robust-Sarsa Q of the victim and attacks Q(s, mu(s')).
 """
 from __future__ import annotations
@@ -19,7 +19,7 @@ from ..config import hyperparams
 from ..envs import VecEnv
 from ..learner import Trainer
 from ..progress import progress_bar
-from ..train import run_chunks
+from ..loop import run_chunks
 from . import robust_sarsa as rs
 from .base import PGD_STEPS, SCANS, STRONG, Learned, LearnedScan, Strength, make_victim
 
