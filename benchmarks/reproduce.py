@@ -40,6 +40,9 @@ def args_parser():
     p.add_argument("--quick", action="store_true",
                    help="a small CPU setting: inverted_pendulum, spring, 2 seeds, 50k steps, 200-step episodes, 5 eval "
                    "episodes, learned attacks 20k steps")
+    p.add_argument("--train-only", action="store_true",
+                   help="train (or resume) every run, evaluate nothing: the long part of a CPU study, run first "
+                        "in the background; a later call without it evaluates and writes the table")
     p.add_argument("--out", default=None)
     return p
 
@@ -70,6 +73,8 @@ def train_and_evaluate(a, cfg, run) -> None:
         print(f"[{cfg.env}/{cfg.algo}] {'resuming' if trained else 'training'} {cfg.num_seeds} seeds x "
               f"{cfg.num_timesteps:,} steps")
         result = bj.train(cfg, out=run, resume=trained)
+    if a.train_only:
+        return
     t0 = time.time()
     report = bj.evaluate(result, attacks=a.attacks, episodes=a.episodes, eps=cfg.eps,
                          learned_timesteps=a.attack_steps or a.steps)
@@ -96,6 +101,9 @@ def main(argv=None):
             train_and_evaluate(a, cfg, run)
             runs.append(run)
             eps.add(cfg.eps)
+    if a.train_only:
+        print(f"trained: {', '.join(runs)}")
+        return
     comparison = bj.compare(runs, out=out)
     headers, rows = comparison.cells()
     budget = (f"{a.seeds} seeds per method, {a.steps:,} env steps per seed, backend {a.backend}, episode length "
