@@ -58,7 +58,7 @@ def render(result: "TrainResult", seed: int = 0, attack="mad", eps: Optional[flo
     clean episode beside it starts from the same initial state, so they differ by the attack alone.
 
     Args:
-      result: the trained runs (`train` or `load`).
+      result: the trained runs (`train`, `load` or `sweep`).
       seed: the PRNG seed of the episode (initial state and attack noise).
       attack: the name of a heuristic attack (none, random, critic, mad, flip, q_step);
         'none' renders the clean episode alone, anything else the clean and the attacked
@@ -77,13 +77,15 @@ def render(result: "TrainResult", seed: int = 0, attack="mad", eps: Optional[flo
       ConfigError: an unknown or learned attack, a run index out of range, a bad eps or
         episode length, or a path that cannot be written.
     """
+    result = getattr(result, "result", result)   # a SweepResult: its runs, grid point major
     cfg = result.config
     name = check_attack(attack)
     eps = float(cfg.eps) if eps is None else float(eps)
     atk.check_eps(eps)
-    length = int(episode_length or cfg.episode_length)
-    if length != (episode_length or cfg.episode_length) or length < 1:
-        raise ConfigError(f"episode_length must be a positive integer, got {episode_length}")
+    length = cfg.episode_length if episode_length is None else episode_length
+    if isinstance(length, bool) or not isinstance(length, (int, np.integer)) or length < 1:
+        raise ConfigError(f"episode_length must be a positive integer, got {episode_length!r}")
+    length = int(length)
     params, stats = result.run(run)   # ConfigError for an index out of range
     at = atk.strength(strength)
     _check_writable(path)

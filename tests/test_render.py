@@ -63,6 +63,8 @@ def test_bad_input(run_dir, tmp_path):
     (tmp_path / "a_file").write_text("")
     with pytest.raises(bj.ConfigError, match="cannot create the folder"):
         bj.render(result, attack="none", path=str(tmp_path / "a_file" / "x.html"))
+    with pytest.raises(bj.ConfigError, match="episode_length must be a positive integer"):
+        bj.render(result, attack="none", episode_length=0, path=str(tmp_path / "x.html"))
     with pytest.raises(bj.ConfigError, match="eps must be"):
         bj.render(result, attack="random", eps=-1.0, path=str(tmp_path / "x.html"))
     assert not os.path.exists(tmp_path / "x.html")
