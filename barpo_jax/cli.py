@@ -1,4 +1,4 @@
-"""`barpo`: train, evaluate, report and demo from the shell.
+"""`barpo`: train, evaluate, render, report and demo from the shell.
 
 Bad input exits with status 2 and one line on stderr, never a traceback.
 """
@@ -138,6 +138,21 @@ def parser() -> argparse.ArgumentParser:
                    help="training budget of each learned attack (default: the run's steps, at most 2e6)")
     e.add_argument("--no-progress", action="store_true", help="no progress bars")
 
+    w = command("render", "HTML viewer of one deterministic episode of a run, clean and attacked side by side")
+    w.add_argument("run", help="run directory written by `barpo train`")
+    w.add_argument("--attack", default="mad", help="none (clean only), random, critic, mad, flip or q_step; the "
+                   "learned attacks (rs, sa_rl, pa_ad) need a fit: use `barpo eval` for them")
+    w.add_argument("--seed", type=_num, default=0, help="PRNG seed of the episode (the first episode `barpo eval` "
+                   "plays with this seed)")
+    w.add_argument("--run-index", type=_num, default=0, help="which run of the directory (run i was trained with "
+                   "the i-th seed)")
+    w.add_argument("--eps", type=float, default=None, help="attack budget (default: the eps the run was trained with)")
+    w.add_argument("--strength", default="strong", choices=["strong", "lineage"],
+                   help="gradient-attack strength, as in `barpo eval`")
+    w.add_argument("--episode-length", type=_num, default=None, help="at most this many steps (default: the run's)")
+    w.add_argument("--out", default=None, metavar="FILE.html",
+                   help="the page to write (default: RUN/render_<attack>[_run<I>]_seed<N>.html)")
+
     r = command("report", "learning-curve PNG and summary of a run")
     r.add_argument("run", help="run directory written by `barpo train`")
 
@@ -274,6 +289,18 @@ def cmd_eval(a):
     _write_eval(a.out or a.run, report)
 
 
+def cmd_render(a):
+    import barpo_jax as bj
+    from .render import check_attack
+    check_attack(a.attack)   # before the run is loaded
+    result = _load_run(a.run)
+    run = f"_run{a.run_index}" if a.run_index else ""
+    out = a.out or os.path.join(a.run, f"render_{a.attack}{run}_seed{a.seed}.html")
+    shown = bj.render(result, seed=a.seed, attack=a.attack, eps=a.eps, path=out, episode_length=a.episode_length,
+                      run=a.run_index, strength=a.strength)
+    print(shown.summary())
+
+
 def _write_eval(out, report):
     """robustness_eps<eps>.{json,md,png} in `out`: one set per budget, never overwritten by another."""
     print(report.table())
@@ -310,7 +337,7 @@ def main(argv=None) -> int:
     compile_cache.enable()
     try:
         {"train": cmd_train, "eval": cmd_eval, "report": cmd_report, "demo": cmd_demo, "fields": cmd_fields,
-         "compare": cmd_compare}[args.cmd](args)
+         "compare": cmd_compare, "render": cmd_render}[args.cmd](args)
     except (ConfigError, ValueError, FileNotFoundError) as e:
         print(f"barpo: error: {e}", file=sys.stderr)
         return USAGE_ERRORS

@@ -244,24 +244,11 @@ def evaluate(result: "TrainResult", attacks="all", eps: Optional[float] = None, 
         item = items[base]
 
         def one_seed(p, s, scale, fitted_params, k):
-            victim = atk.make_victim(ac, p)
             if isinstance(item, atk.Learned):
                 fn = item.apply(fitted_params, nets[base], strength_c)
             else:
                 fn = atk.bind(base, item, strength_c)
-
-            def q_model(state):  # the victim's one-step Q at this state, for model-based attacks
-                def q(x):
-                    nxt, r, term = env.peek(state, networks.to_env_action(victim.dist(x)[0]))
-                    return r * scale + cfg.gamma * (1.0 - term) * victim.value(nz.normalize(s, nxt))
-                return q
-
-            def act(kk, state):
-                o = nz.normalize(s, state.inner.obs)
-                seen = fn(kk, o, victim._replace(q=q_model(state)), eps)
-                outside = jnp.max(jnp.abs(seen - o), axis=-1) / max(eps, 1e-12) - 1.0
-                seen = adversary.project(seen, o, eps)
-                return networks.to_env_action(victim.dist(seen)[0]), outside
+            act = attacked_act(env, cfg.gamma, atk.make_victim(ac, p), s, scale, fn, eps)
             ret, outside = acting.episode_outcomes(env, act, jax.random.fold_in(k, names.index(base)))
             return ret, jnp.max(outside)
         return jax.jit(jax.vmap(one_seed))
@@ -309,6 +296,31 @@ def _program_key(cfg) -> str:
     the periodic-evaluation settings)."""
     skip = {"seed", "num_seeds", "num_timesteps", "eval_every", "eval_attacks", "eval_episodes"}
     return json.dumps({k: v for k, v in cfg.to_dict().items() if k not in skip}, sort_keys=True, default=str)
+
+
+def attacked_act(env: VecEnv, gamma: float, victim: atk.Victim, stats, scale, fn, eps: float):
+    """The per-step acting of one run under one bound attack `fn(key, obs_norm, victim, eps)`.
+
+    Returns `act(key, env state) -> (env action, excess)`, the form
+    `acting.episode_outcomes` takes: the observation is normalised with `stats`,
+    perturbed by `fn` (which gets the victim with its one-step model `q` at this state,
+    rewards times `scale` as the critic learned them), projected back into the eps-ball,
+    and the victim acts with its deterministic (mean) action; `excess` [N] is how far
+    outside the ball `fn` pushed the observation, relative to eps (<= 0: inside)."""
+
+    def q_model(state):  # the victim's one-step Q at this state, for model-based attacks
+        def q(x):
+            nxt, r, term = env.peek(state, networks.to_env_action(victim.dist(x)[0]))
+            return r * scale + gamma * (1.0 - term) * victim.value(nz.normalize(stats, nxt))
+        return q
+
+    def act(kk, state):
+        o = nz.normalize(stats, state.inner.obs)
+        seen = fn(kk, o, victim._replace(q=q_model(state)), eps)
+        outside = jnp.max(jnp.abs(seen - o), axis=-1) / max(eps, 1e-12) - 1.0
+        seen = adversary.project(seen, o, eps)
+        return networks.to_env_action(victim.dist(seen)[0]), outside
+    return act
 
 
 def _reward_scale(result) -> jnp.ndarray:
