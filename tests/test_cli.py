@@ -36,7 +36,7 @@ def test_train_report_eval_resume(tmp_path):
     assert os.path.isfile(os.path.join(out, "learning_curve.png"))
     r = barpo("report", out)
     assert r.returncode == 0 and "2 run(s)" in r.stdout, r.stderr[-3000:]
-    r = barpo("eval", out, "--attacks", "random,mad", "--episodes", "3", "--no-progress")
+    r = barpo("eval", out, "--attacks", "random,mad", "--episodes", "3", "--no-progress", "--no-masking-check")
     assert r.returncode == 0, r.stderr[-3000:]
     assert "| seed 0" in r.stdout and os.path.isfile(os.path.join(out, "robustness_eps0.1.png"))
     assert "eps = 0.1" in r.stdout  # the run's own eps (inverted_pendulum's default), printed
