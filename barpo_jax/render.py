@@ -92,6 +92,9 @@ def render(result: "TrainResult", seed: int = 0, attack="mad", eps: Optional[flo
 
     names = ["none"] if name == "none" else ["none", name]
     env = VecEnv(cfg.env, cfg.backend, 1, length)
+    if not (hasattr(env.env, "sys") and hasattr(env.env, "pipeline_init")):
+        raise ConfigError(f"render draws Brax pipeline envs (the viewer reads a Brax System); {cfg.env!r} is not one "
+                          "(a MuJoCo Playground or custom env): score it with `evaluate` instead")
     ac = result.actor_critic()
     scale = _reward_scale(result)[run]
     # evaluate's key for run `run` and attacks=[name] ('none' is column 0, the attack column 1);
