@@ -24,6 +24,7 @@ import numpy as np
 
 from .checkpoint import read_config
 from .config import ConfigError
+from .result import final_return
 
 CONFIDENCE = 0.95
 FINAL_FRACTION = 0.1  # the last 10% of iterations make a run's final training return (as TrainResult.summary)
@@ -123,11 +124,9 @@ def _metrics(run: str) -> dict:
 
 
 def final_returns(episode_return: np.ndarray, fraction: float = FINAL_FRACTION) -> np.ndarray:
-    """[run] mean training-episode return over the last `fraction` of iterations."""
-    k = max(1, int(episode_return.shape[1] * fraction))
-    with warnings.catch_warnings():  # iterations where no episode ended are NaN
-        warnings.simplefilter("ignore", RuntimeWarning)
-        return np.nanmean(episode_return[:, -k:], axis=1)
+    """[run] final training return (`result.final_return`: the last `fraction` of the
+    iterations in which an episode ended)."""
+    return np.asarray([final_return(r, fraction) for r in episode_return])
 
 
 def read_run(run: str, eps: Optional[float] = None) -> RunScores:

@@ -96,11 +96,21 @@ class TrainResult:
 
     def summary(self) -> dict:
         ret = self.metrics.get("episode_return")
-        last = [float(np.nanmean(r[-max(1, r.shape[0] // 10):])) if np.isfinite(r).any() else float("nan")
-                for r in ret] if ret is not None else []
+        last = [final_return(r) for r in ret] if ret is not None else []
         return {"env": self.config.env, "algo": self.config.algo, "runs": self.num_runs,
                 "iterations": self.iterations, "env_steps_per_run": self.env_steps,
                 "final_return_per_run": last}
+
+
+def final_return(returns, fraction: float = 0.1) -> float:
+    """One run's final training return: the mean over the last `fraction` of its iterations
+    in which an episode ended (an iteration where none ended is NaN; with episodes longer
+    than a rollout, most are), NaN only if no episode ever ended."""
+    ended = np.asarray(returns, dtype=float)
+    ended = ended[np.isfinite(ended)]
+    if not ended.size:
+        return float("nan")
+    return float(np.mean(ended[-max(1, int(ended.size * fraction)):]))
 
 
 def _run_index(run, renamed: dict, where: str) -> int:
@@ -126,10 +136,7 @@ class SweepResult:
 
     def final_returns(self, last_fraction: float = 0.1) -> np.ndarray:
         """[grid point, seed] mean training-episode return over the last iterations."""
-        ret = self.result.metrics["episode_return"]
-        k = max(1, int(ret.shape[1] * last_fraction))
-        with np.errstate(all="ignore"):
-            per_run = np.nanmean(ret[:, -k:], axis=1)
+        per_run = np.asarray([final_return(r, last_fraction) for r in self.result.metrics["episode_return"]])
         return per_run.reshape(len(self.grid), self.seeds)
 
     def table(self) -> str:

@@ -20,3 +20,16 @@ def test_run_is_an_index_and_the_old_seed_keyword_fails_clearly():
         result.policy(seed=0)
     with pytest.raises(bj.ConfigError, match="run index 2 out of range"):
         result.run(2)
+
+
+def test_final_return_uses_the_iterations_where_episodes_ended():
+    """With episodes longer than a rollout most iterations end no episode (NaN): the final
+    return is the mean of the last tenth of those that did, not NaN."""
+    import numpy as np
+
+    from barpo_jax.result import final_return
+    sparse = np.full(100, np.nan)
+    sparse[[9, 29, 49, 69, 89]] = [1.0, 2.0, 3.0, 4.0, 5.0]
+    assert final_return(sparse) == 5.0
+    assert final_return(np.arange(100.0)) == np.mean(np.arange(90.0, 100.0))
+    assert np.isnan(final_return(np.full(10, np.nan)))
