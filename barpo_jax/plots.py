@@ -42,8 +42,10 @@ def learning_curve(metrics: dict, cfg, path=None):
         ax.plot(steps[ok], r[ok], lw=1, alpha=0.6, label=f"seed {cfg.seed + i}" if ret.shape[0] <= 8 else None)
     with warnings.catch_warnings():  # iterations where no episode ended are NaN for every seed
         warnings.simplefilter("ignore", RuntimeWarning)
-        if ret.shape[0] > 1:
-            ax.plot(steps, np.nanmean(ret, axis=0), "k", lw=2, label="mean")
+        if ret.shape[0] > 1:  # joined over the iterations where some episode ended (others are NaN)
+            mean = np.nanmean(ret, axis=0)
+            ok = np.isfinite(mean)
+            ax.plot(steps[ok], mean[ok], "k", lw=2, label="mean")
         ax.set_xlabel("env steps per seed")
         ax.set_ylabel("training episode return")
         ax.set_title(f"{cfg.env} / {cfg.algo}")
