@@ -302,15 +302,16 @@ def cmd_render(a):
 
 
 def _write_eval(out, report):
-    """robustness_eps<eps>.{json,md,png} in `out`: one set per budget, never overwritten by another."""
+    """robustness_eps<eps>.{json,csv,md,png} in `out`: one set per budget, never overwritten by another."""
     print(report.table())
     stem = os.path.join(out, f"robustness_eps{report.eps:g}")
     os.makedirs(out, exist_ok=True)
     report.save(stem + ".json")
+    report.save_csv(stem + ".csv")
     report.plot(stem + ".png")
     with open(stem + ".md", "w") as f:
         f.write(report.table() + "\n")
-    print(f"wrote {stem}.json, .md, .png")
+    print(f"wrote {stem}.json, .csv, .md, .png")
 
 
 def cmd_demo(a):

@@ -149,6 +149,22 @@ class RobustnessReport:
             json.dump(self.to_dict(), f, indent=2)
         return path
 
+    def save_csv(self, path: str) -> str:
+        """One row per seed: mean and std of the return under each attack, the worst case and
+        whether the seed is the median agent (for spreadsheets and pandas)."""
+        import csv
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        names = ["natural" if a == "none" else a for a in self.attacks]
+        with open(path, "w", newline="") as f:
+            w = csv.writer(f)
+            w.writerow(["env", "algo", "eps", "episodes", "seed", "median_agent"]
+                       + [f"{n}_{stat}" for n in names for stat in ("mean", "std")] + ["worst"])
+            for i, s in enumerate(self.seeds):
+                w.writerow([self.env, self.algo, self.eps, self.episodes, s, int(i == self.median_agent)]
+                           + [f"{x:.6g}" for j in range(len(names)) for x in (self.returns[i, j], self.returns_std[i, j])]
+                           + [f"{self.worst_case[i]:.6g}"])
+        return path
+
     @classmethod
     def load(cls, path: str) -> "RobustnessReport":
         with open(path) as f:

@@ -1,5 +1,6 @@
 """The `barpo` command line: a small run end to end, help on every flag, and bad input."""
 import argparse
+import csv
 import json
 import os
 import subprocess
@@ -39,6 +40,9 @@ def test_train_report_eval_resume(tmp_path):
     r = barpo("eval", out, "--attacks", "random,mad", "--episodes", "3", "--no-progress", "--no-masking-check")
     assert r.returncode == 0, r.stderr[-3000:]
     assert "| seed 0" in r.stdout and os.path.isfile(os.path.join(out, "robustness_eps0.1.png"))
+    with open(os.path.join(out, "robustness_eps0.1.csv")) as f:
+        rows = list(csv.DictReader(f))
+    assert [int(row["seed"]) for row in rows] == [0, 1] and "mad_mean" in rows[0] and "worst" in rows[0]
     assert "eps = 0.1" in r.stdout  # the run's own eps (inverted_pendulum's default), printed
     r = barpo("eval", out, "--attacks", "random", "--episodes", "2", "--eps", "0.2", "--no-progress")
     assert r.returncode == 0, r.stderr[-3000:]

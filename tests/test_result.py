@@ -33,3 +33,20 @@ def test_final_return_uses_the_iterations_where_episodes_ended():
     assert final_return(sparse) == 5.0
     assert final_return(np.arange(100.0)) == np.mean(np.arange(90.0, 100.0))
     assert np.isnan(final_return(np.full(10, np.nan)))
+
+
+def test_robustness_report_csv_has_one_row_per_seed(tmp_path):
+    import csv
+
+    import numpy as np
+
+    from barpo_jax.evaluate import RobustnessReport
+    rep = RobustnessReport("hopper", "barpo", 0.075, 5, ["none", "mad", "flip"],
+                           np.array([[100.0, 80.0, 60.0], [90.0, 85.0, 88.0], [120.0, 50.0, 70.0]]),
+                           np.ones((3, 3)), [0, 1, 2])
+    with open(rep.save_csv(str(tmp_path / "r.csv"))) as f:
+        rows = list(csv.DictReader(f))
+    assert [r["seed"] for r in rows] == ["0", "1", "2"]
+    assert [float(r["worst"]) for r in rows] == [60.0, 85.0, 50.0]
+    assert [r["median_agent"] for r in rows] == ["1", "0", "0"]   # worst cases 60, 85, 50: the median is seed 0
+    assert float(rows[2]["natural_mean"]) == 120.0 and float(rows[1]["flip_std"]) == 1.0
