@@ -92,9 +92,7 @@ def render(result: "TrainResult", seed: int = 0, attack="mad", eps: Optional[flo
 
     names = ["none"] if name == "none" else ["none", name]
     env = VecEnv(cfg.env, cfg.backend, 1, length)
-    if not (hasattr(env.env, "sys") and hasattr(env.env, "pipeline_init")):
-        raise ConfigError(f"render draws Brax pipeline envs (the viewer reads a Brax System); {cfg.env!r} is not one "
-                          "(a MuJoCo Playground or custom env): score it with `evaluate` instead")
+    system, links = _viewer_model(env, cfg.env)
     ac = result.actor_critic()
     scale = _reward_scale(result)[run]
     # evaluate's key for run `run` and attacks=[name] ('none' is column 0, the attack column 1);
@@ -105,12 +103,12 @@ def render(result: "TrainResult", seed: int = 0, attack="mad", eps: Optional[flo
     for n in names:
         fn = atk.bind(n, atk.HEURISTIC[n], at)
         act = attacked_act(env, cfg.gamma, atk.make_victim(ac, params), stats, scale, fn, eps)
-        ret, frames, alive = jax.jit(lambda kk, act=act: _episode(env, act, kk))(k)
+        ret, frames, alive = jax.jit(lambda kk, act=act: _episode(env, act, kk, links))(k)
         t = int(np.sum(np.asarray(alive)))   # steps taken until (and including) the first done
         frames = jax.tree.map(np.asarray, frames)
         states = [_Frame(jax.tree.map(lambda x, j=j: x[j], frames)) for j in range(t + 1)]
         returns[n], steps[n] = float(ret), t
-        pages[n] = _viewer(env.env.sys, states)
+        pages[n] = _viewer(system, states)
     if len(names) == 1:
         text = pages["none"]
     else:
@@ -139,13 +137,36 @@ class _Frame:
     x: object
 
 
-def _episode(env: VecEnv, act, key):
+def _viewer_model(env: VecEnv, name: str):
+    """(the Brax System the viewer draws, links(batched env state) -> batched link
+    Transforms). A Brax pipeline env has both; a MuJoCo Playground env's MjModel converts
+    to a System, and its bodies' world poses (MJX data xpos/xquat, world body dropped) are
+    the links."""
+    from .envs import PlaygroundEnv
+    inner = env.env
+    if hasattr(inner, "sys") and hasattr(inner, "pipeline_init"):
+        return inner.sys, lambda s: s.pipeline_state.x
+    if isinstance(inner, PlaygroundEnv):
+        from brax.base import Transform
+        from brax.io import mjcf
+        try:
+            system = mjcf.load_model(inner.env.mj_model)
+        except Exception as e:  # a model feature Brax's converter does not know
+            raise ConfigError(f"cannot draw {name!r} with the Brax viewer ({type(e).__name__}: {e}): score it with "
+                              "`evaluate` instead") from None
+        return system, lambda s: Transform(pos=s.inner.data.xpos[..., 1:, :], rot=s.inner.data.xquat[..., 1:, :])
+    raise ConfigError(f"render draws Brax pipeline envs and MuJoCo Playground envs; {name!r} is neither (a custom "
+                      "env without a Brax System): score it with `evaluate` instead")
+
+
+def _episode(env: VecEnv, act, key, links):
     """One episode of one env, as `acting.episode_outcomes` plays it (same keys), keeping
-    the link transforms of every state. Returns (return, frames [T + 1] (the reset state,
-    then the state after each step), alive [T] (1 up to and including the first done))."""
+    the link transforms (`links(state)`) of every state. Returns (return, frames [T + 1]
+    (the reset state, then the state after each step), alive [T] (1 up to and including
+    the first done))."""
     kr, ks = jax.random.split(key)
     state = env.reset(kr)
-    first = lambda s: jax.tree.map(lambda x: x[0], s.pipeline_state.x)
+    first = lambda s: jax.tree.map(lambda x: x[0], links(s))
 
     def step(carry, kk):
         state, alive, ret = carry

@@ -170,7 +170,7 @@ def test_a_playground_env_without_the_package_names_the_extra(monkeypatch):
 
 
 @pytest.mark.slow  # MJX compiles for over a minute on a 2-core CPU
-def test_a_playground_env_trains_on_mjx_in_pure_jax():
+def test_a_playground_env_trains_on_mjx_in_pure_jax(tmp_path):
     pytest.importorskip("mujoco_playground", reason="MuJoCo Playground not installed (pip install "
                                                     "'barpo-jax[playground]')")
     import barpo_jax as bj
@@ -181,4 +181,9 @@ def test_a_playground_env_trains_on_mjx_in_pure_jax():
         bj.TrainConfig(env="playground:Nope")
     cfg = _tiny_env_config("playground:CartpoleBalance")
     assert cfg.backend == "mjx" and cfg.episode_length == 20
-    _assert_trained(bj.train(cfg, progress=False), cfg)
+    result = bj.train(cfg, progress=False)
+    _assert_trained(result, cfg)
+    # and it can be watched: the Brax viewer of its MuJoCo model, clean and attacked
+    shown = bj.render(result, attack="random", eps=0.1, path=str(tmp_path / "pg.html"), episode_length=10)
+    page = (tmp_path / "pg.html").read_text()
+    assert shown.steps == {"none": 10, "random": 10} and "<iframe" in page and "Brax visualizer" in page
