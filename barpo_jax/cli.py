@@ -113,7 +113,7 @@ def parser() -> argparse.ArgumentParser:
                    help=f"episodes per seed and attack in each --eval-every evaluation (default: "
                         f"{_DEFAULT['eval_episodes']})")
     t.add_argument("--logdir", default=None, help="also write TensorBoard scalars here (one run per seed and their "
-                   "mean; view with `tensorboard --logdir DIR`)")
+                   "mean; view with `tensorboard --logdir DIR`; default: none)")
     t.add_argument("--out", required=True, help="run directory (config.json, checkpoints, metrics)")
     t.add_argument("--resume", action="store_true",
                    help="continue the run in --out (with no config flags: its saved config)")

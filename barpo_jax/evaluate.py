@@ -269,10 +269,15 @@ def evaluate(result: "TrainResult", attacks="all", eps: Optional[float] = None, 
             return ret, jnp.max(outside)
         return jax.jit(jax.vmap(one_seed))
 
+    from .result import TrainResult
+    # The compiled column closes over the victim's network: reuse it only when the config
+    # alone determines that network (a result subclass may supply another, as tests do).
+    standard_network = type(result).actor_critic is TrainResult.actor_critic and type(ac) is networks.ActorCritic
+
     def compiled(base, strength_c):
         """The column's compiled program, reused across evaluate() calls for built-in
         attacks (evaluation during training calls evaluate at every `eval_every`)."""
-        if isinstance(attacks, dict) or isinstance(items[base], atk.Learned):
+        if isinstance(attacks, dict) or isinstance(items[base], atk.Learned) or not standard_network:
             return column(base, strength_c)
         key = (_program_key(cfg), base, repr(strength_c), int(episodes), env.episode_length, eps)
         if key not in _COLUMNS:
