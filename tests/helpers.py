@@ -32,3 +32,14 @@ def random_policy(obs_size=6, action_size=3, seed=0):
     from barpo_jax import networks
     ac = networks.ActorCritic(obs_size, action_size)
     return ac, ac.init(jax.random.PRNGKey(seed))
+
+
+def run_cli(capsys, *argv):
+    """barpo_jax.cli.main in this process: (status, stdout, stderr); argparse's exits become a status."""
+    from barpo_jax import cli
+    try:
+        code = cli.main(list(argv))
+    except SystemExit as e:
+        code = e.code
+    out, err = capsys.readouterr()
+    return code, out, err

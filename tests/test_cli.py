@@ -11,6 +11,7 @@ import pytest
 
 from barpo_jax import cli
 from barpo_jax.config import TrainConfig
+from helpers import run_cli
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SMALL = ["--env", "inverted_pendulum", "--backend", "spring", "--steps", "4096", "--envs", "32", "--episode-length",
@@ -52,16 +53,6 @@ def test_train_report_eval_resume(tmp_path):
     assert r.returncode == 2 and "--resume" in r.stderr and "Traceback" not in r.stderr
     r = barpo("train", "--out", out, "--resume", "--no-progress")  # finished run resumes as a no-op
     assert r.returncode == 0, r.stderr[-3000:]
-
-
-def run_cli(capsys, *argv):
-    """cli.main in this process: (status, stdout, stderr); argparse's exits become a status."""
-    try:
-        code = cli.main(list(argv))
-    except SystemExit as e:
-        code = e.code
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def assert_one_error_line(err):

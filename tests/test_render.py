@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 
 import barpo_jax as bj
-from barpo_jax import attacks, cli
+from barpo_jax import attacks
 
-from helpers import tiny
+from helpers import run_cli, tiny
 
 TINY_STRENGTH = attacks.Strength("tiny", 2, 1, "constant")   # small programs; the acting is evaluate's
 
@@ -70,22 +70,13 @@ def test_bad_input(run_dir, tmp_path):
     assert not os.path.exists(tmp_path / "x.html")
 
 
-def _cli(capsys, *argv):
-    try:
-        code = cli.main(list(argv))
-    except SystemExit as e:
-        code = e.code
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
 def test_cli_render_and_its_errors(run_dir, tmp_path, capsys):
     out, _ = run_dir
-    code, _, err = _cli(capsys, "render", out, "--attack", "nope")
+    code, _, err = run_cli(capsys, "render", out, "--attack", "nope")
     assert code == 2 and "unknown attack 'nope'" in err and len(err.strip().splitlines()) == 1, err
-    code, _, err = _cli(capsys, "render", out, "--attack", "none", "--run-index", "7")
+    code, _, err = run_cli(capsys, "render", out, "--attack", "none", "--run-index", "7")
     assert code == 2 and "run index 7 out of range" in err and len(err.strip().splitlines()) == 1, err
     page = str(tmp_path / "cli.html")
-    code, stdout, err = _cli(capsys, "render", out, "--attack", "none", "--episode-length", "10", "--out", page)
+    code, stdout, err = run_cli(capsys, "render", out, "--attack", "none", "--episode-length", "10", "--out", page)
     assert code == 0, err
     assert "episode return: clean" in stdout and page in stdout and os.path.isfile(page)
