@@ -15,6 +15,7 @@ from .config import (ALGO_ALIASES, ALGOS, BACKENDS, DEFAULT_EPISODE_LENGTH, TASK
                      field_rows)
 
 USAGE_ERRORS = 2
+UNFINISHED = 3  # `barpo train --time-budget` stopped before the last iteration; --resume continues
 
 
 def _num(text: str) -> int:
@@ -117,6 +118,10 @@ def parser() -> argparse.ArgumentParser:
     t.add_argument("--out", required=True, help="run directory (config.json, checkpoints, metrics)")
     t.add_argument("--resume", action="store_true",
                    help="continue the run in --out (with no config flags: its saved config)")
+    t.add_argument("--time-budget", type=float, default=None, metavar="SECONDS",
+                   help="stop and save after the first chunk that ends this long after the start, exiting with "
+                        f"status {UNFINISHED}; continue with --resume (for machines that limit each command's time; "
+                        "default: no limit)")
     t.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     e = command("eval", "robustness report of a trained run")
@@ -219,10 +224,18 @@ def cmd_train(a):
     import barpo_jax as bj
     from . import checkpoint
     cfg = checkpoint.read_config(a.out) if a.resume and not _names_config(a) else _train_config(a)
-    result = bj.train(cfg, out=a.out, resume=a.resume, progress=not a.no_progress, logdir=a.logdir)
+    if a.time_budget is not None and a.time_budget < 0:
+        raise ConfigError(f"--time-budget must be >= 0 seconds, got {a.time_budget:g}")
+    result = bj.train(cfg, out=a.out, resume=a.resume, progress=not a.no_progress, logdir=a.logdir,
+                      time_budget_s=a.time_budget)
     report_files = write_report(a.out, result)
     print(json.dumps(result.summary()))
     print(f"saved {a.out} ({', '.join(report_files)})")
+    if result.iterations < cfg.num_iterations:
+        print(f"time budget spent at iteration {result.iterations} of {cfg.num_iterations}: continue with "
+              f"`barpo train --out {a.out} --resume`")
+        return UNFINISHED
+    return 0
 
 
 def cmd_fields(a):
@@ -337,8 +350,8 @@ def main(argv=None) -> int:
     from . import compile_cache
     compile_cache.enable()
     try:
-        {"train": cmd_train, "eval": cmd_eval, "report": cmd_report, "demo": cmd_demo, "fields": cmd_fields,
-         "compare": cmd_compare, "render": cmd_render}[args.cmd](args)
+        code = {"train": cmd_train, "eval": cmd_eval, "report": cmd_report, "demo": cmd_demo, "fields": cmd_fields,
+         "compare": cmd_compare, "render": cmd_render}[args.cmd](args) or 0
     except (ConfigError, ValueError, FileNotFoundError) as e:
         print(f"barpo: error: {e}", file=sys.stderr)
         return USAGE_ERRORS
@@ -349,7 +362,7 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         print("barpo: interrupted; the last checkpoint is kept (continue with --resume)", file=sys.stderr)
         return 130
-    return 0
+    return code
 
 
 if __name__ == "__main__":

@@ -31,7 +31,8 @@ def chunk_length(num_iterations: int, target: int) -> int:
 def run_chunks(trainer: Trainer, state: TrainState, hp: HyperParams, stop_at: int, done_iter: int = 0,
                history: Optional[dict] = None, save: Optional[Callable] = None, progress: bool = True,
                desc: str = "train", where: Optional[str] = None, extra_metrics: Optional[Callable] = None,
-               report: Optional[Callable] = None) -> tuple[TrainState, dict, int]:
+               report: Optional[Callable] = None, time_budget_s: Optional[float] = None
+               ) -> tuple[TrainState, dict, int]:
     """Run `trainer`'s compiled chunks from iteration `done_iter` until `stop_at`.
 
     Args:
@@ -46,6 +47,9 @@ def run_chunks(trainer: Trainer, state: TrainState, hp: HyperParams, stop_at: in
         chunk; the values join the history at the chunk's last iteration (NaN elsewhere).
         Periodic evaluation (tracking.PeriodicEval) uses it.
       report: `report(history, done_iter, length)` after each chunk (tracking.Tracker).
+      time_budget_s: stop (and save) after the first chunk that ends this many seconds
+        after the start, so a long run can be split into calls that each fit a time
+        limit and resume from one another; None runs to `stop_at`.
 
     Returns:
       (state, history, done_iter): the final state, the metrics {name: [run, iteration]}
@@ -63,6 +67,7 @@ def run_chunks(trainer: Trainer, state: TrainState, hp: HyperParams, stop_at: in
     bar = progress_bar(progress, stop_at * cfg.batch_size * num_runs, desc, unit="step",
                        initial=done_iter * cfg.batch_size * num_runs)
     chunks_done, saved_iter, last_save = 0, done_iter, time.monotonic()
+    started = time.monotonic()
 
     def save_now():
         nonlocal saved_iter, last_save
@@ -85,7 +90,8 @@ def run_chunks(trainer: Trainer, state: TrainState, hp: HyperParams, stop_at: in
                     metrics[k] = column
             for k, v in metrics.items():
                 history[k] = np.concatenate([history[k], v], axis=1) if k in history else np.asarray(v)
-            due = chunks_done % cfg.checkpoint_every == 0 or done_iter >= stop_at or (
+            out_of_time = time_budget_s is not None and time.monotonic() - started >= time_budget_s
+            due = chunks_done % cfg.checkpoint_every == 0 or done_iter >= stop_at or out_of_time or (
                 cfg.checkpoint_every_s is not None and time.monotonic() - last_save >= cfg.checkpoint_every_s)
             if save is not None and due:
                 save_now()
@@ -99,6 +105,8 @@ def run_chunks(trainer: Trainer, state: TrainState, hp: HyperParams, stop_at: in
                 shown = {k[len("eval_"):]: f"{np.mean(v[:, -1]):.1f}" for k, v in metrics.items()
                          if k.startswith("eval_") and np.isfinite(v[:, -1]).all()}
                 bar.set_postfix(sps=f"{steps / (time.perf_counter() - t0):,.0f}", ret=f"{ret:.1f}", **shown)
+            if out_of_time:
+                break
     except KeyboardInterrupt:
         # Keep the last completed chunk; a second Ctrl-C during this save still leaves
         # the previous checkpoint intact (orbax renames a step folder only when complete).

@@ -18,7 +18,8 @@ from .tracking import PeriodicEval, Tracker
 def train(cfg: TrainConfig, out: Optional[str] = None, resume: bool = False, progress: bool = True,
           max_iterations: Optional[int] = None, hp_overrides: Optional[dict] = None,
           run_seeds=None, logdir: Optional[str] = None,
-          callback: Optional[Callable[[int, dict], None]] = None) -> TrainResult:
+          callback: Optional[Callable[[int, dict], None]] = None,
+          time_budget_s: Optional[float] = None) -> TrainResult:
     """Train `cfg.num_seeds` agents in one compiled program.
 
     Args:
@@ -34,6 +35,10 @@ def train(cfg: TrainConfig, out: Optional[str] = None, resume: bool = False, pro
         each metric's across-seed mean over the chunk, `per_seed` ({name: [run]}) and
         `iteration`. With `cfg.eval_every` > 0, runs are also evaluated during training
         (natural and `cfg.eval_attacks`) into the `eval_<attack>` metrics.
+      time_budget_s: stop after the first chunk that ends this many seconds after the start
+        (compilation included), saving a checkpoint there; `result.iterations` is then below
+        `cfg.num_iterations` and `train(cfg, out, resume=True)` continues. For machines that
+        limit each command's time.
 
     Returns:
       A TrainResult holding every run (leading run axis).
@@ -44,6 +49,8 @@ def train(cfg: TrainConfig, out: Optional[str] = None, resume: bool = False, pro
     """
     if not isinstance(cfg, TrainConfig):
         raise ConfigError("train() takes a barpo_jax.TrainConfig")
+    if time_budget_s is not None and not time_budget_s >= 0:
+        raise ConfigError(f"time_budget_s must be >= 0 seconds (or None for no limit), got {time_budget_s}")
     seeds = list(run_seeds) if run_seeds is not None else [cfg.seed + i for i in range(cfg.num_seeds)]
     trainer = Trainer.cached(cfg)
     hp = hyperparams(cfg, len(seeds), **(hp_overrides or {}))
@@ -67,7 +74,7 @@ def train(cfg: TrainConfig, out: Optional[str] = None, resume: bool = False, pro
     try:
         state, history, done_iter = run_chunks(trainer, state, hp, stop_at, done_iter, history,
                                                save if out is not None else None, progress, "train", out,
-                                               periodic, tracker)
+                                               periodic, tracker, time_budget_s)
     finally:
         if tracker is not None:
             tracker.close()

@@ -6,16 +6,27 @@
 
 Resumable: each (task, method) trains into OUT/runs/<task>-<method>/ with
 checkpoints and is evaluated into robustness_eps<eps>.json there (as `barpo eval`);
-a rerun skips what is finished and resumes what was interrupted. The comparison is
+a rerun skips what is finished and resumes what was interrupted. With `--time-budget S`
+the command stops (checkpoint saved) once S seconds are spent and exits with status 3;
+the same command run again continues, so a long study splits into calls that each fit a
+machine's per-command limit:
+
+    until python -m benchmarks.reproduce ... --time-budget 480; do [ $? -eq 3 ] || break; done
+
+The comparison is
 `bj.compare` over those run directories (as `barpo compare`): OUT/comparison.{csv,md},
 OUT/natural_vs_worst.png and OUT/learning_curves.png, plus OUT/table.{json,md} with
-provenance.
+provenance, and OUT/claims.md: the paper's claims as ratios between methods (median
+agents, and IQM with a bootstrap interval), for each task where both methods ran.
 """
 from __future__ import annotations
 
 import argparse
 import os
+import sys
 import time
+
+import numpy as np
 
 import barpo_jax as bj
 from barpo_jax import checkpoint
@@ -43,8 +54,30 @@ def args_parser():
     p.add_argument("--train-only", action="store_true",
                    help="train (or resume) every run, evaluate nothing: the long part of a CPU study, run first "
                         "in the background; a later call without it evaluates and writes the table")
+    p.add_argument("--time-budget", type=float, default=None, metavar="SECONDS",
+                   help="stop (checkpoint saved) once this much time is spent and exit with status 3; run the same "
+                        "command again to continue. A (task, method)'s evaluation starts only in the first half of "
+                        "the budget; leave room under the machine's limit for one compile and one chunk (default: no limit)")
     p.add_argument("--out", default=None)
     return p
+
+
+UNFINISHED = 3  # the time budget ran out; the same command continues
+
+
+class Budget:
+    """The command's wall-clock budget (None: unlimited). Every call makes progress, however
+    small the budget: at least one training chunk, or one evaluation when nothing was
+    trained, so the repeated command always ends."""
+    def __init__(self, seconds):
+        self.seconds, self.t0, self.trained = seconds, time.monotonic(), False
+
+    def left(self):
+        return None if self.seconds is None else max(0.0, self.seconds - (time.monotonic() - self.t0))
+
+    def may_evaluate(self) -> bool:
+        """An evaluation cannot be interrupted: start one only in the budget's first half."""
+        return self.seconds is None or not self.trained or time.monotonic() - self.t0 < 0.5 * self.seconds
 
 
 def config_for(a, task, method):
@@ -57,14 +90,17 @@ def config_for(a, task, method):
     return bj.TrainConfig(**fields)
 
 
-def train_and_evaluate(a, cfg, run) -> None:
+def train_and_evaluate(a, cfg, run, budget: Budget) -> bool:
     """Train (or resume) one (task, method) into `run` and evaluate it there, skipping
-    what is done already (a report from before reports were named by eps counts)."""
+    what is done already (a report from before reports were named by eps counts).
+    Returns False when the time budget ran out first."""
     report_path = os.path.join(run, f"robustness_eps{cfg.eps:g}.json")
     done = [p for p in (report_path, os.path.join(run, "robustness.json")) if os.path.isfile(p)]
     if done:
         print(f"[{cfg.env}/{cfg.algo}] done already ({done[0]})")
-        return
+        return True
+    if budget.trained and budget.left() == 0.0:
+        return False  # spent on earlier runs: do not start this one's compile
     trained = checkpoint.has_checkpoint(run)
     result = bj.load(run) if trained else None
     if result is not None and result.iterations >= cfg.num_iterations:
@@ -72,9 +108,14 @@ def train_and_evaluate(a, cfg, run) -> None:
     else:
         print(f"[{cfg.env}/{cfg.algo}] {'resuming' if trained else 'training'} {cfg.num_seeds} seeds x "
               f"{cfg.num_timesteps:,} steps")
-        result = bj.train(cfg, out=run, resume=trained)
+        result = bj.train(cfg, out=run, resume=trained, time_budget_s=budget.left())
+        budget.trained = True
+        if result.iterations < cfg.num_iterations:
+            return False
     if a.train_only:
-        return
+        return True
+    if not budget.may_evaluate():
+        return False
     t0 = time.time()
     report = bj.evaluate(result, attacks=a.attacks, episodes=a.episodes, eps=cfg.eps,
                          learned_timesteps=a.attack_steps or a.steps)
@@ -82,6 +123,55 @@ def train_and_evaluate(a, cfg, run) -> None:
     report.plot(report_path[:-len(".json")] + ".png")
     print(report.table())
     print(f"  evaluated in {time.time() - t0:.0f}s")
+    return True
+
+
+# The paper's claims as (label, numerator method, denominator method, which score), and
+# the compass goal each is held to (None: the paper states only the direction, > 1).
+CLAIMS = (
+    ("BARPO worst / ARPO worst", "barpo", "arpo", "worst", 1.3),
+    ("BARPO worst / SA-PPO worst", "barpo", "sa_ppo", "worst", 1.0),
+    ("BARPO natural / SPO natural", "barpo", "spo", "natural", 0.9),
+    ("BARPO-unguided natural / ARPO natural", "barpo_unguided", "arpo", "natural", None),
+    ("BARPO-unguided worst / ARPO worst", "barpo_unguided", "arpo", "worst", None),
+    ("BARPO natural / ARPO-guided natural (a control the paper does not show)", "barpo", "arpo_guided", "natural",
+     None),
+    ("BARPO worst / ARPO-guided worst (the same control)", "barpo", "arpo_guided", "worst", None),
+)
+
+
+def ratio_ci(x, y, reps: int = 2000, seed: int = 0, confidence: float = 0.95) -> tuple[float, float]:
+    """Percentile bootstrap interval of IQM(x) / IQM(y), the two groups' seeds resampled
+    independently (they are different agents)."""
+    rng = np.random.default_rng(seed)
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    ix = rng.integers(0, len(x), (reps, len(x)))
+    iy = rng.integers(0, len(y), (reps, len(y)))
+    from barpo_jax.compare import iqm
+    stats = np.asarray([iqm(x[i]) / iqm(y[j]) for i, j in zip(ix, iy)])
+    tail = 50 * (1 - confidence)
+    lo, hi = np.percentile(stats, [tail, 100 - tail])
+    return float(lo), float(hi)
+
+
+def claim_rows(comparison) -> list:
+    """One row per (task, claim) whose two methods both have robustness reports."""
+    from barpo_jax.compare import iqm
+    by = {(r.env, r.algo): r for r in comparison.runs}
+    rows = []
+    for env in dict.fromkeys(r.env for r in comparison.runs):
+        for label, num, den, which, goal in CLAIMS:
+            a, b = by.get((env, num)), by.get((env, den))
+            if a is None or b is None or not (np.isfinite(a.worst).all() and np.isfinite(b.worst).all()):
+                continue
+            xa, xb = getattr(a, which), getattr(b, which)
+            median = xa[a.median_agent] / xb[b.median_agent]
+            lo, hi = ratio_ci(xa, xb)
+            verdict = (f">= {goal:g}: {'yes' if median >= goal else 'no'}" if goal is not None
+                       else f"> 1: {'yes' if median > 1 else 'no'}")
+            rows.append([env, label, f"{xa[a.median_agent]:.1f} / {xb[b.median_agent]:.1f}", f"{median:.2f}",
+                         f"{iqm(xa) / iqm(xb):.2f} [{lo:.2f}, {hi:.2f}]", verdict])
+    return rows
 
 
 def main(argv=None):
@@ -93,12 +183,18 @@ def main(argv=None):
     out = a.out or ("benchmarks/results/table_quick" if a.quick else "benchmarks/results/table")
     os.makedirs(out, exist_ok=True)
     provenance = prov.provenance()
+    if a.time_budget is not None and a.time_budget < 0:
+        sys.exit(f"reproduce: error: --time-budget must be >= 0 seconds, got {a.time_budget:g}")
+    budget = Budget(a.time_budget)
     runs, eps = [], set()
     for task in a.tasks:
         for method in a.methods:
             cfg = config_for(a, task, method)
             run = os.path.join(out, "runs", f"{task}-{method}")
-            train_and_evaluate(a, cfg, run)
+            if not train_and_evaluate(a, cfg, run, budget):
+                print(f"time budget of {a.time_budget:g}s spent at {task}/{method}: run the same command again to "
+                      "continue", flush=True)
+                sys.exit(UNFINISHED)
             runs.append(run)
             eps.add(cfg.eps)
     if a.train_only:
@@ -106,18 +202,30 @@ def main(argv=None):
         return
     comparison = bj.compare(runs, out=out)
     headers, rows = comparison.cells()
-    budget = (f"{a.seeds} seeds per method, {a.steps:,} env steps per seed, backend {a.backend}, episode length "
+    setting = (f"{a.seeds} seeds per method, {a.steps:,} env steps per seed, backend {a.backend}, episode length "
               f"{a.episode_length}, {a.episodes} evaluation episodes per cell, learned attacks trained for "
               f"{a.attack_steps or a.steps:,} steps, eps = {', '.join(f'{e:g}' for e in sorted(eps))} in training "
               "(ramped) and evaluation")
     prov.write_results(os.path.join(out, "table"), provenance, {r["run"]: r for r in comparison.rows},
                        [("Each method: median agent (the lineage's protocol) and IQM over seeds", headers, rows,
-                         budget + ". " + comparison.note())],
+                         setting + ". " + comparison.note())],
                        "SPO / ARPO / BARPO and baselines under every attack",
                        notes=["Per-seed and per-attack numbers are in runs/*/robustness_eps*.json; "
                               "comparison.csv holds the table's numbers; natural_vs_worst.png plots each seed, "
                               "learning_curves.png the training curves (`barpo compare` writes the same)."])
+    claims = claim_rows(comparison)
+    if claims:
+        prov.write_results(os.path.join(out, "claims"), provenance, {"rows": claims},
+                           [("The paper's claims and the compass goals, per task",
+                             ["task", "claim", "median agents", "ratio (median agents)", "ratio of IQMs [95% CI]",
+                              "goal met (median agents)"], claims, setting)],
+                           "The paper's claims, tested",
+                           notes=["Ratio of IQMs: bootstrap over each method's seeds independently, 2000 resamples.",
+                                  "Goals: BARPO worst >= 1.3x ARPO worst and >= SA-PPO worst, BARPO natural >= 0.9x "
+                                  "SPO natural (the compass); the other rows test the paper's direction (> 1)."])
     print(open(os.path.join(out, "table.md")).read())
+    if claims:
+        print(open(os.path.join(out, "claims.md")).read())
 
 
 if __name__ == "__main__":

@@ -86,6 +86,17 @@ def test_bad_input_exits_2_with_one_line(capsys, args, fragment):
     assert_one_error_line(err)
 
 
+def test_time_budget_exits_3_and_resume_finishes(tmp_path, capsys):
+    out = str(tmp_path / "run")
+    code, stdout, _ = run_cli(capsys, "train", *SMALL, "--time-budget", "0", "--out", out)
+    assert code == cli.UNFINISHED and "continue with `barpo train --out" in stdout
+    assert json.loads(stdout.splitlines()[0])["iterations"] == 4  # one chunk of 4 of the 8 iterations
+    code, stdout, _ = run_cli(capsys, "train", "--out", out, "--resume", "--time-budget", "3600", "--no-progress")
+    assert code == 0 and json.loads(stdout.splitlines()[0])["iterations"] == 8
+    code, _, err = run_cli(capsys, "train", *SMALL, "--time-budget", "-5", "--out", str(tmp_path / "x"))
+    assert code == 2 and "--time-budget must be >= 0" in err
+
+
 def test_bad_input_in_a_fresh_process_has_no_traceback():
     r = barpo("train", "--algo", "nope", "--backend", "spring", "--out", "x")
     assert r.returncode == 2 and "unknown algo" in r.stderr and "Traceback" not in r.stderr

@@ -46,6 +46,19 @@ def test_resume_two_halves_equal_one_whole(tmp_path):
         assert len(json.load(f)["loss"][0]) == 8
 
 
+def test_time_budget_stops_after_one_chunk_and_resume_finishes_the_same_run(tmp_path):
+    cfg = tiny(num_timesteps=32 * 16 * 8, chunk_iterations=2)
+    whole = bj.train(cfg, progress=False)
+    out = str(tmp_path / "run")
+    first = bj.train(cfg, out=out, progress=False, time_budget_s=0)  # spent at once: one chunk, then a save
+    assert first.iterations == 2 and bj.load(out).iterations == 2
+    resumed = bj.train(cfg, out=out, resume=True, progress=False, time_budget_s=3600)
+    assert resumed.iterations == 8
+    assert_trees_close(whole.params, resumed.params, rtol=1e-5, atol=1e-6)
+    with pytest.raises(bj.ConfigError, match="time_budget_s must be >= 0"):
+        bj.train(cfg, time_budget_s=-1, progress=False)
+
+
 def test_resume_refuses_a_different_config_and_keeps_the_run(tmp_path):
     out = str(tmp_path / "run")
     bj.train(tiny(), out=out, progress=False)

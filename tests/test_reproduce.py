@@ -1,0 +1,44 @@
+"""benchmarks/reproduce.py end to end at tiny sizes: a time budget that stops it (status 3),
+the same command continuing to the table, and the claims file with its ratios."""
+import json
+import os
+
+import numpy as np
+import pytest
+
+from benchmarks import reproduce
+
+TINY_ARGS = ["--tasks", "inverted_pendulum", "--backend", "spring", "--methods", "spo", "barpo", "--seeds", "2",
+             "--steps", str(32 * 16 * 4), "--episode-length", "20", "--episodes", "2", "--attacks", "random,mad",
+             "--attack-steps", "1024", "--set", "num_envs=32", "--set", "unroll_length=16", "--set",
+             "num_minibatches=4", "--set", "num_epochs=2", "--set", "chunk_iterations=2"]
+
+
+def test_time_budget_then_the_same_command_finishes_the_table(tmp_path, capsys):
+    out = str(tmp_path / "table")
+    with pytest.raises(SystemExit) as stop:
+        reproduce.main(TINY_ARGS + ["--out", out, "--time-budget", "0"])
+    assert stop.value.code == reproduce.UNFINISHED
+    with open(os.path.join(out, "runs", "inverted_pendulum-spo", "metrics.json")) as f:
+        assert len(json.load(f)["loss"][0]) == 2  # one chunk of 2 of the 4 iterations, saved
+    assert not os.path.exists(os.path.join(out, "table.md"))
+    reproduce.main(TINY_ARGS + ["--out", out])
+    for name in ("table.md", "table.json", "comparison.csv", "claims.md", "claims.json"):
+        assert os.path.isfile(os.path.join(out, name)), name
+    with open(os.path.join(out, "claims.json")) as f:
+        rows = json.load(f)["results"]["rows"]
+    (row,) = rows  # only spo and barpo ran: BARPO natural / SPO natural
+    assert row[0] == "inverted_pendulum" and row[1] == "BARPO natural / SPO natural"
+    barpo, spo = (float(v) for v in row[2].split(" / "))
+    assert float(row[3]) == pytest.approx(barpo / spo, abs=0.006)
+    assert "BARPO natural / SPO natural" in capsys.readouterr().out
+    # a rerun finds everything done and trains nothing
+    reproduce.main(TINY_ARGS + ["--out", out, "--time-budget", "0"])
+    assert "done already" in capsys.readouterr().out
+
+
+def test_ratio_interval_brackets_the_ratio_and_is_degenerate_without_spread():
+    x, y = np.array([10.0, 12, 14, 16]), np.array([5.0, 6, 7, 8])
+    lo, hi = reproduce.ratio_ci(x, y)
+    assert lo <= 2.0 <= hi and lo < hi
+    assert reproduce.ratio_ci(np.full(5, 3.0), np.full(4, 2.0)) == (1.5, 1.5)
