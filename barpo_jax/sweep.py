@@ -20,7 +20,8 @@ __all__ = ["SweepResult", "sweep"]
 
 
 def sweep(cfg: TrainConfig, seeds: int = 1, progress: bool = True, out: Optional[str] = None,
-          resume: bool = False, max_iterations: Optional[int] = None, **grid) -> SweepResult:
+          resume: bool = False, max_iterations: Optional[int] = None, time_budget_s: Optional[float] = None,
+          **grid) -> SweepResult:
     """Train the full grid of `grid` values (e.g. kappa=[0, 0.5, 1], eps=[0.05, 0.1]) times
     `seeds` seeds in one program.
 
@@ -32,6 +33,8 @@ def sweep(cfg: TrainConfig, seeds: int = 1, progress: bool = True, out: Optional
         everything in memory.
       resume: continue the sweep saved in `out` (same cfg, grid and seeds).
       max_iterations: stop once this many iterations are done (the sweep stays resumable).
+      time_budget_s: stop after the first chunk that ends this many seconds after the start
+        (as `train`'s); `resume=True` continues.
       **grid: {{field: values}}. Only float hyper-parameters can be swept this way: {HP}.
 
     Returns:
@@ -59,7 +62,8 @@ def sweep(cfg: TrainConfig, seeds: int = 1, progress: bool = True, out: Optional
         _prepare_sweep_dir(out, points, seeds, run_seeds, resume)
     # Guard the inner step size: step_frac is relative to eps, so sweeping eps keeps eps/K steps.
     result = train(cfg.replace(num_seeds=len(run_seeds)), out=out, resume=resume, progress=progress,
-                   max_iterations=max_iterations, hp_overrides=sweep_overrides(points, seeds), run_seeds=run_seeds)
+                   max_iterations=max_iterations, hp_overrides=sweep_overrides(points, seeds), run_seeds=run_seeds,
+                   time_budget_s=time_budget_s)
     return SweepResult(result, points, seeds)
 
 

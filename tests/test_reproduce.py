@@ -42,3 +42,22 @@ def test_ratio_interval_brackets_the_ratio_and_is_degenerate_without_spread():
     lo, hi = reproduce.ratio_ci(x, y)
     assert lo <= 2.0 <= hi and lo < hi
     assert reproduce.ratio_ci(np.full(5, 3.0), np.full(4, 2.0)) == (1.5, 1.5)
+
+
+def test_kappa_study_trains_one_sweep_evaluates_it_and_plots(tmp_path, capsys):
+    from benchmarks import kappa_study
+    out = str(tmp_path / "kappa")
+    args = ["--env", "inverted_pendulum", "--backend", "spring", "--kappa", "0", "1", "--seeds", "2", "--steps",
+            str(32 * 16 * 4), "--episodes", "2", "--attacks", "random,mad", "--attack-steps", "1024", "--out", out,
+            "--set", "episode_length=20"] + TINY_ARGS[
+                TINY_ARGS.index("--set"):]
+    with pytest.raises(SystemExit) as stop:
+        kappa_study.main(args + ["--time-budget", "0"])
+    assert stop.value.code == kappa_study.UNFINISHED
+    kappa_study.main(args)
+    with open(os.path.join(out, "kappa.json")) as f:
+        rows = json.load(f)["results"]["rows"]
+    assert [r["kappa"] for r in rows] == [0.0, 1.0] and all(len(r["worst"]) == 2 for r in rows)
+    for r in rows:
+        assert r["worst median"] == pytest.approx(float(np.median(r["worst"])))
+    assert os.path.isfile(os.path.join(out, "kappa.png")) and "kappa" in capsys.readouterr().out
