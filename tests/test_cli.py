@@ -31,28 +31,32 @@ def test_help():
 
 
 @pytest.mark.slow
-def test_train_report_eval_resume(tmp_path):
+def test_train_report_eval_resume(tmp_path, capsys):
+    # In this process (run_cli), so the compiled programs are shared with the other tests;
+    # test_bad_input_in_a_fresh_process covers a real `python -m barpo_jax` process.
     out = str(tmp_path / "run")
-    r = barpo("train", *SMALL, "--seeds", "2", "--out", out)
-    assert r.returncode == 0, r.stderr[-3000:]
+    code, _, err = run_cli(capsys, "train", *SMALL, "--seeds", "2", "--out", out)
+    assert code == 0, err[-3000:]
     assert os.path.isfile(os.path.join(out, "learning_curve.png"))
-    r = barpo("report", out)
-    assert r.returncode == 0 and "2 run(s)" in r.stdout, r.stderr[-3000:]
-    r = barpo("eval", out, "--attacks", "random,mad", "--episodes", "3", "--no-progress", "--no-masking-check")
-    assert r.returncode == 0, r.stderr[-3000:]
-    assert "| seed 0" in r.stdout and os.path.isfile(os.path.join(out, "robustness_eps0.1.png"))
+    code, stdout, err = run_cli(capsys, "report", out)
+    assert code == 0 and "2 run(s)" in stdout, err[-3000:]
+    code, stdout, err = run_cli(capsys, "eval", out, "--attacks", "random,mad", "--episodes", "3", "--no-progress",
+                                "--no-masking-check")
+    assert code == 0, err[-3000:]
+    assert "| seed 0" in stdout and os.path.isfile(os.path.join(out, "robustness_eps0.1.png"))
     with open(os.path.join(out, "robustness_eps0.1.csv")) as f:
         rows = list(csv.DictReader(f))
     assert [int(row["seed"]) for row in rows] == [0, 1] and "mad_mean" in rows[0] and "worst" in rows[0]
-    assert "eps = 0.1" in r.stdout  # the run's own eps (inverted_pendulum's default), printed
-    r = barpo("eval", out, "--attacks", "random", "--episodes", "2", "--eps", "0.2", "--no-progress")
-    assert r.returncode == 0, r.stderr[-3000:]
+    assert "eps = 0.1" in stdout  # the run's own eps (inverted_pendulum's default), printed
+    code, _, err = run_cli(capsys, "eval", out, "--attacks", "random", "--episodes", "2", "--eps", "0.2",
+                           "--no-progress")
+    assert code == 0, err[-3000:]
     assert os.path.isfile(os.path.join(out, "robustness_eps0.2.json"))
     assert os.path.isfile(os.path.join(out, "robustness_eps0.1.json")), "a second budget keeps the first report"
-    r = barpo("train", *SMALL, "--seeds", "2", "--out", out)  # already there: refuse, keep it
-    assert r.returncode == 2 and "--resume" in r.stderr and "Traceback" not in r.stderr
-    r = barpo("train", "--out", out, "--resume", "--no-progress")  # finished run resumes as a no-op
-    assert r.returncode == 0, r.stderr[-3000:]
+    code, _, err = run_cli(capsys, "train", *SMALL, "--seeds", "2", "--out", out)  # already there: refuse, keep it
+    assert code == 2 and "--resume" in err and "Traceback" not in err
+    code, _, err = run_cli(capsys, "train", "--out", out, "--resume", "--no-progress")  # finished: a no-op
+    assert code == 0, err[-3000:]
 
 
 def assert_one_error_line(err):
