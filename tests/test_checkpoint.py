@@ -65,12 +65,14 @@ def test_round_trip_every_backend_and_method(tmp_path, backend):
     have zero-size leaves). A method changes the state tree only by carrying a learned
     adversary or WocaR's worst-case critic head (params and Adam moments under
     'worst_q'), so every method's template is SPO's or ATLA's plus that head, and those
-    three are round-tripped for real."""
+    three are round-tripped for real. That claim is about the methods, not the physics, so
+    it is checked on the fastest backend only (tracing MJX's reset ten times cost minutes)."""
     cfg = {algo: tiny(backend=backend, algo=algo, num_envs=4, unroll_length=4, num_minibatches=2)
            for algo in bj.ALGOS}
-    shapes = {algo: Trainer.cached(c).checkpoint_template([0, 1]) for algo, c in cfg.items()}
+    checked = bj.ALGOS if backend == "spring" else ("spo", "atla_ppo", "wocar_ppo")
+    shapes = {algo: Trainer.cached(cfg[algo]).checkpoint_template([0, 1]) for algo in checked}
     paths = lambda t: [(jax.tree_util.keystr(p), leaf) for p, leaf in jax.tree_util.tree_leaves_with_path(t)]
-    for algo in bj.ALGOS:
+    for algo in checked:
         ref = "atla_ppo" if Trainer.cached(cfg[algo]).adv_ac is not None else "spo"
         own = paths(shapes[algo])
         assert [x for x in own if "worst_q" not in x[0]] == paths(shapes[ref]), algo
