@@ -19,6 +19,16 @@ from .learner import Trainer, TrainState, shard
 from .progress import progress_bar
 
 
+# Evaluation during training (tracking.PeriodicEval) joins the history as these columns;
+# the progress bar shows their latest values.
+EVAL_PREFIX = "eval_"
+
+
+def eval_name(attack: str) -> str:
+    """The metric holding the mean evaluation return under `attack` ('none' is natural)."""
+    return EVAL_PREFIX + ("natural" if attack == "none" else attack)
+
+
 class TrainingDiverged(ValueError):
     pass
 
@@ -102,8 +112,8 @@ def run_chunks(trainer: Trainer, state: TrainState, hp: HyperParams, stop_at: in
                 ret = np.nanmean(history["episode_return"][:, -length:]) if np.isfinite(
                     history["episode_return"][:, -length:]).any() else float("nan")
                 bar.update(steps)
-                shown = {k[len("eval_"):]: f"{np.mean(v[:, -1]):.1f}" for k, v in metrics.items()
-                         if k.startswith("eval_") and np.isfinite(v[:, -1]).all()}
+                shown = {k[len(EVAL_PREFIX):]: f"{np.mean(v[:, -1]):.1f}" for k, v in metrics.items()
+                         if k.startswith(EVAL_PREFIX) and np.isfinite(v[:, -1]).all()}
                 bar.set_postfix(sps=f"{steps / (time.perf_counter() - t0):,.0f}", ret=f"{ret:.1f}", **shown)
             if out_of_time:
                 break

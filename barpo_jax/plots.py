@@ -31,10 +31,12 @@ def learning_curve(metrics: dict, cfg, path=None):
     """Training-episode return per seed and its mean; with evaluation during training
     (`eval_every`), a second panel: the across-seed mean evaluation return, natural and
     under each attack, with every seed faint."""
+    from .loop import EVAL_PREFIX, eval_name  # here: the landscape study imports this module alone
     ret = np.asarray(metrics["episode_return"], dtype=float)  # [run, iteration]
     steps = (np.arange(ret.shape[1]) + 1) * cfg.batch_size
-    evals = sorted(k for k in metrics if k.startswith("eval_"))
-    evals = [k for k in evals if k == "eval_natural"] + [k for k in evals if k != "eval_natural"]
+    natural = eval_name("none")
+    evals = sorted(k for k in metrics if k.startswith(EVAL_PREFIX))
+    evals = [k for k in evals if k == natural] + [k for k in evals if k != natural]
     fig, axes = subplots(path, ncols=2 if evals else 1, figsize=(11 if evals else 6, 3.5), squeeze=False)
     ax = axes[0, 0]
     for i, r in enumerate(ret):
@@ -58,7 +60,7 @@ def learning_curve(metrics: dict, cfg, path=None):
                 color = f"C{c}"
                 for r in v[:, at]:
                     ax.plot(steps[at], r, color=color, lw=0.8, alpha=0.3)
-                label = "natural" if name == "eval_natural" else name[len("eval_"):]
+                label = name[len(EVAL_PREFIX):]
                 ax.plot(steps[at], np.nanmean(v[:, at], axis=0), "o-", color=color, lw=2, ms=3, label=label)
             ax.set_xlabel("env steps per seed")
             ax.set_ylabel(f"evaluation return ({cfg.eval_episodes} episodes)")

@@ -17,13 +17,7 @@ from typing import Callable, Optional
 import numpy as np
 
 from .config import ConfigError, TrainConfig
-
-EVAL_PREFIX = "eval_"
-
-
-def eval_name(attack: str) -> str:
-    """The metric holding the mean evaluation return under `attack` ('none' is natural)."""
-    return EVAL_PREFIX + ("natural" if attack == "none" else attack)
+from .loop import EVAL_PREFIX, eval_name  # noqa: F401  (the metric names; re-exported)
 
 
 class PeriodicEval:
