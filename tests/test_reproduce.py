@@ -61,3 +61,23 @@ def test_kappa_study_trains_one_sweep_evaluates_it_and_plots(tmp_path, capsys):
     for r in rows:
         assert r["worst median"] == pytest.approx(float(np.median(r["worst"])))
     assert os.path.isfile(os.path.join(out, "kappa.png")) and "kappa" in capsys.readouterr().out
+
+
+def test_claim_rows_hold_each_claim_to_its_goal_and_skip_missing_methods():
+    from types import SimpleNamespace
+
+    from barpo_jax.compare import RunScores
+
+    def scores(algo, natural, worst):
+        natural, worst = np.asarray(natural, float), np.asarray(worst, float)
+        return RunScores(f"runs/{algo}", "hopper", algo, 0.075, "report", (0, 1, 2), natural, worst,
+                         int(np.argsort(worst)[1]), ("mad",))
+    runs = [scores("spo", [3000, 3100, 3200], [100, 200, 300]),
+            scores("arpo", [2000, 2100, 2200], [1000, 1100, 1200]),
+            scores("barpo", [2800, 2900, 3000], [1500, 1400, 1300])]
+    rows = {r[1]: r for r in reproduce.claim_rows(SimpleNamespace(runs=runs))}
+    assert set(rows) == {"BARPO worst / ARPO worst", "BARPO natural / SPO natural"}  # no sa_ppo, no unguided
+    worst = rows["BARPO worst / ARPO worst"]
+    assert worst[2] == "1400.0 / 1100.0" and worst[3] == "1.27" and worst[5] == ">= 1.3: no"
+    natural = rows["BARPO natural / SPO natural"]
+    assert natural[3] == "0.94" and natural[5] == ">= 0.9: yes"  # 2900 / 3100, the median agents
