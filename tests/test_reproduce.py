@@ -9,7 +9,7 @@ import pytest
 from benchmarks import reproduce
 
 TINY_ARGS = ["--tasks", "inverted_pendulum", "--backend", "spring", "--methods", "spo", "barpo", "--seeds", "2",
-             "--steps", str(32 * 16 * 4), "--episode-length", "20", "--episodes", "2", "--attacks", "random,mad",
+             "--steps", str(32 * 16 * 4), "--episode-length", "20", "--episodes", "2", "--attacks", "random",
              "--attack-steps", "1024", "--set", "num_envs=32", "--set", "unroll_length=16", "--set",
              "num_minibatches=4", "--set", "num_epochs=2", "--set", "chunk_iterations=2"]
 
@@ -48,7 +48,7 @@ def test_kappa_study_trains_one_sweep_evaluates_it_and_plots(tmp_path, capsys):
     from benchmarks import kappa_study
     out = str(tmp_path / "kappa")
     args = ["--env", "inverted_pendulum", "--backend", "spring", "--kappa", "0", "1", "--seeds", "2", "--steps",
-            str(32 * 16 * 4), "--episodes", "2", "--attacks", "random,mad", "--attack-steps", "1024", "--out", out,
+            str(32 * 16 * 4), "--episodes", "2", "--attacks", "random", "--attack-steps", "1024", "--out", out,
             "--set", "episode_length=20"] + TINY_ARGS[
                 TINY_ARGS.index("--set"):]
     with pytest.raises(SystemExit) as stop:
