@@ -212,3 +212,15 @@ def test_random_flag_needs_a_gap_larger_than_episode_noise():
     assert not any("beats every" in f for f in report(96.0, 10.0).flags())  # 2 below mad, se of the gap 3.5
     assert any("beats every" in f for f in report(80.0, 10.0).flags())
     assert any("beats every" in f for f in report(96.0, 0.5).flags())
+
+
+def test_masking_check_flag_says_whether_it_moves_the_worst_case():
+    returns = np.array([[200.0, 150.0, 120.0], [200.0, 150.0, 190.0]])  # none, mad, flip
+    rep = bj.RobustnessReport("spring", "spo", 0.1, 16, ["none", "mad", "flip"], returns, np.ones_like(returns),
+                              [0, 1], checks=["mad@x2"], check_returns=np.array([[130.0], [100.0]]))
+    flags = rep.flags()
+    assert len(flags) == 2
+    assert "150.0 -> 130.0" in flags[0] and "still above this seed's worst case (120.0), which stands" in flags[0]
+    assert "150.0 -> 100.0" in flags[1] and "below this seed's worst case (150.0)" in flags[1]
+    assert not bj.RobustnessReport("spring", "spo", 0.1, 16, ["none", "mad"], returns[:, :2], np.ones((2, 2)),
+                                   [0, 1], checks=["mad@x2"], check_returns=np.array([[148.0], [145.0]])).flags()
