@@ -35,6 +35,17 @@ def test_time_budget_then_the_same_command_finishes_the_table(tmp_path, capsys):
     # a rerun finds everything done and trains nothing
     reproduce.main(TINY_ARGS + ["--out", out, "--time-budget", "0"])
     assert "done already" in capsys.readouterr().out
+    # the committable snapshot of the study
+    from benchmarks import study_status
+    dest = str(tmp_path / "snapshot")
+    study_status.main([out, "--dest", dest])
+    with open(os.path.join(dest, "status.json")) as f:
+        runs = {r["run"]: r for r in json.load(f)["results"]["runs"]}
+    assert set(runs) == {"inverted_pendulum-spo", "inverted_pendulum-barpo"}
+    assert all(r["iterations"] == r["of"] == 4 and len(r["final_training_return"]) == 2 for r in runs.values())
+    assert runs["inverted_pendulum-barpo"]["worst_median_agent"] <= 20.0  # episodes are 20 steps long
+    for name in ("comparison.md", "inverted_pendulum-spo/config.json", "inverted_pendulum-spo/robustness_eps0.1.json"):
+        assert os.path.isfile(os.path.join(dest, name)), name
 
 
 def test_ratio_interval_brackets_the_ratio_and_is_degenerate_without_spread():
