@@ -350,8 +350,9 @@ def main(argv=None) -> int:
     from . import compile_cache
     compile_cache.enable()
     try:
-        code = {"train": cmd_train, "eval": cmd_eval, "report": cmd_report, "demo": cmd_demo, "fields": cmd_fields,
-         "compare": cmd_compare, "render": cmd_render}[args.cmd](args) or 0
+        handler = {"train": cmd_train, "eval": cmd_eval, "report": cmd_report, "demo": cmd_demo,
+                   "fields": cmd_fields, "compare": cmd_compare, "render": cmd_render}[args.cmd]
+        code = handler(args) or 0  # a command returns a status only when it is not 0 (train: UNFINISHED)
     except (ConfigError, ValueError, FileNotFoundError) as e:
         print(f"barpo: error: {e}", file=sys.stderr)
         return USAGE_ERRORS

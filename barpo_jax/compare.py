@@ -50,7 +50,21 @@ def bootstrap_ci(x, reps: int = 2000, seed: int = 0, confidence: float = CONFIDE
     if x.size == 0 or not np.all(np.isfinite(x)):
         return float("nan"), float("nan")
     rng = np.random.default_rng(seed)
-    stats = _iqm_rows(x[rng.integers(0, x.size, size=(reps, x.size))])
+    return _percentile_interval(_iqm_rows(x[rng.integers(0, x.size, size=(reps, x.size))]), confidence)
+
+
+def bootstrap_ratio_ci(x, y, reps: int = 2000, seed: int = 0,
+                       confidence: float = CONFIDENCE) -> tuple[float, float]:
+    """Percentile-bootstrap confidence interval of IQM(x) / IQM(y), the seeds of the two
+    groups resampled independently (they are different agents, e.g. two methods)."""
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    rng = np.random.default_rng(seed)
+    ix = rng.integers(0, x.size, size=(reps, x.size))
+    iy = rng.integers(0, y.size, size=(reps, y.size))
+    return _percentile_interval(_iqm_rows(x[ix]) / _iqm_rows(y[iy]), confidence)
+
+
+def _percentile_interval(stats: np.ndarray, confidence: float) -> tuple[float, float]:
     tail = 100 * (1 - confidence) / 2
     lo, hi = np.percentile(stats, [tail, 100 - tail])
     return float(lo), float(hi)

@@ -15,19 +15,16 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import time
 
 import numpy as np
 
 import barpo_jax as bj
 from barpo_jax import checkpoint
-from barpo_jax.cli import _kv, _num
+from barpo_jax.cli import UNFINISHED, _kv, _num  # UNFINISHED: the time budget ran out
 from barpo_jax.compare import iqm
 from barpo_jax.plots import finish, subplots
 from benchmarks import _provenance as prov
-
-UNFINISHED = 3  # the time budget ran out; the same command continues
-
+from benchmarks.reproduce import Budget
 
 def args_parser():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -68,7 +65,7 @@ def plot(rows, env, eps, path):
         for j, r in enumerate(rows):
             ax.scatter(np.full(len(r[which]), pos[j]), r[which], color=color, alpha=0.35, s=14)
         ax.plot(pos, [r[f"{which} median"] for r in rows], "-o", color=color,
-                label=f"{which} (median over seeds)" if which == "natural" else f"worst case over attacks (median)")
+                label=f"{which} (median over seeds)" if which == "natural" else "worst case over attacks (median)")
     ax.set_xticks(pos, [f"{k:g}" for k in ks])
     ax.set_xlabel("κ (weight of the clean PPO loss)")
     ax.set_ylabel("return")
@@ -81,13 +78,14 @@ def main(argv=None):
     a = args_parser().parse_args(argv)
     if a.time_budget is not None and a.time_budget < 0:
         sys.exit(f"kappa_study: error: --time-budget must be >= 0 seconds, got {a.time_budget:g}")
-    t0 = time.monotonic()
+    budget = Budget(a.time_budget)
     provenance = prov.provenance()
     cfg = bj.TrainConfig(**{**dict(env=a.env, algo="barpo", backend=a.backend, num_timesteps=a.steps,
                                    chunk_iterations=10), **dict(a.set)})
     run = os.path.join(a.out, "sweep")
     resume = checkpoint.has_checkpoint(run)
-    sw = bj.sweep(cfg, seeds=a.seeds, out=run, resume=resume, time_budget_s=a.time_budget, kappa=a.kappa)
+    sw = bj.sweep(cfg, seeds=a.seeds, out=run, resume=resume, time_budget_s=budget.left(), kappa=a.kappa)
+    budget.trained = True
     if sw.result.iterations < sw.result.config.num_iterations:
         print(f"time budget spent at iteration {sw.result.iterations} of {sw.result.config.num_iterations}: run the "
               "same command again to continue", flush=True)
@@ -96,8 +94,7 @@ def main(argv=None):
     if os.path.isfile(report_path):
         report = bj.RobustnessReport.load(report_path)
     else:
-        if a.time_budget is not None and time.monotonic() - t0 > 0.5 * a.time_budget:
-            # an evaluation cannot be interrupted; the next call reaches it at once
+        if not budget.may_evaluate():  # the next call reaches the evaluation at once
             print("time budget half spent on training: run the same command again to evaluate", flush=True)
             sys.exit(UNFINISHED)
         report = bj.evaluate(sw.result, attacks=a.attacks, episodes=a.episodes, eps=cfg.eps,

@@ -30,7 +30,8 @@ import numpy as np
 
 import barpo_jax as bj
 from barpo_jax import checkpoint
-from barpo_jax.cli import _kv, _num
+from barpo_jax.cli import UNFINISHED, _kv, _num  # UNFINISHED: the time budget ran out
+from barpo_jax.compare import bootstrap_ratio_ci, iqm
 from benchmarks import _provenance as prov
 
 
@@ -60,9 +61,6 @@ def args_parser():
                         "the budget; leave room under the machine's limit for one compile and one chunk (default: no limit)")
     p.add_argument("--out", default=None)
     return p
-
-
-UNFINISHED = 3  # the time budget ran out; the same command continues
 
 
 class Budget:
@@ -140,23 +138,8 @@ CLAIMS = (
 )
 
 
-def ratio_ci(x, y, reps: int = 2000, seed: int = 0, confidence: float = 0.95) -> tuple[float, float]:
-    """Percentile bootstrap interval of IQM(x) / IQM(y), the two groups' seeds resampled
-    independently (they are different agents)."""
-    rng = np.random.default_rng(seed)
-    x, y = np.asarray(x, float), np.asarray(y, float)
-    ix = rng.integers(0, len(x), (reps, len(x)))
-    iy = rng.integers(0, len(y), (reps, len(y)))
-    from barpo_jax.compare import iqm
-    stats = np.asarray([iqm(x[i]) / iqm(y[j]) for i, j in zip(ix, iy)])
-    tail = 50 * (1 - confidence)
-    lo, hi = np.percentile(stats, [tail, 100 - tail])
-    return float(lo), float(hi)
-
-
 def claim_rows(comparison) -> list:
     """One row per (task, claim) whose two methods both have robustness reports."""
-    from barpo_jax.compare import iqm
     by = {(r.env, r.algo): r for r in comparison.runs}
     rows = []
     for env in dict.fromkeys(r.env for r in comparison.runs):
@@ -166,7 +149,7 @@ def claim_rows(comparison) -> list:
                 continue
             xa, xb = getattr(a, which), getattr(b, which)
             median = xa[a.median_agent] / xb[b.median_agent]
-            lo, hi = ratio_ci(xa, xb)
+            lo, hi = bootstrap_ratio_ci(xa, xb)
             verdict = (f">= {goal:g}: {'yes' if median >= goal else 'no'}" if goal is not None
                        else f"> 1: {'yes' if median > 1 else 'no'}")
             rows.append([env, label, f"{xa[a.median_agent]:.1f} / {xb[b.median_agent]:.1f}", f"{median:.2f}",

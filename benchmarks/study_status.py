@@ -23,26 +23,24 @@ import numpy as np
 
 import barpo_jax as bj
 from barpo_jax.compare import final_returns
-from barpo_jax.config import TrainConfig
+from barpo_jax.checkpoint import read_config
 from benchmarks import _provenance as prov
 
 
-def run_status(run: str) -> dict:
-    """One run directory's progress, from its config, metrics and reports."""
-    with open(os.path.join(run, "config.json")) as f:
-        cfg = TrainConfig.from_dict(json.load(f))
+def run_status(run: str, scores) -> dict:
+    """One run directory's progress: its config and metrics, and from `scores` (the
+    comparison's reading of the run, `compare.RunScores`) the evaluated median agent."""
+    cfg = read_config(run)
     with open(os.path.join(run, "metrics.json")) as f:
         episode_return = np.asarray(json.load(f)["episode_return"], float)
-    reports = sorted(glob.glob(os.path.join(run, "robustness_eps*.json")))
     status = {"run": os.path.basename(run), "algo": cfg.algo, "env": cfg.env, "seeds": cfg.num_seeds,
               "iterations": int(episode_return.shape[1]), "of": cfg.num_iterations,
               "final_training_return": [round(float(x), 1) for x in final_returns(episode_return)],
-              "reports": [os.path.basename(p) for p in reports]}
-    if reports:
-        rep = bj.RobustnessReport.load(reports[-1])
-        m = rep.median_agent
-        status.update(eps=rep.eps, natural_median_agent=float(rep.natural[m]),
-                      worst_median_agent=float(rep.worst_case[m]))
+              "reports": [os.path.basename(p) for p in sorted(glob.glob(os.path.join(run, "robustness_eps*.json")))]}
+    if np.isfinite(scores.worst).all():  # the comparison read a robustness report
+        m = scores.median_agent
+        status.update(eps=scores.eps, natural_median_agent=float(scores.natural[m]),
+                      worst_median_agent=float(scores.worst[m]))
     return status
 
 
@@ -55,13 +53,13 @@ def main(argv=None):
     if not runs:
         raise SystemExit(f"study_status: error: no trained runs under {a.out}/runs (train first)")
     provenance = prov.provenance()
-    rows = [run_status(r) for r in runs]
+    comparison = bj.compare(runs, out=a.dest)
+    rows = [run_status(r, scores) for r, scores in zip(runs, comparison.runs)]
     for run in runs:
         keep = os.path.join(a.dest, os.path.basename(run))
         os.makedirs(keep, exist_ok=True)
         for path in [os.path.join(run, "config.json")] + glob.glob(os.path.join(run, "robustness_eps*")):
             shutil.copy2(path, keep)
-    bj.compare(runs, out=a.dest)
     cells = [[r["run"], f"{r['iterations']} / {r['of']}", " / ".join(f"{x:.0f}" for x in r["final_training_return"]),
               f"{r['natural_median_agent']:.1f}" if "natural_median_agent" in r else "-",
               f"{r['worst_median_agent']:.1f}" if "worst_median_agent" in r else "-"] for r in rows]

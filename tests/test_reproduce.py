@@ -6,6 +6,7 @@ import os
 import numpy as np
 import pytest
 
+from barpo_jax.compare import bootstrap_ratio_ci
 from benchmarks import reproduce
 
 TINY_ARGS = ["--tasks", "inverted_pendulum", "--backend", "spring", "--methods", "spo", "barpo", "--seeds", "2",
@@ -50,9 +51,9 @@ def test_time_budget_then_the_same_command_finishes_the_table(tmp_path, capsys):
 
 def test_ratio_interval_brackets_the_ratio_and_is_degenerate_without_spread():
     x, y = np.array([10.0, 12, 14, 16]), np.array([5.0, 6, 7, 8])
-    lo, hi = reproduce.ratio_ci(x, y)
+    lo, hi = bootstrap_ratio_ci(x, y)
     assert lo <= 2.0 <= hi and lo < hi
-    assert reproduce.ratio_ci(np.full(5, 3.0), np.full(4, 2.0)) == (1.5, 1.5)
+    assert bootstrap_ratio_ci(np.full(5, 3.0), np.full(4, 2.0)) == (1.5, 1.5)
 
 
 def test_kappa_study_trains_one_sweep_evaluates_it_and_plots(tmp_path, capsys):
@@ -60,8 +61,7 @@ def test_kappa_study_trains_one_sweep_evaluates_it_and_plots(tmp_path, capsys):
     out = str(tmp_path / "kappa")
     args = ["--env", "inverted_pendulum", "--backend", "spring", "--kappa", "0", "1", "--seeds", "2", "--steps",
             str(32 * 16 * 4), "--episodes", "2", "--attacks", "random", "--attack-steps", "1024", "--out", out,
-            "--set", "episode_length=20"] + TINY_ARGS[
-                TINY_ARGS.index("--set"):]
+            "--set", "episode_length=20"] + TINY_ARGS[TINY_ARGS.index("--set"):]
     with pytest.raises(SystemExit) as stop:
         kappa_study.main(args + ["--time-budget", "0"])
     assert stop.value.code == kappa_study.UNFINISHED
