@@ -24,7 +24,7 @@ from barpo_jax.cli import UNFINISHED, _kv, _num  # UNFINISHED: the time budget r
 from barpo_jax.compare import iqm
 from barpo_jax.plots import finish, subplots
 from benchmarks import _provenance as prov
-from benchmarks.reproduce import Budget
+from benchmarks.reproduce import Budget, interruptible
 
 def args_parser():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -119,4 +119,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    interruptible(main, "kappa_study")

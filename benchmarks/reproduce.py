@@ -211,5 +211,16 @@ def main(argv=None):
         print(open(os.path.join(out, "claims.md")).read())
 
 
+def interruptible(main, name: str):
+    """Run a study's `main` so that Ctrl-C ends it with one line, as `barpo` does: the
+    training loop has saved its last chunk by then, and the same command continues."""
+    try:
+        main()
+    except KeyboardInterrupt:
+        print(f"{name}: interrupted; the last checkpoint is kept (run the same command again to continue)",
+              file=sys.stderr)
+        sys.exit(130)
+
+
 if __name__ == "__main__":
-    main()
+    interruptible(main, "reproduce")

@@ -92,3 +92,13 @@ def test_claim_rows_hold_each_claim_to_its_goal_and_skip_missing_methods():
     assert worst[2] == "1400.0 / 1100.0" and worst[3] == "1.27" and worst[5] == ">= 1.3: no"
     natural = rows["BARPO natural / SPO natural"]
     assert natural[3] == "0.94" and natural[5] == ">= 0.9: yes"  # 2900 / 3100, the median agents
+
+
+def test_ctrl_c_ends_a_study_with_one_line(capsys):
+    def interrupted():
+        raise KeyboardInterrupt
+    with pytest.raises(SystemExit) as e:
+        reproduce.interruptible(interrupted, "reproduce")
+    assert e.value.code == 130
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "run the same command again" in err
