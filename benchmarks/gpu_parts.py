@@ -12,7 +12,6 @@ import time
 import traceback
 
 import jax
-import jax.numpy as jnp
 
 import barpo_jax as bj
 from benchmarks import rates

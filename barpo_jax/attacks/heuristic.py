@@ -6,12 +6,10 @@ the registry binds it (`attacks.resolve`), so to users they are plain
 """
 from __future__ import annotations
 
-import jax
-import jax.numpy as jnp
 
 from .. import adversary
 from ..config import ConfigError
-from .base import LINEAGE, STRONG, Strength
+from .base import STRONG, Strength
 
 # SGLD temperature of the MAD attack at the `lineage` strength (constant schedule; APGD has no
 # noise): SA-PPO's attack sets beta = 1 (SA_PPO src/policy_gradients/agent.py, apply_attack,
