@@ -25,6 +25,7 @@ import barpo_jax as bj
 from barpo_jax.compare import final_returns
 from barpo_jax.checkpoint import read_config
 from benchmarks import _provenance as prov
+from benchmarks.reproduce import CLAIM_HEADERS, CLAIM_NOTES, claim_rows
 
 
 def run_status(run: str, scores) -> dict:
@@ -63,15 +64,19 @@ def main(argv=None):
     cells = [[r["run"], f"{r['iterations']} / {r['of']}", " / ".join(f"{x:.0f}" for x in r["final_training_return"]),
               f"{r['natural_median_agent']:.1f}" if "natural_median_agent" in r else "-",
               f"{r['worst_median_agent']:.1f}" if "worst_median_agent" in r else "-"] for r in rows]
-    prov.write_results(os.path.join(a.dest, "status"), provenance, {"runs": rows},
-                       [("Runs", ["run", "iterations done", "final training return per seed",
-                                  "natural (median agent)", "worst (median agent)"], cells,
-                         "Final training return: the mean of the last 10 % of iterations in which an episode ended "
-                         "(stochastic policy, training episodes). Natural and worst: the run's robustness report "
-                         "(deterministic policy), '-' until it is evaluated.")],
+    tables = [("Runs", ["run", "iterations done", "final training return per seed", "natural (median agent)",
+                        "worst (median agent)"], cells,
+               "Final training return: the mean of the last 10 % of iterations in which an episode ended "
+               "(stochastic policy, training episodes). Natural and worst: the run's robustness report "
+               "(deterministic policy), '-' until it is evaluated.")]
+    claims = claim_rows(comparison)  # the claims whose two methods are both evaluated so far
+    if claims:
+        tables.append(("The paper's claims so far (evaluated methods only)", CLAIM_HEADERS, claims,
+                       "As in reproduce.py's claims.md; a claim appears once both of its methods are evaluated."))
+    prov.write_results(os.path.join(a.dest, "status"), provenance, {"runs": rows, "claims": claims}, tables,
                        f"Study status: {a.out}",
                        notes=["comparison.md / natural_vs_worst.png / learning_curves.png: `bj.compare` over these "
-                              "runs; each run's config.json and robustness reports are in its folder."])
+                              "runs; each run's config.json and robustness reports are in its folder."] + CLAIM_NOTES)
     print(open(os.path.join(a.dest, "status.md")).read())
 
 

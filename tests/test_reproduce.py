@@ -45,6 +45,8 @@ def test_time_budget_then_the_same_command_finishes_the_table(tmp_path, capsys):
     assert set(runs) == {"inverted_pendulum-spo", "inverted_pendulum-barpo"}
     assert all(r["iterations"] == r["of"] == 4 and len(r["final_training_return"]) == 2 for r in runs.values())
     assert runs["inverted_pendulum-barpo"]["worst_median_agent"] <= 20.0  # episodes are 20 steps long
+    with open(os.path.join(dest, "status.json")) as f:
+        assert json.load(f)["results"]["claims"] == rows  # the same claims as the table's claims.json
     for name in ("comparison.md", "inverted_pendulum-spo/config.json", "inverted_pendulum-spo/robustness_eps0.1.json"):
         assert os.path.isfile(os.path.join(dest, name)), name
 
