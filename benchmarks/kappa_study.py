@@ -26,6 +26,7 @@ from barpo_jax.plots import finish, subplots
 from benchmarks import _provenance as prov
 from benchmarks.reproduce import Budget, interruptible
 
+
 def args_parser():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--env", default="hopper")

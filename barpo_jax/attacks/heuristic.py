@@ -6,7 +6,6 @@ the registry binds it (`attacks.resolve`), so to users they are plain
 """
 from __future__ import annotations
 
-
 from .. import adversary
 from ..config import ConfigError
 from .base import STRONG, Strength
