@@ -148,16 +148,51 @@ def solve_apgd(objective: Objective, s, key, eps, steps: int, random_start: bool
     return jax.lax.stop_gradient(out[4]), jax.lax.stop_gradient(out[6])
 
 
+def solve_sign_decay(objective: Objective, s, key, eps, steps: int, first=0.25, last=0.01):
+    """Sign-gradient ascent whose step shrinks linearly from `first`*eps to `last`*eps,
+    from a uniform random start, keeping each sample's best point: argmax of `objective`
+    over the l_inf ball and its value.
+
+    A second optimiser next to APGD (schedule 'decay' of `solve_best_of`), for strength
+    curves and audits: on a KL objective the two reach nearly the same KL at different
+    maximisers, and a hopper's return depends on which one an attack lands on
+    (docs/attacks.md).
+
+    Returns:
+      (x_best [B, obs], f_best [B]).
+    """
+    chex.assert_rank(s, 2)
+    s = jax.lax.stop_gradient(s)
+    grad = jax.grad(lambda y: jnp.sum(objective(y)))
+    x0 = uniform_in_ball(key, s, eps)
+    f0 = objective(x0)
+
+    def body(i, c):
+        x, best_x, best_f = c
+        step = eps * (first - (first - last) * i / max(steps - 1, 1))
+        x = project(x + step * jnp.sign(grad(x)), s, eps)
+        f = objective(x)
+        better = f > best_f
+        return x, jnp.where(better[:, None], x, best_x), jnp.where(better, f, best_f)
+
+    _, best_x, best_f = jax.lax.fori_loop(0, steps, body, (x0, x0, f0))
+    return jax.lax.stop_gradient(best_x), jax.lax.stop_gradient(best_f)
+
+
+SCHEDULES = ("apgd", "constant", "decay")   # the step schedules solve_best_of takes
+
+
 def solve_best_of(objective: Objective, s, key, eps, steps: int, restarts: int, schedule: str = "apgd",
                   noise=0.0):
     """The per-sample best of `restarts` independent solves (a restart is one more vmap axis).
 
     Restart 0 uses `key` itself, so it is exactly the single-start solve with the same
     key: more restarts can only raise the per-sample objective. schedule "apgd" uses
-    `solve_apgd`; "constant" uses `solve` (K steps of eps/K, optional SGLD `noise`).
+    `solve_apgd`; "constant" uses `solve` (K steps of eps/K, optional SGLD `noise`);
+    "decay" uses `solve_sign_decay`.
     """
-    if schedule not in ("apgd", "constant"):
-        raise ValueError(f"unknown step schedule {schedule!r}: use 'apgd' or 'constant'")
+    if schedule not in SCHEDULES:
+        raise ValueError(f"unknown step schedule {schedule!r}: use one of {', '.join(SCHEDULES)}")
     chex.assert_rank(s, 2)
     if restarts < 1:
         raise ValueError(f"restarts must be >= 1, got {restarts}")
@@ -165,6 +200,8 @@ def solve_best_of(objective: Objective, s, key, eps, steps: int, restarts: int, 
     def one(k):
         if schedule == "apgd":
             return solve_apgd(objective, s, k, eps, steps)
+        if schedule == "decay":
+            return solve_sign_decay(objective, s, k, eps, steps)
         x = solve(objective, s, k, eps, steps, noise=noise)
         return x, objective(x)
 

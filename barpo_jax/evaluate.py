@@ -42,6 +42,8 @@ class RobustnessReport:
       check_returns: [run, check] mean return under each check column.
       ball_excess: {attack: [run]} largest l_inf distance outside the ball any
         observation was pushed, relative to eps (evaluation projects it back; > 0 is flagged).
+      learned: {learned attack: how it was fitted (scan, chosen point per run, timesteps)}.
+      eval_seed: the evaluation's PRNG seed (`evaluate(seed=...)`).
     """
     env: str
     algo: str
@@ -56,6 +58,7 @@ class RobustnessReport:
     check_returns: Optional[np.ndarray] = None
     ball_excess: dict = dataclasses.field(default_factory=dict)
     learned: dict = dataclasses.field(default_factory=dict)
+    eval_seed: int = 0
 
     MASKING_TOLERANCE = 0.05  # a doubled attack lowering the return by more than this fraction is flagged
 
@@ -144,7 +147,7 @@ class RobustnessReport:
                 "median_agent": self.median_agent, "strength": self.strength, "checks": self.checks,
                 "check_returns": None if self.check_returns is None else np.asarray(self.check_returns).tolist(),
                 "ball_excess": {k: np.asarray(v).tolist() for k, v in self.ball_excess.items()},
-                "learned": self.learned, "flags": self.flags()}
+                "learned": self.learned, "eval_seed": self.eval_seed, "flags": self.flags()}
 
     def save(self, path: str) -> str:
         os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
@@ -176,7 +179,8 @@ class RobustnessReport:
         return cls(d["env"], d["algo"], d["eps"], d["episodes"], d["attacks"], np.asarray(d["returns"]),
                    np.asarray(d["returns_std"]), d["seeds"], d.get("strength", ""), d.get("checks", []),
                    None if checks is None else np.asarray(checks),
-                   {k: np.asarray(v) for k, v in d.get("ball_excess", {}).items()}, d.get("learned", {}))
+                   {k: np.asarray(v) for k, v in d.get("ball_excess", {}).items()}, d.get("learned", {}),
+                   int(d.get("eval_seed", 0)))
 
     def plot(self, path: Optional[str] = None):
         """Bars: the median agent's return under each attack; dots: every seed."""
@@ -197,7 +201,7 @@ class RobustnessReport:
 def evaluate(result: "TrainResult", attacks="all", eps: Optional[float] = None, episodes: int = 50,
              seed: int = 0, learned_timesteps: Optional[int] = None, episode_length: Optional[int] = None,
              progress: bool = True, strength="strong", masking_check: bool = True,
-             learned_scan=None) -> RobustnessReport:
+             learned_scan=None, reuse: Optional[RobustnessReport] = None) -> RobustnessReport:
     """Evaluate every run of `result` under every attack.
 
     Args:
@@ -219,12 +223,20 @@ def evaluate(result: "TrainResult", attacks="all", eps: Optional[float] = None, 
       learned_scan: the hyper-parameter grid of the learned policy attacks (sa_rl,
         pa_ad): 'none', 'small', 'large' or an `attacks.LearnedScan`; None is 'small' on
         a CPU and 'large' on an accelerator. The strongest fit per victim is kept.
+      reuse: an earlier report of these runs at the same eps, episodes and seed: its
+        columns are copied instead of recomputed (a learned attack whose columns are all
+        copied is not refitted), except those of attacks that search at a strength when
+        the report's strength differs. Every column is keyed by the attack's position in
+        the requested list, so the result equals a full evaluation when the earlier
+        attacks keep their positions (as 'all' does: new built-ins are appended). This is
+        how a new attack is added to a finished table.
 
     Returns:
       A RobustnessReport (its `flags()` list possible gradient masking).
 
     Raises:
-      ConfigError: an unknown attack or strength, a bad eps or episode count.
+      ConfigError: an unknown attack or strength, a bad eps or episode count, or a `reuse`
+        report of other runs or settings.
     """
     cfg = result.config
     eps = float(cfg.eps) if eps is None else float(eps)
@@ -237,21 +249,30 @@ def evaluate(result: "TrainResult", attacks="all", eps: Optional[float] = None, 
     names = list(items)
     key = jax.random.PRNGKey(seed)
     budget = learned_timesteps or min(cfg.num_timesteps, 2_000_000)
+    seeds = list(result.seeds) if result.seeds is not None else list(range(result.num_runs))
+    copied = _reusable(reuse, cfg, eps, int(episodes), seeds, at, seed, scan, budget, items)
     ac = result.actor_critic()
     params = jax.tree.map(jnp.asarray, result.params)
     stats = jax.tree.map(jnp.asarray, result.normalizer)
 
-    fitted, learned_info = {}, {}
-    for i, (name, item) in enumerate(items.items()):
-        if isinstance(item, atk.Learned):
-            fitted[name], learned_info[name] = item.fit(result, eps, budget, jax.random.fold_in(key, 1000 + i),
-                                                        progress, scan)
-    env = VecEnv(cfg.env, cfg.backend, int(episodes), episode_length or cfg.episode_length)
-    nets = {name: items[name].network(cfg, env) for name in fitted}  # each learned attack builds its own
     # Columns: every attack at `at`, then the masking checks (built-in gradient attacks at twice the effort).
     columns = [(name, name, at) for name in names]
     if masking_check and eps > 0:
         columns += [(f"{name}@x2", name, at.doubled()) for name in names if atk.takes_strength(name, items[name])]
+    todo = [c for c in columns if c[0] not in copied["columns"]]
+
+    fitted, learned_info = {}, {}
+    for i, (name, item) in enumerate(items.items()):
+        if not isinstance(item, atk.Learned):
+            continue
+        if any(base == name for _, base, _ in todo):
+            fitted[name], learned_info[name] = item.fit(result, eps, budget, jax.random.fold_in(key, 1000 + i),
+                                                        progress, scan)
+            learned_info[name] = {**learned_info[name], "timesteps": int(budget)}
+        else:
+            learned_info[name] = copied["learned"][name]
+    env = VecEnv(cfg.env, cfg.backend, int(episodes), episode_length or cfg.episode_length)
+    nets = {name: items[name].network(cfg, env) for name in fitted}  # each learned attack builds its own
     reward_scale = _reward_scale(result)
 
     def column(base, strength_c):
@@ -289,27 +310,64 @@ def evaluate(result: "TrainResult", attacks="all", eps: Optional[float] = None, 
             _COLUMNS[key] = column(base, strength_c)
         return _COLUMNS[key]
 
-    bar = progress_bar(progress, len(columns), "evaluate")
+    bar = progress_bar(progress, len(todo), "evaluate")
     keys = jax.random.split(jax.random.fold_in(key, 7), result.num_runs)
-    outs, excess = [], {}
-    for name, base, strength_c in columns:
+    means, stds, excess = dict(copied["columns"]), dict(copied["stds"]), dict(copied["excess"])
+    for name, base, strength_c in todo:
         if bar is not None:
             bar.set_postfix_str(name)
-        ret, excess[name] = compiled(base, strength_c)(params, stats, reward_scale, fitted.get(base), keys)
-        outs.append(np.asarray(ret))
+        ret, ex = compiled(base, strength_c)(params, stats, reward_scale, fitted.get(base), keys)
+        ret = np.asarray(ret)  # [run, episode]
+        means[name], stds[name], excess[name] = ret.mean(-1), ret.std(-1), np.asarray(ex)
         if bar is not None:
             bar.update(1)
     if bar is not None:
         bar.close()
-    rets = np.stack(outs, 1)  # [run, column, episode]
-    seeds = list(result.seeds) if result.seeds is not None else list(range(result.num_runs))
     n = len(names)
     checks = [c[0] for c in columns[n:]]
-    outside = {name: np.maximum(np.asarray(excess[name]), 0.0) for name in names
-               if name != "none" and float(np.max(np.asarray(excess[name]))) > 1e-4}
-    return RobustnessReport(cfg.env, cfg.algo, eps, int(episodes), names, rets[:, :n].mean(-1), rets[:, :n].std(-1),
-                            seeds, at.describe(), checks, rets[:, n:].mean(-1) if checks else None, outside,
-                            learned_info)
+    outside = {name: np.maximum(excess[name], 0.0) for name in names
+               if name != "none" and float(np.max(excess[name])) > 1e-4}
+    return RobustnessReport(cfg.env, cfg.algo, eps, int(episodes), names, np.stack([means[c] for c in names], 1),
+                            np.stack([stds[c] for c in names], 1), seeds, at.describe(), checks,
+                            np.stack([means[c] for c in checks], 1) if checks else None, outside, learned_info,
+                            int(seed))
+
+
+def _reusable(reuse, cfg, eps, episodes, seeds, at, seed, scan, budget, items) -> dict:
+    """What `evaluate` may copy from the earlier report `reuse`: {'columns': {name: [run]
+    mean}, 'stds', 'excess', 'learned': {name: fit info}}; a clear error when `reuse` is
+    of other runs or other settings (copying it would mix two evaluations)."""
+    out = {"columns": {}, "stds": {}, "excess": {}, "learned": {}}
+    if reuse is None:
+        return out
+    theirs = {"env": reuse.env, "algo": reuse.algo, "eps": round(float(reuse.eps), 9), "episodes": reuse.episodes,
+              "seeds": list(reuse.seeds), "seed": reuse.eval_seed}
+    ours = {"env": cfg.env, "algo": cfg.algo, "eps": round(float(eps), 9), "episodes": episodes, "seeds": seeds,
+            "seed": int(seed)}
+    differ = [k for k in ours if ours[k] != theirs[k]]
+    if differ:
+        raise ConfigError("the report passed as reuse was evaluated with other " + ", ".join(
+            f"{k} ({theirs[k]!r}, here {ours[k]!r})" for k in differ) + ": evaluate without reuse")
+    same_strength = reuse.strength == at.describe()
+    for name, item in items.items():
+        if atk.takes_strength(name, item) and not same_strength:
+            continue  # searched at another strength: recompute it (and its masking check)
+        if isinstance(item, atk.Learned):
+            info = reuse.learned.get(name, {})
+            if name not in reuse.attacks or info.get("scan") != scan.describe() or \
+                    info.get("timesteps", budget) != budget:
+                continue  # fitted otherwise (or not at all): refit and recompute its columns
+            out["learned"][name] = info
+        if name in reuse.attacks:
+            j = reuse.attacks.index(name)
+            out["columns"][name], out["stds"][name] = reuse.returns[:, j], reuse.returns_std[:, j]
+            out["excess"][name] = np.asarray(reuse.ball_excess.get(name, np.zeros(len(seeds))))
+        check = f"{name}@x2"
+        if check in reuse.checks and name in out["columns"]:
+            out["columns"][check] = reuse.check_returns[:, reuse.checks.index(check)]
+            out["stds"][check] = np.zeros(len(seeds))
+            out["excess"][check] = np.zeros(len(seeds))
+    return out
 
 
 _COLUMNS: dict = {}  # compiled evaluation columns of built-in attacks, by `compiled`'s key

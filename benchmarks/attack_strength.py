@@ -61,14 +61,20 @@ def plot(cells: list, path: str):
     runs = sorted({c["run"] for c in cells})
     fig, axes = subplots(path, ncols=len(runs), figsize=(4.5 * len(runs), 3.6), squeeze=False)
     for ax, run in zip(axes[0], runs):
-        for sched, style in (("constant", "o-"), ("apgd", "s-")):
-            for axis, alpha in (("steps", 1.0), ("restarts", 0.5)):
-                pts = [c for c in cells if c["run"] == run and c["schedule"] == sched and
-                       (c["restarts"] == 1 if axis == "steps" else c["steps"] == 50)]
+        mine = [c for c in cells if c["run"] == run]
+        # One line per (schedule, steps): more restarts to the right. The default grid's
+        # steps axis (one restart) is the line through each schedule's restarts=1 points.
+        for sched, style in (("constant", "o-"), ("apgd", "s-"), ("decay", "^-")):
+            lines = {("steps", None): [c for c in mine if c["schedule"] == sched and c["restarts"] == 1]}
+            for steps in sorted({c["steps"] for c in mine if c["schedule"] == sched}):
+                lines[("restarts", steps)] = [c for c in mine if c["schedule"] == sched and c["steps"] == steps]
+            for (axis, steps), pts in lines.items():
+                if len(pts) < 2 and not (axis == "restarts" and pts and pts[0]["restarts"] > 1):
+                    continue
                 pts.sort(key=lambda c: c["steps"] * c["restarts"])
-                if pts:
-                    ax.plot([c["steps"] * c["restarts"] for c in pts], [c["median_worst_gradient"] for c in pts],
-                            style, alpha=alpha, label=f"{sched}, more {axis}")
+                label = f"{sched}, more steps" if axis == "steps" else f"{sched}, {steps} steps, more restarts"
+                ax.plot([c["steps"] * c["restarts"] for c in pts], [c["median_worst_gradient"] for c in pts],
+                        style, alpha=1.0 if axis == "steps" else 0.6, label=label)
         ax.set_xscale("log")
         ax.set_xlabel("gradient evaluations per env step (steps x restarts)")
         ax.set_ylabel("median agent's worst case (gradient attacks)")
@@ -116,9 +122,10 @@ def _write(out, prov, cells, attacks):
         rows.append([os.path.basename(os.path.normpath(c["run"])), c["schedule"], c["steps"], c["restarts"],
                      c["steps"] * c["restarts"]] + [round(med(c["attacks"].index(x)), 1) for x in
                                                     ["random"] + attacks] +
-                    [round(c["median_worst_gradient"], 1), c["seconds"]])
+                    [round(c["median_worst_gradient"], 1), " / ".join(f"{w:.0f}" for w in c["worst_gradient"]),
+                     c["seconds"]])
     heads = ["run", "schedule", "steps", "restarts", "grads/step"] + [f"{x} (median)" for x in ["random"] + attacks] \
-        + ["median worst (gradient)", "seconds"]
+        + ["median worst (gradient)", "worst (gradient) per seed", "seconds"]
     write_results(out, prov, {"cells": cells}, [("Worst case vs attack strength", heads, rows)],
                   "Gradient-attack strength: worst case vs steps x restarts",
                   notes=["Each cell: `bj.evaluate(result, attacks=['random', *gradient], strength=Strength(...), "

@@ -6,7 +6,8 @@
 
 Resumable: each (task, method) trains into OUT/runs/<task>-<method>/ with
 checkpoints and is evaluated into robustness_eps<eps>.json there (as `barpo eval`);
-a rerun skips what is finished and resumes what was interrupted. With `--time-budget S`
+a rerun skips what is finished, resumes what was interrupted, and adds to a
+finished report only what the attack suite gained since (new attacks, a new strength). With `--time-budget S`
 the command stops (checkpoint saved) once S seconds are spent and exits with status 3;
 the same command run again continues, so a long study splits into calls that each fit a
 machine's per-command limit:
@@ -94,7 +95,9 @@ def train_and_evaluate(a, cfg, run, budget: Budget) -> bool:
     Returns False when the time budget ran out first."""
     report_path = os.path.join(run, f"robustness_eps{cfg.eps:g}.json")
     done = [p for p in (report_path, os.path.join(run, "robustness.json")) if os.path.isfile(p)]
-    if done:
+    earlier = bj.RobustnessReport.load(done[0]) if done else None
+    missing = _missing(earlier, a.attacks)
+    if done and not missing:
         print(f"[{cfg.env}/{cfg.algo}] done already ({done[0]})")
         return True
     if budget.trained and budget.left() == 0.0:
@@ -115,13 +118,30 @@ def train_and_evaluate(a, cfg, run, budget: Budget) -> bool:
     if not budget.may_evaluate():
         return False
     t0 = time.time()
+    if earlier is not None:
+        print(f"[{cfg.env}/{cfg.algo}] adding to {done[0]}: {missing}")
+    reuse = earlier if earlier is not None and earlier.episodes == a.episodes and earlier.eps == cfg.eps else None
     report = bj.evaluate(result, attacks=a.attacks, episodes=a.episodes, eps=cfg.eps,
-                         learned_timesteps=a.attack_steps or a.steps)
+                         learned_timesteps=a.attack_steps or a.steps, reuse=reuse)
     report.save(report_path)
     report.plot(report_path[:-len(".json")] + ".png")
     print(report.table())
     print(f"  evaluated in {time.time() - t0:.0f}s")
     return True
+
+
+def _missing(report, attacks) -> str:
+    """What an earlier report lacks against today's suite ('' if nothing): attacks added
+    to the suite since, or gradient attacks searched at another strength. The evaluation
+    then recomputes only that (`evaluate(reuse=...)`)."""
+    if report is None:
+        return "no report"
+    names = list(bj.attacks.resolve(attacks))
+    new = [n for n in names if n not in report.attacks]
+    parts = [f"attacks {', '.join(new)}"] if new else []
+    if report.strength != bj.attacks.STRONG.describe():
+        parts.append(f"gradient attacks at '{bj.attacks.STRONG.describe()}' (was '{report.strength}')")
+    return "; ".join(parts)
 
 
 # The paper's claims as (label, numerator method, denominator method, which score), and

@@ -128,7 +128,7 @@ def test_restarts_never_do_worse_than_one_start_on_the_same_key():
     obs = jax.random.normal(jax.random.PRNGKey(0), (256, 6))
     objective = adversary.kl_objective(victim.dist, obs)
     key = jax.random.PRNGKey(3)
-    for schedule in ("constant", "apgd"):
+    for schedule in adversary.SCHEDULES:
         one = adversary.solve_best_of(objective, obs, key, 0.3, 8, 1, schedule)
         many = adversary.solve_best_of(objective, obs, key, 0.3, 8, 4, schedule)
         f1, f4 = objective(one), objective(many)
@@ -146,6 +146,39 @@ def test_apgd_keeps_its_best_point_and_beats_the_lineage_solver_on_average():
     assert float(jnp.max(jnp.abs(x - obs))) <= 0.3 + 1e-5
     lineage = adversary.solve(objective, obs, jax.random.PRNGKey(1), 0.3, 10)
     assert float(jnp.mean(f)) >= float(jnp.mean(objective(lineage)))
+
+
+def test_sign_decay_keeps_its_best_point_and_raises_kl_over_its_start():
+    from barpo_jax import adversary
+    ac, victim = _victim(6)
+    obs = jax.random.normal(jax.random.PRNGKey(0), (256, 6))
+    objective = adversary.kl_objective(victim.dist, obs)
+    key = jax.random.PRNGKey(1)
+    x, f = adversary.solve_sign_decay(objective, obs, key, 0.3, 20)
+    np.testing.assert_allclose(f, objective(x), rtol=1e-5, atol=1e-6)
+    assert float(jnp.max(jnp.abs(x - obs))) <= 0.3 + 1e-5
+    start = objective(adversary.uniform_in_ball(key, obs, 0.3))   # its own random start
+    assert bool(jnp.all(f >= start - 1e-6)) and float(jnp.mean(f)) > 2 * float(jnp.mean(start))
+
+
+def test_reuse_adds_a_column_and_equals_a_full_evaluation(trained, tmp_path):
+    tiny = attacks.Strength("tiny", 4, 2, "apgd")
+    kw = dict(eps=0.2, episodes=3, learned_timesteps=4096, learned_scan="none", strength=tiny, progress=False)
+    full = bj.evaluate(trained, attacks=["random", "mad", "rs", "flip"], **kw)
+    older = bj.evaluate(trained, attacks=["random", "mad", "rs"], **kw)
+    older = bj.RobustnessReport.load(older.save(str(tmp_path / "r.json")))   # as a table's report is reused
+    added = bj.evaluate(trained, attacks=["random", "mad", "rs", "flip"], reuse=older, **kw)
+    assert added.attacks == full.attacks and added.checks == full.checks
+    np.testing.assert_allclose(added.returns, full.returns, rtol=1e-5)
+    np.testing.assert_allclose(added.check_returns, full.check_returns, rtol=1e-5)
+    assert added.learned["rs"] == older.learned["rs"]   # copied, not refitted
+    # At another strength only the attacks that search at a strength are recomputed.
+    stronger = bj.evaluate(trained, attacks=["random", "mad", "rs", "flip"], reuse=older,
+                           **{**kw, "strength": attacks.Strength("tiny2", 5, 2, "apgd")})
+    j = full.attacks.index("random")
+    assert stronger.returns[:, j].tolist() == full.returns[:, j].tolist() and stronger.strength != full.strength
+    with pytest.raises(bj.ConfigError, match="episodes"):
+        bj.evaluate(trained, attacks=["random"], reuse=older, **{**kw, "episodes": 4})
 
 
 def test_strong_default_lowers_return_at_least_as_much_as_the_lineage(trained):

@@ -6,6 +6,7 @@ import os
 import numpy as np
 import pytest
 
+import barpo_jax as bj
 from barpo_jax.compare import bootstrap_ratio_ci
 from benchmarks import reproduce
 
@@ -104,3 +105,18 @@ def test_ctrl_c_ends_a_study_with_one_line(capsys):
     assert e.value.code == 130
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "run the same command again" in err
+
+
+def test_a_finished_report_is_redone_only_for_what_the_suite_gained():
+    """A table's report from an older suite (fewer attacks, another strength) is topped up,
+    not skipped; one from today's suite is left alone."""
+    import numpy as np
+    names = list(bj.attacks.resolve("all"))
+    now = bj.RobustnessReport("hopper", "spo", 0.075, 5, names, np.ones((2, len(names))), np.ones((2, len(names))),
+                              [0, 1], bj.attacks.STRONG.describe())
+    assert reproduce._missing(now, "all") == ""
+    older = bj.RobustnessReport("hopper", "spo", 0.075, 5, names[:-1], np.ones((2, len(names) - 1)),
+                                np.ones((2, len(names) - 1)), [0, 1], "strong: 50 apgd steps x 2 restart(s)")
+    missing = reproduce._missing(older, "all")
+    assert names[-1] in missing and "50 apgd steps" in missing
+    assert reproduce._missing(None, "all") == "no report"

@@ -20,7 +20,10 @@ from .heuristic import GRADIENT, HEURISTIC, MAD_NOISE, OPT_IN, critic, flip, mad
 from .learned import LEARNED
 from .learned import SPECS as LEARNED_SPECS
 
-ALL = tuple(a for a in HEURISTIC if a not in OPT_IN) + tuple(LEARNED)   # what attacks='all' runs
+# What attacks='all' runs. Add new attacks at the end: an attack's position in this list
+# keys its episodes and its fit, so appending keeps earlier reports reproducible and lets
+# `evaluate(reuse=...)` add the new column to them.
+ALL = tuple(a for a in HEURISTIC if a not in OPT_IN) + tuple(LEARNED)
 NAMES = tuple(HEURISTIC) + tuple(LEARNED)                                 # every built-in name
 
 
