@@ -163,7 +163,8 @@ def test_sign_decay_keeps_its_best_point_and_raises_kl_over_its_start():
 
 def test_reuse_adds_a_column_and_equals_a_full_evaluation(trained, tmp_path):
     tiny = attacks.Strength("tiny", 4, 2, "apgd")
-    kw = dict(eps=0.2, episodes=3, learned_timesteps=4096, learned_scan="none", strength=tiny, progress=False)
+    kw = dict(eps=0.2, episodes=3, episode_length=40, learned_timesteps=4096, learned_scan="none", strength=tiny,
+              progress=False)
     full = bj.evaluate(trained, attacks=["random", "mad", "rs", "flip"], **kw)
     older = bj.evaluate(trained, attacks=["random", "mad", "rs"], **kw)
     older = bj.RobustnessReport.load(older.save(str(tmp_path / "r.json")))   # as a table's report is reused
@@ -173,7 +174,7 @@ def test_reuse_adds_a_column_and_equals_a_full_evaluation(trained, tmp_path):
     np.testing.assert_allclose(added.check_returns, full.check_returns, rtol=1e-5)
     assert added.learned["rs"] == older.learned["rs"]   # copied, not refitted
     # At another strength only the attacks that search at a strength are recomputed.
-    stronger = bj.evaluate(trained, attacks=["random", "mad", "rs", "flip"], reuse=older,
+    stronger = bj.evaluate(trained, attacks=["random", "mad"], reuse=older,
                            **{**kw, "strength": attacks.Strength("tiny2", 5, 2, "apgd")})
     j = full.attacks.index("random")
     assert stronger.returns[:, j].tolist() == full.returns[:, j].tolist() and stronger.strength != full.strength
