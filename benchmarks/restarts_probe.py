@@ -14,7 +14,6 @@ import argparse
 import functools
 import time
 
-
 import barpo_jax as bj
 from barpo_jax import attacks as atk
 from benchmarks.attack_strength import parse_grid
