@@ -142,7 +142,7 @@ def write_sweep(out: str, grid: list, seeds: int, run_seeds: list) -> None:
     """sweep.json: a sweep's grid ([{field: value}] per point) and seeds per point, so that
     `load` can tell which run is which grid point after the process ends."""
     os.makedirs(out, exist_ok=True)
-    _atomic_write(os.path.join(out, SWEEP_FILE),
+    atomic_write(os.path.join(out, SWEEP_FILE),
                   json.dumps({"grid": grid, "seeds": seeds, "run_seeds": list(run_seeds)}, indent=2))
 
 
@@ -175,7 +175,7 @@ def prepare_run_dir(out: str, cfg: TrainConfig, resume: bool) -> None:
     if has_checkpoint(out):
         raise ConfigError(f"{out!r} already holds a run: pass --resume to continue it, or choose another --out")
     os.makedirs(out, exist_ok=True)
-    _atomic_write(os.path.join(out, "config.json"), cfg.to_json())
+    atomic_write(os.path.join(out, "config.json"), cfg.to_json())
 
 
 def _clean_tmp(out: str) -> None:
@@ -241,7 +241,7 @@ def _save(out, cfg, tree, history, iteration):
         _check_free_space(out, tree)
         quiet.setLevel(logging.CRITICAL)  # our one-line error replaces orbax's logged tracebacks
         if not os.path.isfile(os.path.join(out, "config.json")):
-            _atomic_write(os.path.join(out, "config.json"), cfg.to_json())
+            atomic_write(os.path.join(out, "config.json"), cfg.to_json())
         mngr = _manager(out)
         if iteration not in mngr.all_steps():
             mngr.save(iteration, args=ocp.args.StandardSave(tree))
@@ -314,7 +314,7 @@ def restore_learner(out: str, trainer, seeds):
 def write_metrics(out: str, history: dict) -> None:
     """metrics.json ({name: [run][iteration]}) and metrics.csv (one row per run and iteration)."""
     names = sorted(history)
-    _atomic_write(os.path.join(out, "metrics.json"),
+    atomic_write(os.path.join(out, "metrics.json"),
                   json.dumps({k: np.where(np.isfinite(history[k]), history[k], np.nan).tolist() for k in names},
                              allow_nan=True))
     if not names:
@@ -330,7 +330,9 @@ def write_metrics(out: str, history: dict) -> None:
     os.replace(tmp, os.path.join(out, "metrics.csv"))
 
 
-def _atomic_write(path: str, text: str) -> None:
+def atomic_write(path: str, text: str) -> None:
+    """Write `text` to `path` through a temporary file and a rename, so that a crash or a
+    full disk midway leaves the earlier file whole."""
     tmp = path + ".tmp"
     with open(tmp, "w") as f:
         f.write(text)

@@ -296,9 +296,12 @@ def cmd_report(a):
 def cmd_eval(a):
     import barpo_jax as bj
     result = _load_run(a.run)
+    eps = result.config.eps if a.eps is None else a.eps
+    # Stopped midway (Ctrl-C, a killed job), the same command resumes from the last finished column.
+    partial = os.path.join(a.out or a.run, f"robustness_eps{float(eps):g}.partial.json")
     report = bj.evaluate(result, attacks=a.attacks, eps=a.eps, episodes=a.episodes,
                          learned_timesteps=a.attack_steps, progress=not a.no_progress, strength=a.strength,
-                         masking_check=not a.no_masking_check, learned_scan=a.learned_scan)
+                         masking_check=not a.no_masking_check, learned_scan=a.learned_scan, partial_path=partial)
     _write_eval(a.out or a.run, report)
 
 

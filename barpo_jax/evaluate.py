@@ -1,8 +1,8 @@
 """Robustness evaluation: seeds x attacks x episodes in one compiled program.
 
-Learned attacks are fitted first (each vmapped over the victim's seeds); then
-every attack, for every seed, runs `episodes` deterministic episodes inside one
-jitted, vmapped function. The score of an agent is its worst case over attacks;
+Every attack, for every seed, runs `episodes` deterministic episodes inside one
+jitted, vmapped function (a learned attack is fitted first, vmapped over the
+victim's seeds). The score of an agent is its worst case over attacks;
 the reported agent is the median one (the lineage's protocol).
 """
 from __future__ import annotations
@@ -18,6 +18,7 @@ import numpy as np
 
 from . import acting, adversary, attacks as atk, networks
 from . import normalize as nz
+from .checkpoint import atomic_write
 from .config import ConfigError
 from .envs import VecEnv
 from .progress import progress_bar
@@ -150,9 +151,9 @@ class RobustnessReport:
                 "learned": self.learned, "eval_seed": self.eval_seed, "flags": self.flags()}
 
     def save(self, path: str) -> str:
+        """Write the report as JSON (atomically: an earlier report at `path` survives a crash)."""
         os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-        with open(path, "w") as f:
-            json.dump(self.to_dict(), f, indent=2)
+        atomic_write(path, json.dumps(self.to_dict(), indent=2))
         return path
 
     def save_csv(self, path: str) -> str:
@@ -201,7 +202,8 @@ class RobustnessReport:
 def evaluate(result: "TrainResult", attacks="all", eps: Optional[float] = None, episodes: int = 50,
              seed: int = 0, learned_timesteps: Optional[int] = None, episode_length: Optional[int] = None,
              progress: bool = True, strength="strong", masking_check: bool = True,
-             learned_scan=None, reuse: Optional[RobustnessReport] = None) -> RobustnessReport:
+             learned_scan=None, reuse: Optional[RobustnessReport] = None,
+             partial_path: Optional[str] = None) -> RobustnessReport:
     """Evaluate every run of `result` under every attack.
 
     Args:
@@ -230,6 +232,12 @@ def evaluate(result: "TrainResult", attacks="all", eps: Optional[float] = None, 
         the requested list, so the result equals a full evaluation when the earlier
         attacks keep their positions (as 'all' does: new built-ins are appended). This is
         how a new attack is added to a finished table.
+      partial_path: a file that holds the columns finished so far, rewritten after each
+        one, so that an evaluation stopped midway (killed, out of time) resumes from its
+        last column when called again with the same path; it replaces `reuse` when it
+        exists and matches these settings, and is removed once the report is complete.
+        A learned attack is fitted just before its first column, so a stop loses at most
+        one fit and one column.
 
     Returns:
       A RobustnessReport (its `flags()` list possible gradient masking).
@@ -250,6 +258,7 @@ def evaluate(result: "TrainResult", attacks="all", eps: Optional[float] = None, 
     key = jax.random.PRNGKey(seed)
     budget = learned_timesteps or min(cfg.num_timesteps, 2_000_000)
     seeds = list(result.seeds) if result.seeds is not None else list(range(result.num_runs))
+    reuse = _partial(partial_path, reuse, cfg, eps, int(episodes), seeds, at, seed, scan, budget, items)
     copied = _reusable(reuse, cfg, eps, int(episodes), seeds, at, seed, scan, budget, items)
     ac = result.actor_critic()
     params = jax.tree.map(jnp.asarray, result.params)
@@ -261,19 +270,17 @@ def evaluate(result: "TrainResult", attacks="all", eps: Optional[float] = None, 
         columns += [(f"{name}@x2", name, at.doubled()) for name in names if atk.takes_strength(name, items[name])]
     todo = [c for c in columns if c[0] not in copied["columns"]]
 
-    fitted, learned_info = {}, {}
-    for i, (name, item) in enumerate(items.items()):
-        if not isinstance(item, atk.Learned):
-            continue
-        if any(base == name for _, base, _ in todo):
-            fitted[name], learned_info[name] = item.fit(result, eps, budget, jax.random.fold_in(key, 1000 + i),
-                                                        progress, scan)
-            learned_info[name] = {**learned_info[name], "timesteps": int(budget)}
-        else:
-            learned_info[name] = copied["learned"][name]
+    learned_info = dict(copied["learned"])
+    fitted, nets = {}, {}  # a learned attack's fitted params and network, made just before its first column
     env = VecEnv(cfg.env, cfg.backend, int(episodes), episode_length or cfg.episode_length)
-    nets = {name: items[name].network(cfg, env) for name in fitted}  # each learned attack builds its own
     reward_scale = _reward_scale(result)
+
+    def fit(name):
+        item = items[name]
+        fitted[name], info = item.fit(result, eps, budget, jax.random.fold_in(key, 1000 + names.index(name)),
+                                      progress, scan)
+        learned_info[name] = {**info, "timesteps": int(budget)}
+        nets[name] = item.network(cfg, env)  # each learned attack builds its own
 
     def column(base, strength_c):
         """One column as a function of one run: (params, stats, reward scale, this attack's
@@ -313,24 +320,53 @@ def evaluate(result: "TrainResult", attacks="all", eps: Optional[float] = None, 
     bar = progress_bar(progress, len(todo), "evaluate")
     keys = jax.random.split(jax.random.fold_in(key, 7), result.num_runs)
     means, stds, excess = dict(copied["columns"]), dict(copied["stds"]), dict(copied["excess"])
+
+    def report(done):
+        """The report of the columns in `done` (all of them once the loop ends)."""
+        kept = [c for c in names if c in done]
+        checks = [c[0] for c in columns[len(names):] if c[0] in done]
+        outside = {name: np.maximum(excess[name], 0.0) for name in kept
+                   if name != "none" and float(np.max(excess[name])) > 1e-4}
+        return RobustnessReport(cfg.env, cfg.algo, eps, int(episodes), kept, np.stack([means[c] for c in kept], 1),
+                                np.stack([stds[c] for c in kept], 1), seeds, at.describe(), checks,
+                                np.stack([means[c] for c in checks], 1) if checks else None, outside,
+                                {k: v for k, v in learned_info.items() if k in kept}, int(seed))
+
     for name, base, strength_c in todo:
+        if isinstance(items[base], atk.Learned) and base not in fitted:
+            if bar is not None:
+                bar.set_postfix_str(f"fitting {base}")
+            fit(base)
         if bar is not None:
             bar.set_postfix_str(name)
         ret, ex = compiled(base, strength_c)(params, stats, reward_scale, fitted.get(base), keys)
         ret = np.asarray(ret)  # [run, episode]
         means[name], stds[name], excess[name] = ret.mean(-1), ret.std(-1), np.asarray(ex)
+        if partial_path:
+            report(means).save(partial_path)
         if bar is not None:
             bar.update(1)
     if bar is not None:
         bar.close()
-    n = len(names)
-    checks = [c[0] for c in columns[n:]]
-    outside = {name: np.maximum(excess[name], 0.0) for name in names
-               if name != "none" and float(np.max(excess[name])) > 1e-4}
-    return RobustnessReport(cfg.env, cfg.algo, eps, int(episodes), names, np.stack([means[c] for c in names], 1),
-                            np.stack([stds[c] for c in names], 1), seeds, at.describe(), checks,
-                            np.stack([means[c] for c in checks], 1) if checks else None, outside, learned_info,
-                            int(seed))
+    full = report(means)
+    if partial_path and os.path.exists(partial_path):
+        os.remove(partial_path)
+    return full
+
+
+def _partial(path, reuse, *settings) -> Optional[RobustnessReport]:
+    """The report to resume from: the partial one at `path` when it exists, can be read and
+    matches the settings (`_reusable` accepts it); otherwise `reuse`. A partial report of
+    other settings is left to be overwritten, with a note: it is not this evaluation's."""
+    if not path or not os.path.exists(path):
+        return reuse
+    try:
+        partial = RobustnessReport.load(path)
+        _reusable(partial, *settings)
+    except (ConfigError, ValueError, KeyError, TypeError) as e:
+        print(f"evaluate: not resuming from {path} ({str(e).splitlines()[0][:200]}); starting over")
+        return reuse
+    return partial
 
 
 def _reusable(reuse, cfg, eps, episodes, seeds, at, seed, scan, budget, items) -> dict:

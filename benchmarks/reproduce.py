@@ -122,7 +122,8 @@ def train_and_evaluate(a, cfg, run, budget: Budget) -> bool:
         print(f"[{cfg.env}/{cfg.algo}] adding to {done[0]}: {missing}")
     reuse = earlier if earlier is not None and earlier.episodes == a.episodes and earlier.eps == cfg.eps else None
     report = bj.evaluate(result, attacks=a.attacks, episodes=a.episodes, eps=cfg.eps,
-                         learned_timesteps=a.attack_steps or a.steps, reuse=reuse)
+                         learned_timesteps=a.attack_steps or a.steps, reuse=reuse,
+                         partial_path=report_path[:-len(".json")] + ".partial.json")
     report.save(report_path)
     report.plot(report_path[:-len(".json")] + ".png")
     print(report.table())

@@ -1,4 +1,6 @@
 """The attack suite and the robustness report."""
+import os
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -180,6 +182,30 @@ def test_reuse_adds_a_column_and_equals_a_full_evaluation(trained, tmp_path):
     assert stronger.returns[:, j].tolist() == full.returns[:, j].tolist() and stronger.strength != full.strength
     with pytest.raises(bj.ConfigError, match="episodes"):
         bj.evaluate(trained, attacks=["random"], reuse=older, **{**kw, "episodes": 4})
+
+
+def test_a_stopped_evaluation_resumes_from_its_last_finished_column(trained, tmp_path):
+    kw = dict(eps=0.2, episodes=3, episode_length=40, strength=attacks.Strength("tiny", 4, 2, "apgd"),
+              progress=False, masking_check=False)   # check columns resume as attack columns do (test above)
+    partial = str(tmp_path / "r.partial.json")
+
+    def stop(key, obs, victim, eps):  # stands for a kill: raises when its column starts
+        raise KeyboardInterrupt
+
+    full = bj.evaluate(trained, attacks=["random", "mad", "flip"], **kw)
+    with pytest.raises(KeyboardInterrupt):
+        bj.evaluate(trained, attacks={"random": "random", "mad": "mad", "flip": stop}, partial_path=partial, **kw)
+    assert bj.RobustnessReport.load(partial).attacks == ["none", "random", "mad"]
+    # Resumed: finished columns are copied, not run again (here 'random' would stop it).
+    resumed = bj.evaluate(trained, attacks={"random": stop, "mad": "mad", "flip": "flip"}, partial_path=partial, **kw)
+    assert resumed.attacks == full.attacks
+    np.testing.assert_allclose(resumed.returns, full.returns, rtol=1e-5)
+    assert not os.path.exists(partial)
+    # A partial report of other settings is not resumed from.
+    with pytest.raises(KeyboardInterrupt):
+        bj.evaluate(trained, attacks={"random": stop}, partial_path=partial, **kw)   # leaves ['none']
+    other = bj.evaluate(trained, attacks=["random"], partial_path=partial, **{**kw, "episodes": 2})
+    assert other.episodes == 2 and not os.path.exists(partial)
 
 
 def test_strong_default_lowers_return_at_least_as_much_as_the_lineage(trained):
