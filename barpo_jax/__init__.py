@@ -2,7 +2,7 @@
 baselines) as fully jitted, vectorised JAX programs on Brax."""
 from .compare import Comparison, compare
 from .config import ALGOS, BACKENDS, EPS_PRESETS, TASKS, ConfigError, TrainConfig
-from .evaluate import RobustnessReport, evaluate
+from .evaluate import EvaluationStopped, RobustnessReport, evaluate
 from .render import Rendering, render
 from .result import TrainResult, load
 from .sweep import SweepResult, sweep
@@ -10,5 +10,5 @@ from .train import TrainingDiverged, train
 
 __version__ = "0.1.0"
 __all__ = ["ALGOS", "BACKENDS", "EPS_PRESETS", "TASKS", "ConfigError", "TrainConfig", "TrainResult",
-           "TrainingDiverged", "load", "train", "evaluate", "RobustnessReport", "sweep", "SweepResult",
+           "TrainingDiverged", "load", "train", "evaluate", "EvaluationStopped", "RobustnessReport", "sweep", "SweepResult",
            "compare", "Comparison", "render", "Rendering"]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import time
 from typing import TYPE_CHECKING, Optional
 
 import jax
@@ -25,6 +26,16 @@ from .progress import progress_bar
 
 if TYPE_CHECKING:
     from .result import TrainResult
+
+
+class EvaluationStopped(Exception):
+    """`evaluate` spent its time budget before its last column. The finished columns are in
+    its `partial_path`; the same call again continues from them."""
+
+    def __init__(self, done: int, total: int, partial_path: str):
+        super().__init__(f"evaluation stopped after {done} of {total} columns (time budget spent); the finished ones "
+                         f"are in {partial_path}: evaluate again with the same partial_path to continue")
+        self.done, self.total, self.partial_path = done, total, partial_path
 
 
 @dataclasses.dataclass
@@ -203,7 +214,7 @@ def evaluate(result: "TrainResult", attacks="all", eps: Optional[float] = None, 
              seed: int = 0, learned_timesteps: Optional[int] = None, episode_length: Optional[int] = None,
              progress: bool = True, strength="strong", masking_check: bool = True,
              learned_scan=None, reuse: Optional[RobustnessReport] = None,
-             partial_path: Optional[str] = None) -> RobustnessReport:
+             partial_path: Optional[str] = None, time_budget_s: Optional[float] = None) -> RobustnessReport:
     """Evaluate every run of `result` under every attack.
 
     Args:
@@ -238,14 +249,22 @@ def evaluate(result: "TrainResult", attacks="all", eps: Optional[float] = None, 
         exists and matches these settings, and is removed once the report is complete.
         A learned attack is fitted just before its first column, so a stop loses at most
         one fit and one column.
+      time_budget_s: stop after the first column that ends this many seconds after the
+        start (needs `partial_path`, where the finished columns wait): each call makes
+        progress, and a long evaluation splits into calls that each fit a machine's limit.
 
     Returns:
       A RobustnessReport (its `flags()` list possible gradient masking).
 
     Raises:
-      ConfigError: an unknown attack or strength, a bad eps or episode count, or a `reuse`
-        report of other runs or settings.
+      ConfigError: an unknown attack or strength, a bad eps or episode count, a `reuse`
+        report of other runs or settings, or a time budget without a partial_path.
+      EvaluationStopped: the time budget was spent before the last column.
     """
+    started = time.monotonic()
+    if time_budget_s is not None and (not partial_path or not time_budget_s >= 0):
+        raise ConfigError(f"time_budget_s must be >= 0 seconds and come with a partial_path (where the finished "
+                          f"columns wait), got {time_budget_s} and {partial_path!r}")
     cfg = result.config
     eps = float(cfg.eps) if eps is None else float(eps)
     atk.check_eps(eps)
@@ -346,6 +365,11 @@ def evaluate(result: "TrainResult", attacks="all", eps: Optional[float] = None, 
             report(means).save(partial_path)
         if bar is not None:
             bar.update(1)
+        left = len(columns) - len(means)
+        if left and time_budget_s is not None and time.monotonic() - started >= time_budget_s:
+            if bar is not None:
+                bar.close()
+            raise EvaluationStopped(len(means), len(columns), partial_path)
     if bar is not None:
         bar.close()
     full = report(means)

@@ -98,8 +98,13 @@ def main(argv=None):
         if not budget.may_evaluate():  # the next call reaches the evaluation at once
             print("time budget half spent on training: run the same command again to evaluate", flush=True)
             sys.exit(UNFINISHED)
-        report = bj.evaluate(sw.result, attacks=a.attacks, episodes=a.episodes, eps=cfg.eps,
-                             learned_timesteps=a.attack_steps or a.steps)
+        try:
+            report = bj.evaluate(sw.result, attacks=a.attacks, episodes=a.episodes, eps=cfg.eps,
+                                 learned_timesteps=a.attack_steps or a.steps, time_budget_s=budget.left(),
+                                 partial_path=report_path[:-len(".json")] + ".partial.json")
+        except bj.EvaluationStopped as stop:
+            print(f"{stop}: run the same command again to continue", flush=True)
+            sys.exit(UNFINISHED)
         report.save(report_path)
     rows = per_kappa(report, a.kappa, a.seeds)
     plot(rows, cfg.env, cfg.eps, os.path.join(a.out, "kappa.png"))

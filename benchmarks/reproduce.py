@@ -59,7 +59,8 @@ def args_parser():
     p.add_argument("--time-budget", type=float, default=None, metavar="SECONDS",
                    help="stop (checkpoint saved) once this much time is spent and exit with status 3; run the same "
                         "command again to continue. A (task, method)'s evaluation starts only in the first half of "
-                        "the budget; leave room under the machine's limit for one compile and one chunk (default: no limit)")
+                        "the budget and stops between attack columns; leave room under the machine's limit for one "
+                        "compile and one chunk, or one learned-attack fit and one column (default: no limit)")
     p.add_argument("--out", default=None)
     return p
 
@@ -75,7 +76,8 @@ class Budget:
         return None if self.seconds is None else max(0.0, self.seconds - (time.monotonic() - self.t0))
 
     def may_evaluate(self) -> bool:
-        """An evaluation cannot be interrupted: start one only in the budget's first half."""
+        """An evaluation stops only between columns (its compile and a learned attack's fit
+        cannot be split): start one only in the budget's first half."""
         return self.seconds is None or not self.trained or time.monotonic() - self.t0 < 0.5 * self.seconds
 
 
@@ -121,9 +123,13 @@ def train_and_evaluate(a, cfg, run, budget: Budget) -> bool:
     if earlier is not None:
         print(f"[{cfg.env}/{cfg.algo}] adding to {done[0]}: {missing}")
     reuse = earlier if earlier is not None and earlier.episodes == a.episodes and earlier.eps == cfg.eps else None
-    report = bj.evaluate(result, attacks=a.attacks, episodes=a.episodes, eps=cfg.eps,
-                         learned_timesteps=a.attack_steps or a.steps, reuse=reuse,
-                         partial_path=report_path[:-len(".json")] + ".partial.json")
+    try:
+        report = bj.evaluate(result, attacks=a.attacks, episodes=a.episodes, eps=cfg.eps,
+                             learned_timesteps=a.attack_steps or a.steps, reuse=reuse,
+                             partial_path=report_path[:-len(".json")] + ".partial.json", time_budget_s=budget.left())
+    except bj.EvaluationStopped as stop:
+        print(f"[{cfg.env}/{cfg.algo}] {stop}", flush=True)
+        return False
     report.save(report_path)
     report.plot(report_path[:-len(".json")] + ".png")
     print(report.table())

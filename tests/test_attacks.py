@@ -206,6 +206,15 @@ def test_a_stopped_evaluation_resumes_from_its_last_finished_column(trained, tmp
         bj.evaluate(trained, attacks={"random": stop}, partial_path=partial, **kw)   # leaves ['none']
     other = bj.evaluate(trained, attacks=["random"], partial_path=partial, **{**kw, "episodes": 2})
     assert other.episodes == 2 and not os.path.exists(partial)
+    # A time budget stops it between columns; each call adds at least one.
+    for done in (["none"], ["none", "random"]):
+        with pytest.raises(bj.EvaluationStopped):
+            bj.evaluate(trained, attacks=["random", "mad"], partial_path=partial, time_budget_s=0, **kw)
+        assert bj.RobustnessReport.load(partial).attacks == done
+    last = bj.evaluate(trained, attacks=["random", "mad"], partial_path=partial, time_budget_s=3600, **kw)
+    np.testing.assert_allclose(last.returns, full.returns[:, :3], rtol=1e-5)
+    with pytest.raises(bj.ConfigError, match="partial_path"):
+        bj.evaluate(trained, attacks=["random"], time_budget_s=10, **kw)
 
 
 def test_strong_default_lowers_return_at_least_as_much_as_the_lineage(trained):

@@ -1,5 +1,6 @@
 """benchmarks/reproduce.py end to end at tiny sizes: a time budget that stops it (status 3),
 the same command continuing to the table, and the claims file with its ratios."""
+import glob
 import json
 import os
 
@@ -24,7 +25,15 @@ def test_time_budget_then_the_same_command_finishes_the_table(tmp_path, capsys):
     with open(os.path.join(out, "runs", "inverted_pendulum-spo", "metrics.json")) as f:
         assert len(json.load(f)["loss"][0]) == 2  # one chunk of 2 of the 4 iterations, saved
     assert not os.path.exists(os.path.join(out, "table.md"))
+    # the next call finishes SPO's training; the one after stops its evaluation after one column
+    for _ in range(2):
+        with pytest.raises(SystemExit) as stop:
+            reproduce.main(TINY_ARGS + ["--out", out, "--time-budget", "0"])
+        assert stop.value.code == reproduce.UNFINISHED
+    (partial,) = glob.glob(os.path.join(out, "runs", "inverted_pendulum-spo", "robustness_eps*.partial.json"))
+    assert bj.RobustnessReport.load(partial).attacks == ["none"]
     reproduce.main(TINY_ARGS + ["--out", out])
+    assert not os.path.exists(partial)
     for name in ("table.md", "table.json", "comparison.csv", "claims.md", "claims.json"):
         assert os.path.isfile(os.path.join(out, name)), name
     with open(os.path.join(out, "claims.json")) as f:
