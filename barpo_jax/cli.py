@@ -364,7 +364,10 @@ def main(argv=None) -> int:
               "writable path", file=sys.stderr)
         return USAGE_ERRORS
     except KeyboardInterrupt:
-        print("barpo: interrupted; the last checkpoint is kept (continue with --resume)", file=sys.stderr)
+        print("barpo: interrupted; " + {
+            "eval": "the finished attack columns are kept (the same command continues from them)",
+            "train": "the last checkpoint is kept (continue with --resume)",
+        }.get(args.cmd, "the last checkpoint is kept (run the same command again to continue)"), file=sys.stderr)
         return 130
     return code
 
