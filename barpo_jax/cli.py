@@ -295,10 +295,11 @@ def cmd_report(a):
 
 def cmd_eval(a):
     import barpo_jax as bj
+    from .evaluate import partial_file, report_file
     result = _load_run(a.run)
     eps = result.config.eps if a.eps is None else a.eps
     # Stopped midway (Ctrl-C, a killed job), the same command resumes from the last finished column.
-    partial = os.path.join(a.out or a.run, f"robustness_eps{float(eps):g}.partial.json")
+    partial = partial_file(report_file(a.out or a.run, eps))
     report = bj.evaluate(result, attacks=a.attacks, eps=a.eps, episodes=a.episodes,
                          learned_timesteps=a.attack_steps, progress=not a.no_progress, strength=a.strength,
                          masking_check=not a.no_masking_check, learned_scan=a.learned_scan, partial_path=partial)
@@ -319,8 +320,9 @@ def cmd_render(a):
 
 def _write_eval(out, report):
     """robustness_eps<eps>.{json,csv,md,png} in `out`: one set per budget, never overwritten by another."""
+    from .evaluate import report_file
     print(report.table())
-    stem = os.path.join(out, f"robustness_eps{report.eps:g}")
+    stem = report_file(out, report.eps)[:-len(".json")]
     os.makedirs(out, exist_ok=True)
     report.save(stem + ".json")
     report.save_csv(stem + ".csv")

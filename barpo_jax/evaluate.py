@@ -38,6 +38,21 @@ class EvaluationStopped(Exception):
         self.done, self.total, self.partial_path = done, total, partial_path
 
 
+PARTIAL_SUFFIX = ".partial.json"
+
+
+def report_file(directory: str, eps: float) -> str:
+    """Where a run's robustness report at budget `eps` lives: one file per budget, so an
+    evaluation at another eps never overwrites it."""
+    return os.path.join(directory, f"robustness_eps{float(eps):g}.json")
+
+
+def partial_file(report: str) -> str:
+    """The file that keeps the finished columns of an unfinished evaluation into `report`
+    (`evaluate(partial_path=...)`), next to it so the same command finds it again."""
+    return report[:-len(".json")] + PARTIAL_SUFFIX
+
+
 @dataclasses.dataclass
 class RobustnessReport:
     """Returns of every run under every attack, at one budget eps.

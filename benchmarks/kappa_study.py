@@ -22,6 +22,7 @@ import barpo_jax as bj
 from barpo_jax import checkpoint
 from barpo_jax.cli import UNFINISHED, _kv, _num  # UNFINISHED: the time budget ran out
 from barpo_jax.compare import iqm
+from barpo_jax.evaluate import partial_file, report_file
 from barpo_jax.plots import finish, subplots
 from benchmarks import _provenance as prov
 from benchmarks.reproduce import Budget, interruptible
@@ -91,7 +92,7 @@ def main(argv=None):
         print(f"time budget spent at iteration {sw.result.iterations} of {sw.result.config.num_iterations}: run the "
               "same command again to continue", flush=True)
         sys.exit(UNFINISHED)
-    report_path = os.path.join(run, f"robustness_eps{cfg.eps:g}.json")
+    report_path = report_file(run, cfg.eps)
     if os.path.isfile(report_path):
         report = bj.RobustnessReport.load(report_path)
     else:
@@ -101,7 +102,7 @@ def main(argv=None):
         try:
             report = bj.evaluate(sw.result, attacks=a.attacks, episodes=a.episodes, eps=cfg.eps,
                                  learned_timesteps=a.attack_steps or a.steps, time_budget_s=budget.left(),
-                                 partial_path=report_path[:-len(".json")] + ".partial.json")
+                                 partial_path=partial_file(report_path))
         except bj.EvaluationStopped as stop:
             print(f"{stop}: run the same command again to continue", flush=True)
             sys.exit(UNFINISHED)

@@ -33,6 +33,7 @@ import barpo_jax as bj
 from barpo_jax import checkpoint
 from barpo_jax.cli import UNFINISHED, _kv, _num  # UNFINISHED: the time budget ran out
 from barpo_jax.compare import bootstrap_ratio_ci, iqm
+from barpo_jax.evaluate import partial_file, report_file
 from benchmarks import _provenance as prov
 
 
@@ -95,7 +96,7 @@ def train_and_evaluate(a, cfg, run, budget: Budget) -> bool:
     """Train (or resume) one (task, method) into `run` and evaluate it there, skipping
     what is done already (a report from before reports were named by eps counts).
     Returns False when the time budget ran out first."""
-    report_path = os.path.join(run, f"robustness_eps{cfg.eps:g}.json")
+    report_path = report_file(run, cfg.eps)
     done = [p for p in (report_path, os.path.join(run, "robustness.json")) if os.path.isfile(p)]
     earlier = bj.RobustnessReport.load(done[0]) if done else None
     missing = _missing(earlier, a.attacks)
@@ -126,7 +127,7 @@ def train_and_evaluate(a, cfg, run, budget: Budget) -> bool:
     try:
         report = bj.evaluate(result, attacks=a.attacks, episodes=a.episodes, eps=cfg.eps,
                              learned_timesteps=a.attack_steps or a.steps, reuse=reuse,
-                             partial_path=report_path[:-len(".json")] + ".partial.json", time_budget_s=budget.left())
+                             partial_path=partial_file(report_path), time_budget_s=budget.left())
     except bj.EvaluationStopped as stop:
         print(f"[{cfg.env}/{cfg.algo}] {stop}", flush=True)
         return False

@@ -24,6 +24,7 @@ import numpy as np
 import barpo_jax as bj
 from barpo_jax.compare import final_returns
 from barpo_jax.checkpoint import read_config
+from barpo_jax.evaluate import PARTIAL_SUFFIX
 from benchmarks import _provenance as prov
 from benchmarks.reproduce import CLAIM_HEADERS, CLAIM_NOTES, claim_rows
 
@@ -37,7 +38,8 @@ def run_status(run: str, scores) -> dict:
     status = {"run": os.path.basename(run), "algo": cfg.algo, "env": cfg.env, "seeds": cfg.num_seeds,
               "iterations": int(episode_return.shape[1]), "of": cfg.num_iterations,
               "final_training_return": [round(float(x), 1) for x in final_returns(episode_return)],
-              "reports": [os.path.basename(p) for p in sorted(glob.glob(os.path.join(run, "robustness_eps*.json")))]}
+              "reports": [os.path.basename(p) for p in sorted(glob.glob(os.path.join(run, "robustness_eps*.json")))
+                          if not p.endswith(PARTIAL_SUFFIX)]}  # an unfinished evaluation is not a report
     if np.isfinite(scores.worst).all():  # the comparison read a robustness report
         m = scores.median_agent
         status.update(eps=scores.eps, natural_median_agent=float(scores.natural[m]),

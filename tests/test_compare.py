@@ -10,6 +10,7 @@ import pytest
 import barpo_jax as bj
 from barpo_jax import cli
 from barpo_jax.compare import bootstrap_ci, iqm
+from barpo_jax.evaluate import partial_file, report_file
 
 
 def fake_run(path, algo, natural, worst=None, eps=0.1, report_eps=None, iterations=6):
@@ -29,7 +30,7 @@ def fake_run(path, algo, natural, worst=None, eps=0.1, report_eps=None, iteratio
         returns = np.stack([natural, worst], axis=1).astype(float)
         bj.RobustnessReport("inverted_pendulum", cfg.algo, report_eps or eps, 5, ["none", "random"], returns,
                             np.ones_like(returns), list(range(seeds))).save(
-            os.path.join(path, f"robustness_eps{report_eps or eps:g}.json"))
+            report_file(path, report_eps or eps))
     return str(path)
 
 
@@ -56,6 +57,10 @@ def test_compare_reads_reports_falls_back_to_training_and_writes_files(tmp_path)
                  eps=0.1)
     fake_run(tmp_path / "b", "barpo", natural=[1, 1, 1, 1, 1], worst=[0, 0, 0, 0, 0], report_eps=0.2)
     c = fake_run(tmp_path / "c", "ppo", natural=[40, 50])  # trained, not evaluated
+    # an evaluation stopped midway (its finished columns) is not a report, here or in run a
+    for run, eps in ((c, 0.1), (a, 0.1)):
+        with open(partial_file(report_file(run, eps)), "w") as f:
+            f.write('{"unfinished": true}')
     out = tmp_path / "cmp"
     comparison = bj.compare([a, b, c], out=str(out))
     ra, rb, rc = comparison.rows
