@@ -3,8 +3,8 @@
     python -m benchmarks.study_status runs/table_hopper_cpu --dest benchmarks/results/table_hopper_cpu
 
 A study trained by `benchmarks/reproduce.py` (or kappa_study.py) spans sessions. Its
-checkpoints are large and stay in the git-ignored OUT/runs/. This writes what a reader
-needs into DEST, all small files:
+checkpoints stay in the git-ignored OUT/runs/ (benchmarks/carry.py carries them to the next
+session). This writes what a reader needs into DEST, all small files:
 - `status.{json,md}` with provenance: per run, the iterations done, the final training
   return per seed, and the median agent's natural and worst return once it is evaluated;
 - each run's `config.json`, and its robustness reports;
