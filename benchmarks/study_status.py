@@ -31,15 +31,19 @@ from benchmarks.reproduce import CLAIM_HEADERS, CLAIM_NOTES, claim_rows
 
 def run_status(run: str, scores) -> dict:
     """One run directory's progress: its config and metrics, and from `scores` (the
-    comparison's reading of the run, `compare.RunScores`) the evaluated median agent."""
+    comparison's reading of the run, `compare.RunScores`) the evaluated median agent.
+    A run that kept only its config and report (its agents lost with an earlier
+    session's runs/, see benchmarks/carry.py) has no iterations or training return."""
     cfg = read_config(run)
-    with open(os.path.join(run, "metrics.json")) as f:
-        episode_return = np.asarray(json.load(f)["episode_return"], float)
     status = {"run": os.path.basename(run), "algo": cfg.algo, "env": cfg.env, "seeds": cfg.num_seeds,
-              "iterations": int(episode_return.shape[1]), "of": cfg.num_iterations,
-              "final_training_return": [round(float(x), 1) for x in final_returns(episode_return)],
-              "reports": [os.path.basename(p) for p in sorted(glob.glob(os.path.join(run, "robustness_eps*.json")))
-                          if not p.endswith(PARTIAL_SUFFIX)]}  # an unfinished evaluation is not a report
+              "iterations": None, "of": cfg.num_iterations, "final_training_return": None,
+              "reports": _reports(run)}
+    metrics = os.path.join(run, "metrics.json")
+    if os.path.isfile(metrics):
+        with open(metrics) as f:
+            episode_return = np.asarray(json.load(f)["episode_return"], float)
+        status.update(iterations=int(episode_return.shape[1]),
+                      final_training_return=[round(float(x), 1) for x in final_returns(episode_return)])
     if np.isfinite(scores.worst).all():  # the comparison read a robustness report
         m = scores.median_agent
         status.update(eps=scores.eps, natural_median_agent=float(scores.natural[m]),
@@ -47,12 +51,19 @@ def run_status(run: str, scores) -> dict:
     return status
 
 
+def _reports(run: str) -> list:
+    """A run's robustness reports; an unfinished evaluation is not a report."""
+    return [os.path.basename(p) for p in sorted(glob.glob(os.path.join(run, "robustness_eps*.json")))
+            if not p.endswith(PARTIAL_SUFFIX)]
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("out", help="the study's --out directory (it holds runs/)")
     p.add_argument("--dest", required=True, help="where to write the snapshot (under benchmarks/results/)")
     a = p.parse_args(argv)
-    runs = sorted(d for d in glob.glob(os.path.join(a.out, "runs", "*")) if os.path.isfile(os.path.join(d, "metrics.json")))
+    runs = sorted(d for d in glob.glob(os.path.join(a.out, "runs", "*"))
+                  if os.path.isfile(os.path.join(d, "metrics.json")) or _reports(d))
     if not runs:
         raise SystemExit(f"study_status: error: no trained runs under {a.out}/runs (train first)")
     provenance = prov.provenance()
@@ -63,14 +74,16 @@ def main(argv=None):
         os.makedirs(keep, exist_ok=True)
         for path in [os.path.join(run, "config.json")] + glob.glob(os.path.join(run, "robustness_eps*")):
             shutil.copy2(path, keep)
-    cells = [[r["run"], f"{r['iterations']} / {r['of']}", " / ".join(f"{x:.0f}" for x in r["final_training_return"]),
+    cells = [[r["run"], f"{r['iterations']} / {r['of']}" if r["iterations"] is not None else f"- / {r['of']}",
+              " / ".join(f"{x:.0f}" for x in r["final_training_return"]) if r["final_training_return"] else "-",
               f"{r['natural_median_agent']:.1f}" if "natural_median_agent" in r else "-",
               f"{r['worst_median_agent']:.1f}" if "worst_median_agent" in r else "-"] for r in rows]
     tables = [("Runs", ["run", "iterations done", "final training return per seed", "natural (median agent)",
                         "worst (median agent)"], cells,
                "Final training return: the mean of the last 10 % of iterations in which an episode ended "
                "(stochastic policy, training episodes). Natural and worst: the run's robustness report "
-               "(deterministic policy), '-' until it is evaluated.")]
+               "(deterministic policy), '-' until it is evaluated. Iterations and training return '-': only the run's "
+               "config and report were kept (benchmarks/carry.py).")]
     claims = claim_rows(comparison)  # the claims whose two methods are both evaluated so far
     if claims:
         tables.append(("The paper's claims so far (evaluated methods only)", CLAIM_HEADERS, claims,

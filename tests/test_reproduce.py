@@ -3,6 +3,7 @@ the same command continuing to the table, and the claims file with its ratios.""
 import glob
 import json
 import os
+import shutil
 
 import numpy as np
 import pytest
@@ -59,6 +60,15 @@ def test_time_budget_then_the_same_command_finishes_the_table(tmp_path, capsys):
         assert json.load(f)["results"]["claims"] == rows  # the same claims as the table's claims.json
     for name in ("comparison.md", "inverted_pendulum-spo/config.json", "inverted_pendulum-spo/robustness_eps0.1.json"):
         assert os.path.isfile(os.path.join(dest, name)), name
+    # A run whose agents were lost (only its config and report kept) is still listed, with its scores.
+    spo_run = os.path.join(out, "runs", "inverted_pendulum-spo")
+    os.remove(os.path.join(spo_run, "metrics.json"))
+    shutil.rmtree(os.path.join(spo_run, "checkpoints"))
+    study_status.main([out, "--dest", str(tmp_path / "snapshot2")])
+    with open(os.path.join(tmp_path, "snapshot2", "status.json")) as f:
+        later = {r["run"]: r for r in json.load(f)["results"]["runs"]}
+    assert later["inverted_pendulum-spo"]["iterations"] is None
+    assert later["inverted_pendulum-spo"]["worst_median_agent"] == runs["inverted_pendulum-spo"]["worst_median_agent"]
 
 
 def test_ratio_interval_brackets_the_ratio_and_is_degenerate_without_spread():
