@@ -11,10 +11,10 @@ so a whole study fits in git.
 
 `save OUT` copies the study folder OUT into benchmarks/inflight/<name of OUT>/: each run's
 config, metrics, robustness reports and any unfinished evaluation (`*.partial.json`), the
-study's own files, and of each run's checkpoints only the newest step (orbax keeps two). `restore DIR` copies them back to
-runs/<name of DIR>/ (or `--out`), after which the study's own command resumes. Neither
-direction replaces a run that has more iterations than the one being copied: that would
-throw away training.
+study's own files, and of each run's checkpoints only the newest step (orbax keeps two).
+`restore DIR` copies them back to runs/<name of DIR>/ (or `--out`), after which the study's
+own command resumes. Neither direction replaces a run that has more iterations than the one
+being copied: that would throw away training.
 """
 from __future__ import annotations
 
