@@ -311,6 +311,17 @@ def restore_learner(out: str, trainer, seeds):
     return trainer.restored(state), metrics, iterations
 
 
+def read_metrics(out: str) -> dict | None:
+    """The metrics history of the run in `out` as {name: float array [run, iteration]}
+    (NaN where a metric was not recorded), read from metrics.json so that a study's
+    reports and status need no checkpoint or trainer; None if nothing was written yet."""
+    path = os.path.join(out, "metrics.json")
+    if not os.path.isfile(path):
+        return None
+    with open(path) as f:
+        return {k: np.asarray(v, float) for k, v in json.load(f).items()}
+
+
 def write_metrics(out: str, history: dict) -> None:
     """metrics.json ({name: [run][iteration]}) and metrics.csv (one row per run and iteration)."""
     names = sorted(history)

@@ -15,13 +15,13 @@ from __future__ import annotations
 import csv
 import dataclasses
 import glob
-import json
 import os
 import warnings
 from typing import Optional, Sequence
 
 import numpy as np
 
+from . import checkpoint
 from .checkpoint import read_config
 from .config import ConfigError
 from .result import final_return
@@ -130,11 +130,10 @@ def _report_path(run: str, eps: Optional[float], trained_eps: float) -> Optional
 
 
 def _metrics(run: str) -> dict:
-    path = os.path.join(run, "metrics.json")
-    if not os.path.isfile(path):
+    metrics = checkpoint.read_metrics(run)
+    if metrics is None:
         raise ConfigError(f"{run!r} has no metrics.json: train it (or let it reach its first checkpoint) first")
-    with open(path) as f:
-        return {k: np.asarray(v, float) for k, v in json.load(f).items()}
+    return metrics
 
 
 def final_returns(episode_return: np.ndarray, fraction: float = FINAL_FRACTION) -> np.ndarray:

@@ -19,22 +19,20 @@ being copied: that would throw away training.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import sys
+
+from barpo_jax import checkpoint
 
 INFLIGHT = os.path.join("benchmarks", "inflight")
 
 
 def iterations_done(run: str) -> int:
     """Training iterations recorded in a run's metrics.json (0 if there are none yet)."""
-    path = os.path.join(run, "metrics.json")
-    if not os.path.isfile(path):
-        return 0
-    with open(path) as f:
-        episode_return = json.load(f).get("episode_return") or [[]]
-    return len(episode_return[0])
+    metrics = checkpoint.read_metrics(run)
+    episode_return = (metrics or {}).get("episode_return")
+    return 0 if episode_return is None else int(episode_return.shape[1])
 
 
 def _steps(checkpoints: str) -> list[int]:

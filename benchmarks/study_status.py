@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import glob
-import json
 import os
 import shutil
 
@@ -23,6 +22,7 @@ import numpy as np
 
 import barpo_jax as bj
 from barpo_jax.compare import final_returns
+from barpo_jax import checkpoint
 from barpo_jax.checkpoint import read_config
 from barpo_jax.evaluate import PARTIAL_SUFFIX
 from benchmarks import _provenance as prov
@@ -38,10 +38,8 @@ def run_status(run: str, scores) -> dict:
     status = {"run": os.path.basename(run), "algo": cfg.algo, "env": cfg.env, "seeds": cfg.num_seeds,
               "iterations": None, "of": cfg.num_iterations, "final_training_return": None,
               "reports": _reports(run)}
-    metrics = os.path.join(run, "metrics.json")
-    if os.path.isfile(metrics):
-        with open(metrics) as f:
-            episode_return = np.asarray(json.load(f)["episode_return"], float)
+    episode_return = (checkpoint.read_metrics(run) or {}).get("episode_return")
+    if episode_return is not None:
         status.update(iterations=int(episode_return.shape[1]),
                       final_training_return=[round(float(x), 1) for x in final_returns(episode_return)])
     if np.isfinite(scores.worst).all():  # the comparison read a robustness report

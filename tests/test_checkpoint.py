@@ -58,6 +58,17 @@ def test_from_tree_names_a_missing_reshaped_or_unknown_field():
         checkpoint.from_tree({**saved, "extra": np.ones(1)}, tree, "here")
 
 
+def test_metrics_written_are_read_back_without_a_trainer(tmp_path):
+    """Study tools (compare, study_status, carry) read a run's metrics from metrics.json alone."""
+    out = str(tmp_path)
+    assert checkpoint.read_metrics(out) is None   # nothing written yet
+    history = {"episode_return": np.array([[1.0, np.nan, 3.0], [4.0, 5.0, np.inf]]), "kl": np.zeros((2, 3))}
+    checkpoint.write_metrics(out, history)
+    back = checkpoint.read_metrics(out)
+    assert sorted(back) == ["episode_return", "kl"] and back["episode_return"].shape == (2, 3)
+    np.testing.assert_array_equal(back["episode_return"], [[1.0, np.nan, 3.0], [4.0, 5.0, np.nan]])  # inf -> NaN
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("backend", bj.BACKENDS)
 def test_round_trip_every_backend_and_method(tmp_path, backend):
