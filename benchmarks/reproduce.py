@@ -163,7 +163,10 @@ CLAIMS = (
     ("BARPO natural / ARPO-guided natural (a control the paper does not show)", "barpo", "arpo_guided", "natural",
      None),
     ("BARPO worst / ARPO-guided worst (the same control)", "barpo", "arpo_guided", "worst", None),
-)
+) + tuple(  # the paper's "and the baselines'": BARPO's worst case against each of the other four
+    (f"BARPO worst / {name} worst", "barpo", algo, "worst", None)
+    for name, algo in (("CAR-PPO", "car_ppo"), ("RADIAL-PPO", "radial_ppo"), ("WocaR-PPO", "wocar_ppo"),
+                       ("ATLA-PPO", "atla_ppo")))
 
 
 CLAIM_HEADERS = ["task", "claim", "median agents", "ratio (median agents)", "ratio of IQMs [95% CI]",

@@ -107,9 +107,13 @@ def test_claim_rows_hold_each_claim_to_its_goal_and_skip_missing_methods():
                          int(np.argsort(worst)[1]), ("mad",))
     runs = [scores("spo", [3000, 3100, 3200], [100, 200, 300]),
             scores("arpo", [2000, 2100, 2200], [1000, 1100, 1200]),
-            scores("barpo", [2800, 2900, 3000], [1500, 1400, 1300])]
+            scores("barpo", [2800, 2900, 3000], [1500, 1400, 1300]),
+            scores("wocar_ppo", [2500, 2600, 2700], [1600, 1700, 1800])]
     rows = {r[1]: r for r in reproduce.claim_rows(SimpleNamespace(runs=runs))}
-    assert set(rows) == {"BARPO worst / ARPO worst", "BARPO natural / SPO natural"}  # no sa_ppo, no unguided
+    assert set(rows) == {"BARPO worst / ARPO worst", "BARPO natural / SPO natural",  # no sa_ppo, no unguided
+                         "BARPO worst / WocaR-PPO worst"}
+    wocar = rows["BARPO worst / WocaR-PPO worst"]   # a baseline row: held to the paper's direction only
+    assert wocar[3] == "0.82" and wocar[5] == "> 1: no"   # 1400 / 1700
     worst = rows["BARPO worst / ARPO worst"]
     assert worst[2] == "1400.0 / 1100.0" and worst[3] == "1.27" and worst[5] == ">= 1.3: no"
     natural = rows["BARPO natural / SPO natural"]
