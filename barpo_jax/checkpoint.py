@@ -18,6 +18,7 @@ import logging
 import os
 import shutil
 import signal
+import sys
 import threading
 
 import jax
@@ -281,6 +282,26 @@ def size_bytes(out: str, step=None) -> int:
     return sum(os.path.getsize(os.path.join(dp, f)) for dp, _, fs in os.walk(root) for f in fs)
 
 
+def _silence_orphaned_reads() -> None:
+    """After a failed restore, orbax's reads of the checkpoint's other arrays are still in
+    flight in tensorstore's threads. Each one that finishes calls back into the asyncio loop
+    orbax has closed by then, and Python prints that RuntimeError as an unraisable exception:
+    pages of tracebacks after the one-line error (seen on a checkpoint with one damaged file,
+    in about half the runs). Those reads' results are discarded, so exactly that message is
+    silenced from then on; every other unraisable exception reaches the previous hook."""
+    previous = sys.unraisablehook
+    if getattr(previous, "silences_orphaned_reads", False):
+        return
+
+    def hook(unraisable):
+        if isinstance(unraisable.exc_value, RuntimeError) and str(unraisable.exc_value) == "Event loop is closed":
+            return
+        previous(unraisable)
+
+    hook.silences_orphaned_reads = True
+    sys.unraisablehook = hook
+
+
 def restore(out: str, template):
     """-> (state shaped like `template`, metrics history, iterations done)."""
     import orbax.checkpoint as ocp
@@ -292,6 +313,7 @@ def restore(out: str, template):
     try:
         tree = mngr.restore(step, args=ocp.args.StandardRestore())
     except Exception as e:  # noqa: BLE001 - orbax raises many types for damaged files
+        _silence_orphaned_reads()
         raise CheckpointError(f"checkpoint {where} is unreadable ({type(e).__name__}): delete that folder to fall "
                               "back to an earlier one, or retrain") from None
     finally:
