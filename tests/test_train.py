@@ -125,14 +125,13 @@ def test_one_damaged_file_gives_one_line_and_no_tracebacks(tmp_path, monkeypatch
     other = Unraisable(ValueError("anything else"))
     sys.unraisablehook(other)
     assert seen == [other]   # still reported
-    # End to end, the CLI prints the one line and exits 2 (the tracebacks came in about half the runs).
-    env = dict(os.environ, PYTHONWARNINGS="ignore")
-    for _ in range(3):
-        res = subprocess.run([sys.executable, "-m", "barpo_jax", "train", "--resume", "--out", out, "--no-progress"],
-                             env=env, capture_output=True, text=True, timeout=600)
-        assert res.returncode == 2
-        assert [line for line in res.stderr.splitlines() if line.strip()] == [
-            next(line for line in res.stderr.splitlines() if "unreadable" in line)], res.stderr[-2000:]
+    # End to end, the CLI prints the one line and exits 2 (before, the tracebacks followed in
+    # about half the runs, so one run is evidence, not proof: the check above is the proof).
+    res = subprocess.run([sys.executable, "-m", "barpo_jax", "train", "--resume", "--out", out, "--no-progress"],
+                         env=dict(os.environ, PYTHONWARNINGS="ignore"), capture_output=True, text=True, timeout=600)
+    assert res.returncode == 2
+    assert [line for line in res.stderr.splitlines() if line.strip()] == [
+        next(line for line in res.stderr.splitlines() if "unreadable" in line)], res.stderr[-2000:]
 
 
 def test_policy_learns_on_inverted_pendulum(trained):
