@@ -188,20 +188,45 @@ def _clean_tmp(out: str) -> None:
                 shutil.rmtree(os.path.join(d, name), ignore_errors=True)
 
 
+def _terminate_as_interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
+@contextlib.contextmanager
+def stop_on_sigterm():
+    """Inside the block, SIGTERM (`kill PID`) stops a command as Ctrl-C does: the last
+    completed chunk is saved (or the finished attack columns kept) and the same command
+    continues. A study run in the background from a script inherits SIGINT ignored (bash
+    does that for `cmd &`), so there `kill -INT` does nothing and a plain `kill` used to
+    lose everything since the last checkpoint. The CLI and the study scripts use it; the
+    previous handler is back afterwards, so a library caller keeps its own."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _terminate_as_interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 @contextlib.contextmanager
 def _sigint_deferred():
-    """Hold Ctrl-C until the block ends: an interrupt in the middle of a save would leave
-    orbax's worker threads mid-write (and their tracebacks on stderr). The interrupt is
-    raised right after, so the user still stops within the save's duration."""
+    """Hold Ctrl-C (and SIGTERM where `stop_on_sigterm` made it one) until the block ends: an
+    interrupt in the middle of a save would leave orbax's worker threads mid-write (and their
+    tracebacks on stderr). The interrupt is raised right after, so the user still stops
+    within the save's duration."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
     caught = []
-    previous = signal.signal(signal.SIGINT, lambda *_: caught.append(1))
+    held = [signal.SIGINT] + ([signal.SIGTERM] if signal.getsignal(signal.SIGTERM) is _terminate_as_interrupt else [])
+    previous = {sig: signal.signal(sig, lambda *_: caught.append(1)) for sig in held}
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     if caught:
         raise KeyboardInterrupt
 

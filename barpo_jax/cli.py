@@ -352,12 +352,13 @@ def cmd_demo(a):
 def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     args = parser().parse_args(argv)
-    from . import compile_cache
+    from . import checkpoint, compile_cache
     compile_cache.enable()
     try:
         handler = {"train": cmd_train, "eval": cmd_eval, "report": cmd_report, "demo": cmd_demo,
                    "fields": cmd_fields, "compare": cmd_compare, "render": cmd_render}[args.cmd]
-        code = handler(args) or 0  # a command returns a status only when it is not 0 (train: UNFINISHED)
+        with checkpoint.stop_on_sigterm():   # `kill PID` saves and stops as Ctrl-C does
+            code = handler(args) or 0  # a command returns a status only when it is not 0 (train: UNFINISHED)
     except (ConfigError, ValueError, FileNotFoundError) as e:
         print(f"barpo: error: {e}", file=sys.stderr)
         return USAGE_ERRORS

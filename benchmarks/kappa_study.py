@@ -10,10 +10,11 @@ OUT/kappa.{json,md,png} give, per κ, each seed's natural return and worst case 
 attacks, the median and the IQM. Resumable like reproduce.py: with `--time-budget S` the
 command stops (checkpoint saved) and exits with status 3, and the same command continues.
 
-The time budget and Ctrl-C both act between compiled chunks (or attack columns): a chunk
-here is 6 iterations of all κ × seed runs at once (732 iterations split evenly), about
-1.5 minutes for 18 hopper runs on a free 2-core CPU, and many times that when the process
-runs at low priority beside other jobs; Python cannot interrupt a chunk in flight.
+The time budget, Ctrl-C and `kill PID` (SIGTERM) act between compiled chunks (or attack
+columns): a chunk here is 6 iterations of all κ × seed runs at once (732 iterations split
+evenly), about 1.5 minutes for 18 hopper runs on a free 2-core CPU and many times that at
+low priority beside other jobs. A study started in the background from a script (`cmd &`)
+has SIGINT ignored, so stop it with `kill PID`: it saves its last chunk and exits 130.
 """
 from __future__ import annotations
 

@@ -245,10 +245,12 @@ def main(argv=None):
 
 
 def interruptible(main, name: str):
-    """Run a study's `main` so that Ctrl-C ends it with one line, as `barpo` does: the
-    training loop has saved its last chunk by then, and the same command continues."""
+    """Run a study's `main` so that Ctrl-C or SIGTERM (`kill PID`) ends it with one line, as
+    `barpo` does: the training loop has saved its last chunk by then, and the same command
+    continues."""
     try:
-        main()
+        with checkpoint.stop_on_sigterm():
+            main()
     except KeyboardInterrupt:
         print(f"{name}: interrupted; the last checkpoint is kept (run the same command again to continue)",
               file=sys.stderr)
