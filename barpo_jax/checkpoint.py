@@ -211,7 +211,7 @@ def stop_on_sigterm():
 
 
 @contextlib.contextmanager
-def _sigint_deferred():
+def _interrupts_deferred():
     """Hold Ctrl-C (and SIGTERM where `stop_on_sigterm` made it one) until the block ends: an
     interrupt in the middle of a save would leave orbax's worker threads mid-write (and their
     tracebacks on stderr). The interrupt is raised right after, so the user still stops
@@ -238,7 +238,7 @@ def save(out: str, cfg: TrainConfig, state, history: dict, iteration: int) -> No
     previous checkpoint stays intact and no temporary folder is left behind."""
     tree = {"state": to_tree(state), "metrics": {k: np.asarray(v) for k, v in history.items()},
             "iteration": np.asarray(iteration, np.int64)}
-    with _sigint_deferred():
+    with _interrupts_deferred():
         _save(out, cfg, tree, history, iteration)
 
 

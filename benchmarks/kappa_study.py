@@ -12,8 +12,8 @@ command stops (checkpoint saved) and exits with status 3, and the same command c
 
 The time budget, Ctrl-C and `kill PID` (SIGTERM) act between compiled chunks (or attack
 columns): a chunk here is 6 iterations of all κ × seed runs at once (732 iterations split
-evenly), about 1.5 minutes for 18 hopper runs on a free 2-core CPU and many times that at
-low priority beside other jobs. A study started in the background from a script (`cmd &`)
+evenly), about 1.5 minutes for 18 hopper runs at the 2,500-2,900 steps/s it ran at on the
+2-core CPU beside one other job, and many times that at low priority beside several. A study started in the background from a script (`cmd &`)
 has SIGINT ignored, so stop it with `kill PID`: it saves its last chunk and exits 130.
 """
 from __future__ import annotations
