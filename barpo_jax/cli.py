@@ -117,7 +117,9 @@ def parser() -> argparse.ArgumentParser:
                    "mean; view with `tensorboard --logdir DIR`; default: none)")
     t.add_argument("--out", required=True, help="run directory (config.json, checkpoints, metrics)")
     t.add_argument("--resume", action="store_true",
-                   help="continue the run in --out (with no config flags: its saved config)")
+                   help="continue the run in --out from its saved config; config flags given with it change only the "
+                        "fields they name (e.g. --set chunk_iterations=5), and a change the run cannot continue "
+                        "under is refused, naming the field")
     t.add_argument("--time-budget", type=float, default=None, metavar="SECONDS",
                    help="stop and save after the first chunk that ends this long after the start, exiting with "
                         f"status {UNFINISHED}; continue with --resume (for machines that limit each command's time; "
@@ -207,9 +209,13 @@ def _read_config_file(path: str) -> dict:
     return fields
 
 
-def _train_config(a) -> TrainConfig:
-    """--config's fields, then the flags given, then --set: later ones win."""
-    fields = _read_config_file(a.config) if a.config else {}
+def _train_config(a, saved: dict = None) -> TrainConfig:
+    """`saved` (a resumed run's fields), then --config's fields, then the flags given, then
+    --set: later ones win. Layered on the saved fields, `--resume --seeds 2` names one field
+    rather than resetting every unnamed one to its default (the resume then checks that
+    nothing it cannot continue has changed)."""
+    fields = dict(saved or {})
+    fields.update(_read_config_file(a.config) if a.config else {})
     fields.update({name: getattr(a, flag) for flag, name in _CONFIG_FLAGS if getattr(a, flag) is not None})
     fields.update(dict(a.set))
     return TrainConfig.from_dict(fields)
@@ -223,7 +229,9 @@ def _names_config(a) -> bool:
 def cmd_train(a):
     import barpo_jax as bj
     from . import checkpoint
-    cfg = checkpoint.read_config(a.out) if a.resume and not _names_config(a) else _train_config(a)
+    # A missing run is left to `train`, which says "nothing to resume" and how to start one.
+    saved = checkpoint.read_config(a.out) if a.resume and os.path.isfile(os.path.join(a.out, "config.json")) else None
+    cfg = _train_config(a, saved.to_dict()) if saved is not None and _names_config(a) else saved or _train_config(a)
     if a.time_budget is not None and a.time_budget < 0:
         raise ConfigError(f"--time-budget must be >= 0 seconds, got {a.time_budget:g}")
     result = bj.train(cfg, out=a.out, resume=a.resume, progress=not a.no_progress, logdir=a.logdir,

@@ -38,6 +38,14 @@ def chunk_length(num_iterations: int, target: int) -> int:
     return max(d for d in range(1, min(target, num_iterations) + 1) if num_iterations % d == 0)
 
 
+def next_chunk(done_iter: int, stop_at: int, full_length: int) -> int:
+    """Iterations in the next chunk: `full_length`, except a shorter one that realigns a run
+    saved at another chunk length (resumed with a new `chunk_iterations`) or ends it exactly
+    at `stop_at`; overshooting would train past the schedule (the learning rate anneals to
+    0 at the last iteration and would turn negative after it)."""
+    return min(full_length - done_iter % full_length, stop_at - done_iter)
+
+
 def run_chunks(trainer: Trainer, state: TrainState, hp: HyperParams, stop_at: int, done_iter: int = 0,
                history: Optional[dict] = None, save: Optional[Callable] = None, progress: bool = True,
                desc: str = "train", where: Optional[str] = None, extra_metrics: Optional[Callable] = None,
@@ -72,8 +80,7 @@ def run_chunks(trainer: Trainer, state: TrainState, hp: HyperParams, stop_at: in
     history = {} if history is None else history
     num_runs = int(np.shape(state.iteration)[0])
     state = shard(state, cfg.num_envs)
-    length = chunk_length(cfg.num_iterations, cfg.chunk_iterations)
-    run_chunk = trainer.chunk_fn(length)
+    full_length = chunk_length(cfg.num_iterations, cfg.chunk_iterations)
     bar = progress_bar(progress, stop_at * cfg.batch_size * num_runs, desc, unit="step",
                        initial=done_iter * cfg.batch_size * num_runs)
     chunks_done, saved_iter, last_save = 0, done_iter, time.monotonic()
@@ -87,7 +94,8 @@ def run_chunks(trainer: Trainer, state: TrainState, hp: HyperParams, stop_at: in
     try:
         while done_iter < stop_at:
             t0 = time.perf_counter()
-            new_state, metrics = run_chunk(state, hp)
+            length = next_chunk(done_iter, stop_at, full_length)
+            new_state, metrics = trainer.chunk_fn(length)(state, hp)
             metrics = jax.device_get(metrics)
             _check_finite(new_state, metrics, done_iter, where)
             state = new_state

@@ -95,6 +95,12 @@ def test_time_budget_exits_3_and_resume_finishes(tmp_path, capsys):
     code, stdout, _ = run_cli(capsys, "train", *SMALL, "--time-budget", "0", "--out", out)
     assert code == cli.UNFINISHED and "continue with `barpo train --out" in stdout
     assert json.loads(stdout.splitlines()[0])["iterations"] == 4  # one chunk of 4 of the 8 iterations
+    # Flags given with --resume change only the fields they name; the rest are the run's own.
+    code, _, err = run_cli(capsys, "train", "--out", out, "--resume", "--seeds", "2", "--no-progress")
+    assert code == 2 and "num_seeds: saved 1 vs now 2" in err and "env" not in err.split("config (")[1], err
+    code, stdout, _ = run_cli(capsys, "train", "--out", out, "--resume", "--seeds", "1", "--set", "chunk_iterations=2",
+                              "--time-budget", "0", "--no-progress")
+    assert code == cli.UNFINISHED and json.loads(stdout.splitlines()[0])["iterations"] == 6
     code, stdout, _ = run_cli(capsys, "train", "--out", out, "--resume", "--time-budget", "3600", "--no-progress")
     assert code == 0 and json.loads(stdout.splitlines()[0])["iterations"] == 8
     code, _, err = run_cli(capsys, "train", *SMALL, "--time-budget", "-5", "--out", str(tmp_path / "x"))

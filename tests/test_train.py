@@ -163,3 +163,12 @@ def test_two_simulated_devices_match_one(tmp_path):
         outs[n] = np.load(path)
     for k in outs[1].files:
         np.testing.assert_allclose(outs[1][k], outs[2][k], rtol=1e-4, atol=1e-5)
+
+
+def test_chunks_realign_after_another_chunk_length_and_never_pass_the_end():
+    from barpo_jax.loop import chunk_length, next_chunk
+    assert chunk_length(12, 5) == 4 and chunk_length(7, 5) == 1
+    # Saved at iteration 6 by chunks of 2, resumed with chunks of 4 to 12: 2, then 4s.
+    assert [next_chunk(d, 12, 4) for d in (6, 8)] == [2, 4]
+    assert next_chunk(8, 10, 4) == 2   # max_iterations=10 stops at 10, not 12
+    assert next_chunk(0, 12, 4) == 4
