@@ -54,6 +54,12 @@ WOCAR_WEIGHT = {"hopper": 0.8, "walker2d": 0.8, "halfcheetah": 0.5, "ant": 0.8}
 DEFAULT_WOCAR_WEIGHT = 0.8
 # WocaR-PPO's KL-regulariser weight (robust_ppo_reg in the same configs): 0.1.
 WOCAR_KAPPA_REG = 0.1
+# ATLA-PPO's learned-adversary Adam rate (`adv_ppo_lr_adam` in huanzhang12/ATLA_robust_RL
+# configs/{hopper,walker,halfcheetah,ant}_atla_ppo_best.py, the MLP agents). Other tasks, and
+# every other algo (for which it is only the base point of a learned attack's "none" scan):
+# 3e-4, our choice.
+ATLA_ADV_LR = {"hopper": 3e-3, "walker2d": 1e-3, "halfcheetah": 3e-3, "ant": 3e-5}
+DEFAULT_ADV_LR = 3e-4
 
 # PPO presets. Source: Brax's published PPO settings for each task (brax training
 # colab / README), with two deliberate changes kept for every task: the 64-64 tanh
@@ -275,7 +281,7 @@ class TrainConfig:
     wocar_weight: Optional[float] = None   # WocaR-PPO worst-case weight (ramped with eps); None: task preset
     wocar_q_coef: float = 0.5              # WocaR-PPO: weight of the worst-case critic's TD loss
     rollout_under_adversary: bool = False  # else: loss on perturbed copies of clean rollouts
-    adv_learning_rate: float = 3e-4        # ATLA's learned adversary
+    adv_learning_rate: Optional[float] = None  # ATLA's learned adversary; None: ATLA_ADV_LR per task for atla_ppo
     adv_update_every: int = 1              # ATLA: adversary update every N agent iterations
     # Loop
     chunk_iterations: int = 10             # iterations per compiled chunk (progress/ckpt cadence)
@@ -310,6 +316,8 @@ class TrainConfig:
         preset["kappa_reg"] = (WOCAR_KAPPA_REG if self.algo == "wocar_ppo"
                                else SA_PPO_REG.get(self.env, DEFAULT_SA_PPO_REG))
         preset["car_temperature"], preset["car_reg"] = CAR_PPO.get(self.env, DEFAULT_CAR_PPO)
+        preset["adv_learning_rate"] = (ATLA_ADV_LR.get(self.env, DEFAULT_ADV_LR) if self.algo == "atla_ppo"
+                                       else DEFAULT_ADV_LR)
         for name, value in preset.items():
             if getattr(self, name) is None:
                 object.__setattr__(self, name, value)

@@ -42,6 +42,11 @@ def test_robust_method_weights_are_per_task_from_the_published_configs():
     assert car == {"hopper": (1000.0, 0.3), "walker2d": (100.0, 0.1), "halfcheetah": (1000.0, 1.0),
                    "ant": (1e4, 0.3)}
     assert bj.TrainConfig(env="hopper", algo="sa_ppo", backend="mjx", kappa_reg=0.5).kappa_reg == 0.5  # user wins
+    atla = {t: bj.TrainConfig(env=t, algo="atla_ppo", backend="mjx").adv_learning_rate
+            for t in ("hopper", "walker2d", "halfcheetah", "ant", "humanoid")}
+    assert atla == {"hopper": 3e-3, "walker2d": 1e-3, "halfcheetah": 3e-3, "ant": 3e-5, "humanoid": 3e-4}
+    # Other algos keep 3e-4 (only a learned attack's "none" scan reads it), so their saved runs still resume.
+    assert bj.TrainConfig(env="hopper", algo="barpo", backend="mjx").adv_learning_rate == 3e-4
     with pytest.raises(bj.ConfigError, match="car_temperature must be > 0"):
         bj.TrainConfig(env="hopper", backend="mjx", car_temperature=0.0)
 
