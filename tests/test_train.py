@@ -165,6 +165,16 @@ def test_two_simulated_devices_match_one(tmp_path):
         np.testing.assert_allclose(outs[1][k], outs[2][k], rtol=1e-4, atol=1e-5)
 
 
+def test_stopping_off_a_chunk_boundary_and_resuming_at_another_chunk_length_equals_one_whole(tmp_path):
+    cfg = tiny(num_timesteps=32 * 16 * 8, chunk_iterations=2)
+    whole = bj.train(cfg, progress=False)
+    out = str(tmp_path / "run")
+    assert bj.train(cfg, out=out, progress=False, max_iterations=3).iterations == 3   # chunks 2, 1
+    resumed = bj.train(cfg.replace(chunk_iterations=4), out=out, resume=True, progress=False)   # 1, then 4
+    assert resumed.iterations == 8 and resumed.metrics["loss"].shape[1] == 8
+    assert_trees_close(whole.params, resumed.params, rtol=1e-5, atol=1e-6)
+
+
 def test_chunks_realign_after_another_chunk_length_and_never_pass_the_end():
     from barpo_jax.loop import chunk_length, next_chunk
     assert chunk_length(12, 5) == 4 and chunk_length(7, 5) == 1
