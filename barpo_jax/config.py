@@ -266,7 +266,8 @@ class TrainConfig:
     value_clip: Optional[float] = None     # PPO value clipping range; 0 = off
     # Threat model and robust methods (unused by spo). See docs/methods.md.
     eps: Optional[float] = None            # l_inf budget in normalised-observation units
-    eps_ramp_fraction: float = 0.75        # linear ramp 0 -> eps over this fraction (lineage)
+    eps_ramp_fraction: float = 0.75        # linear ramp 0 -> eps, full eps from this fraction of training on (lineage)
+    eps_ramp_start: float = 0.0            # eps is 0 before this fraction of training (RADIAL-RL's configs: 0.25)
     inner_steps: int = 10                  # K
     inner_step_size: Optional[float] = None  # None -> eps / K
     sgld_temperature: float = 0.01         # SGLD temperature beta of the KL inner level (adversary.solve);
@@ -360,6 +361,10 @@ class TrainConfig:
             raise ConfigError("gamma must be in (0, 1] and gae_lambda in [0, 1]")
         if not 0 <= self.eps_ramp_fraction <= 1:
             raise ConfigError(f"eps_ramp_fraction must be in [0, 1], got {self.eps_ramp_fraction}")
+        if not 0 <= self.eps_ramp_start <= self.eps_ramp_fraction or (self.eps_ramp_start > 0 and
+                                                                          self.eps_ramp_start == self.eps_ramp_fraction):
+            raise ConfigError(f"eps_ramp_start must be in [0, eps_ramp_fraction) (the ramp starts before it ends), got "
+                              f"{self.eps_ramp_start} with eps_ramp_fraction {self.eps_ramp_fraction}")
         if self.batch_size % self.num_minibatches:
             raise ConfigError(
                 f"num_envs*unroll_length = {self.batch_size} does not divide into "

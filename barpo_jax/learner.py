@@ -109,10 +109,13 @@ class Trainer:
 
     # ---- one iteration (one run) ---------------------------------------------
     def eps_at(self, iteration, hp):
-        ramp = self.cfg.eps_ramp_fraction * self.cfg.num_iterations
-        if ramp <= 0:
+        """The training radius: 0 until `eps_ramp_start`, then linear up to hp.eps at
+        `eps_ramp_fraction` of the iterations (the lineage's ramp starts at 0)."""
+        start = self.cfg.eps_ramp_start * self.cfg.num_iterations
+        end = self.cfg.eps_ramp_fraction * self.cfg.num_iterations
+        if end <= 0:
             return hp.eps
-        return hp.eps * jnp.clip(iteration.astype(jnp.float32) / ramp, 0.0, 1.0)
+        return hp.eps * jnp.clip((iteration.astype(jnp.float32) - start) / (end - start), 0.0, 1.0)
 
     def perturber(self, ts: TrainState, eps, hp):
         """How observations are perturbed while collecting the rollout (the method decides)."""

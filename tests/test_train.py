@@ -182,3 +182,17 @@ def test_chunks_realign_after_another_chunk_length_and_never_pass_the_end():
     assert [next_chunk(d, 12, 4) for d in (6, 8)] == [2, 4]
     assert next_chunk(8, 10, 4) == 2   # max_iterations=10 stops at 10, not 12
     assert next_chunk(0, 12, 4) == 4
+
+
+def test_eps_ramp_can_start_late_as_radial_rl_configs_do():
+    from barpo_jax.config import hyperparams
+    from barpo_jax.learner import Trainer
+
+    def radii(**kw):
+        cfg = tiny(algo="radial_ppo", eps=0.1, num_timesteps=32 * 16 * 100, **kw)   # 100 iterations
+        trainer, hp = Trainer(cfg), hyperparams(cfg, 1)
+        return [float(np.squeeze(trainer.eps_at(np.int32(i), hp))) for i in (0, 25, 50, 75, 99)]
+    np.testing.assert_allclose(radii(), [0, 0.1 / 3, 0.2 / 3, 0.1, 0.1], rtol=1e-5)   # the lineage: 0 -> 75 %
+    np.testing.assert_allclose(radii(eps_ramp_start=0.25), [0, 0, 0.05, 0.1, 0.1], rtol=1e-5)
+    with pytest.raises(bj.ConfigError, match="eps_ramp_start"):
+        tiny(eps_ramp_start=0.8)
