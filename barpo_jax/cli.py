@@ -221,17 +221,12 @@ def _train_config(a, saved: dict = None) -> TrainConfig:
     return TrainConfig.from_dict(fields)
 
 
-def _names_config(a) -> bool:
-    """Did the user name any config field? (If not, --resume continues the saved config.)"""
-    return bool(a.config or a.set or any(getattr(a, flag) is not None for flag, _ in _CONFIG_FLAGS))
-
-
 def cmd_train(a):
     import barpo_jax as bj
     from . import checkpoint
     # A missing run is left to `train`, which says "nothing to resume" and how to start one.
     saved = checkpoint.read_config(a.out) if a.resume and os.path.isfile(os.path.join(a.out, "config.json")) else None
-    cfg = _train_config(a, saved.to_dict()) if saved is not None and _names_config(a) else saved or _train_config(a)
+    cfg = _train_config(a, saved.to_dict() if saved is not None else None)
     if a.time_budget is not None and a.time_budget < 0:
         raise ConfigError(f"--time-budget must be >= 0 seconds, got {a.time_budget:g}")
     result = bj.train(cfg, out=a.out, resume=a.resume, progress=not a.no_progress, logdir=a.logdir,
