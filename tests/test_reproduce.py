@@ -78,8 +78,14 @@ def test_ratio_interval_brackets_the_ratio_and_is_degenerate_without_spread():
     assert bootstrap_ratio_ci(np.full(5, 3.0), np.full(4, 2.0)) == (1.5, 1.5)
 
 
-def test_kappa_study_trains_one_sweep_evaluates_it_and_plots(tmp_path, capsys):
+def test_kappa_study_trains_one_sweep_evaluates_it_and_plots(tmp_path, capsys, monkeypatch):
     from benchmarks import kappa_study
+    evaluate, seen = kappa_study.bj.evaluate, {}
+
+    def spy(*args, **kwargs):
+        seen.update(kwargs)
+        return evaluate(*args, **kwargs)
+    monkeypatch.setattr(kappa_study.bj, "evaluate", spy)
     out = str(tmp_path / "kappa")
     args = ["--env", "inverted_pendulum", "--backend", "spring", "--kappa", "0", "1", "--seeds", "2", "--steps",
             str(32 * 16 * 4), "--episodes", "2", "--attacks", "random", "--attack-steps", "1024", "--out", out,
@@ -87,9 +93,12 @@ def test_kappa_study_trains_one_sweep_evaluates_it_and_plots(tmp_path, capsys):
     with pytest.raises(SystemExit) as stop:
         kappa_study.main(args + ["--time-budget", "0"])
     assert stop.value.code == kappa_study.UNFINISHED
-    kappa_study.main(args)
+    kappa_study.main(args + ["--no-masking-check"])
+    assert seen["masking_check"] is False
     with open(os.path.join(out, "kappa.json")) as f:
-        rows = json.load(f)["results"]["rows"]
+        results = json.load(f)["results"]
+    rows = results["rows"]
+    assert "masking checks: not run" in results["setting"]
     assert [r["kappa"] for r in rows] == [0.0, 1.0] and all(len(r["worst"]) == 2 for r in rows)
     for r in rows:
         assert r["worst median"] == pytest.approx(float(np.median(r["worst"])))
