@@ -71,7 +71,7 @@ def per_kappa(report, kappas, seeds) -> list:
 
 def plot(rows, env, eps, path):
     """Natural and worst-case return against κ: every seed a dot, the median a line."""
-    fig, ax = subplots(path, figsize=(6, 3.8))
+    fig, ax = subplots(path, figsize=(6, 4.2))
     ks = np.asarray([r["kappa"] for r in rows])
     pos = np.arange(len(ks))  # κ = 0 belongs on the axis, so the positions are even, labelled by κ
     for which, color in (("natural", "tab:blue"), ("worst", "tab:red")):
@@ -83,7 +83,7 @@ def plot(rows, env, eps, path):
     ax.set_xlabel("κ (weight of the clean PPO loss)")
     ax.set_ylabel("return")
     ax.set_title(f"BARPO on {env}, eps = {eps:g}")
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2)  # below: no seed hidden
     return finish(fig, path)
 
 
