@@ -361,7 +361,7 @@ class TrainConfig:
             raise ConfigError("gamma must be in (0, 1] and gae_lambda in [0, 1]")
         if not 0 <= self.eps_ramp_fraction <= 1:
             raise ConfigError(f"eps_ramp_fraction must be in [0, 1], got {self.eps_ramp_fraction}")
-        if self.eps_ramp_start < 0 or (self.eps_ramp_start > 0 and self.eps_ramp_start >= self.eps_ramp_fraction):
+        if not (self.eps_ramp_start == 0 or 0 < self.eps_ramp_start < self.eps_ramp_fraction):  # NaN fails too
             raise ConfigError(f"eps_ramp_start must be in [0, eps_ramp_fraction) (the ramp starts before it ends), got "
                               f"{self.eps_ramp_start} with eps_ramp_fraction {self.eps_ramp_fraction}")
         if self.batch_size % self.num_minibatches:

@@ -194,5 +194,6 @@ def test_eps_ramp_can_start_late_as_radial_rl_configs_do():
         return [float(np.squeeze(trainer.eps_at(np.int32(i), hp))) for i in (0, 25, 50, 75, 99)]
     np.testing.assert_allclose(radii(), [0, 0.1 / 3, 0.2 / 3, 0.1, 0.1], rtol=1e-5)   # the lineage: 0 -> 75 %
     np.testing.assert_allclose(radii(eps_ramp_start=0.25), [0, 0, 0.05, 0.1, 0.1], rtol=1e-5)
-    with pytest.raises(bj.ConfigError, match="eps_ramp_start"):
-        tiny(eps_ramp_start=0.8)
+    for bad in (0.8, 0.75, -0.1, float("nan")):   # past the ramp's end, at it, negative, not a number
+        with pytest.raises(bj.ConfigError, match="eps_ramp_start"):
+            tiny(eps_ramp_start=bad)
