@@ -393,6 +393,13 @@ class TrainConfig:
         unknown = set(d) - known
         if unknown:
             raise ConfigError(f"unknown config fields {sorted(unknown)}: remove them")
+        # A dict comes from JSON or `--set`, where a mistyped number arrives as a string; name
+        # the field here rather than fail in a comparison inside the checks.
+        numeric = {f.name for f in dataclasses.fields(cls)
+                   if str(f.type) in ("int", "float", "Optional[int]", "Optional[float]")}
+        for name in sorted(numeric & set(d)):
+            if isinstance(d[name], str):
+                raise ConfigError(f"config field {name} takes a number, got {d[name]!r}: write it as a number")
         return cls(**d)
 
     def to_json(self) -> str:

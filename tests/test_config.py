@@ -62,3 +62,11 @@ def test_a_config_from_before_the_car_and_sgld_rename_still_loads():
     old.update(algo="spo")
     with pytest.warns(UserWarning):
         assert bj.TrainConfig.from_dict(old).car_temperature == 1000.0  # no effect on spo: the preset
+
+
+def test_a_number_field_given_a_string_is_named_not_a_type_error():
+    # JSON and `--set` deliver a mistyped number as a string; the check names the field.
+    for fields in ({"gamma": "abc"}, {"eps": "x"}, {"eps_ramp_start": "nan"}, {"num_envs": "4"}):
+        with pytest.raises(bj.ConfigError, match=f"config field {next(iter(fields))} takes a number"):
+            bj.TrainConfig.from_dict({"env": "hopper", **fields})
+    assert bj.TrainConfig.from_dict({"env": "hopper", "gamma": 0.99}).gamma == 0.99
