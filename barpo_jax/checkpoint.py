@@ -24,7 +24,7 @@ import threading
 import jax
 import numpy as np
 
-from .config import ConfigError, TrainConfig
+from .config import ConfigError, TrainConfig, saved_run_fields
 
 IGNORED_ON_RESUME = ("chunk_iterations", "checkpoint_every", "checkpoint_every_s")
 
@@ -122,7 +122,7 @@ def read_config(out: str, env=None) -> TrainConfig:
             fields = json.load(f)
         if env is not None:
             fields["env"] = env
-        return TrainConfig.from_dict(fields)
+        return TrainConfig.from_dict(saved_run_fields(fields))
     except (json.JSONDecodeError, TypeError) as e:
         raise ConfigError(f"{path} is corrupt ({e}): restore it from a copy or retrain") from None
 

@@ -71,7 +71,7 @@ _BASE = dict(
     num_timesteps=2_000_000, num_envs=2048, unroll_length=5, num_minibatches=32, num_epochs=4,
     learning_rate=3e-4, gamma=0.97, gae_lambda=0.95, clip_eps=0.3, value_coef=0.5,
     entropy_coef=1e-2, max_grad_norm=1.0, reward_scaling=1.0, init_log_std=-0.5,
-    reward_normalization=False, lr_schedule="constant", value_clip=0.0,
+    reward_normalization=False, lr_schedule="constant", value_clip=0.0, reward_clip=0.0,
 )
 PPO_PRESETS: dict[str, dict[str, Any]] = {
     "inverted_pendulum": dict(reward_scaling=10.0),
@@ -89,29 +89,44 @@ PPO_PRESETS: dict[str, dict[str, Any]] = {
                     reward_scaling=5.0, entropy_coef=1e-3),
 }
 
-# The lineage's PPO update (SA-PPO/ATLA code: 2048 transitions per iteration, 10 epochs
-# of 32 minibatches, clip 0.2, gamma 0.99, no entropy bonus, return-std reward
-# normalisation, linear learning-rate anneal, value clipping 0.2) on 32 envs. On a CPU it
-# learns hopper on `positional` physics; Brax's `spring` hopper plateaus near 850 with the
-# same settings (benchmarks/results/presets/). Chosen by benchmarks/presets.py.
+# The lineage's PPO (huanzhang12/SA_PPO src/config_{hopper,walker}_vanilla_ppo.json, the
+# vanilla PPO its SA-PPO/ATLA/WocaR tables start from): 2048 transitions per iteration for
+# 976 iterations (2M steps), 10 epochs of 32 minibatches, clip 0.2, gamma 0.99, lambda 0.95,
+# no entropy bonus, return-std reward normalisation with rewards clipped to 10, observations
+# clipped to 10 (normalize.CLIP), a linear anneal of both rates, an initial log-std of 0,
+# no gradient-norm clipping, and a critic with its own Adam rate. 32 envs x 64 steps make
+# the 2048 transitions (the lineage steps one env for 2048). Per task: the policy and value
+# rates and value clipping differ (hopper 3e-4 / 2.5e-4 and no value clipping; walker
+# 4e-4 / 3e-4 with clipping 0.2). The lineage publishes no vanilla MLP config for
+# halfcheetah or ant: they take hopper's rates with value clipping 0.2 (our choice).
+# Why each value: docs/presets.md. Learns on `positional` physics; Brax's `spring` hopper
+# plateaus near 850 (benchmarks/results/presets/).
+LINEAGE_ITERATIONS = 976
 _LINEAGE = dict(num_envs=32, unroll_length=64, num_minibatches=32, num_epochs=10, learning_rate=3e-4,
                 gamma=0.99, gae_lambda=0.95, clip_eps=0.2, entropy_coef=0.0, reward_normalization=True,
-                lr_schedule="linear", value_clip=0.2, init_log_std=-0.5)
-# Per-task presets for the CPU backends (every backend but mjx). Hopper and walker2d by
-# measurement on `positional` (3 seeds, benchmarks/results/presets/): hopper reaches a
-# median of ~2450 by 1.5M steps (3M gives no more), walker2d ~1570 at 3M and still rising.
-# Halfcheetah and ant take the same lineage update unmeasured here (the lineage used one
-# PPO setting for every MuJoCo task).
+                lr_schedule="linear", value_clip=0.2, init_log_std=0.0, max_grad_norm=0.0, reward_clip=10.0,
+                num_timesteps=32 * 64 * LINEAGE_ITERATIONS)
+# Per-task presets for the CPU backends (every backend but mjx).
 CPU_PRESETS: dict[str, dict[str, Any]] = {
-    "hopper": dict(_LINEAGE, num_timesteps=1_500_000),
-    "walker2d": dict(_LINEAGE, num_timesteps=3_000_000),
-    "halfcheetah": dict(_LINEAGE, num_timesteps=3_000_000),
-    "ant": dict(_LINEAGE, num_timesteps=3_000_000),
+    "hopper": dict(_LINEAGE, value_learning_rate=2.5e-4, value_clip=0.0),
+    "walker2d": dict(_LINEAGE, learning_rate=4e-4, value_learning_rate=3e-4),
+    "halfcheetah": dict(_LINEAGE),
+    "ant": dict(_LINEAGE),
 }
+# The CPU preset before the lineage's details above were matched (733 iterations of 2048 for
+# hopper, initial log-std -0.5, one rate, gradient clipping 1, no reward clip, value
+# clipping 0.2): the preset of the 5-seed hopper table in docs/results.md. Reproduce a run
+# of that table with these fields (and fresh_starts=False) via --set or TrainConfig(**...).
+PREVIOUS_CPU_PRESET = dict(num_envs=32, unroll_length=64, num_minibatches=32, num_epochs=10, learning_rate=3e-4,
+                           gamma=0.99, gae_lambda=0.95, clip_eps=0.2, entropy_coef=0.0, reward_normalization=True,
+                           lr_schedule="linear", value_clip=0.2, init_log_std=-0.5, max_grad_norm=1.0,
+                           reward_clip=0.0)
 # Candidates compared by benchmarks/presets.py (a candidate plus --set overrides).
 CPU_CANDIDATES: dict[str, dict[str, Any]] = {
+    "preset": dict(backend="positional"),   # the task's own CPU preset, as TrainConfig resolves it
     "lineage": dict(_LINEAGE, backend="positional"),
     "lineage-spring": dict(_LINEAGE, backend="spring"),
+    "previous": dict(PREVIOUS_CPU_PRESET, backend="positional", fresh_starts=False),
 }
 
 
@@ -244,18 +259,22 @@ class TrainConfig:
     num_seeds: int = 1
     seed: int = 0
     episode_length: Optional[int] = None  # None: a playground env's own, else DEFAULT_EPISODE_LENGTH
+    fresh_starts: bool = True              # every training episode starts from a fresh reset draw (envs.py);
+                                           # False: back to the env's first state (runs saved before the field)
     # PPO
     unroll_length: Optional[int] = None
     num_minibatches: Optional[int] = None
     num_epochs: Optional[int] = None
     learning_rate: Optional[float] = None
+    value_learning_rate: Optional[float] = None  # the critic's own Adam rate (lineage: val_lr); None: learning_rate
     gamma: Optional[float] = None
     gae_lambda: Optional[float] = None
     clip_eps: Optional[float] = None
     value_coef: Optional[float] = None
     entropy_coef: Optional[float] = None
-    max_grad_norm: Optional[float] = None
+    max_grad_norm: Optional[float] = None  # global gradient-norm clip; 0 = off (the lineage's hopper/walker)
     reward_scaling: Optional[float] = None
+    reward_clip: Optional[float] = None    # clip trained rewards (after normalisation) to [-c, c]; 0 = off
     normalize_observations: bool = True
     normalize_advantages: bool = True
     policy_hidden: tuple = (64, 64)
@@ -322,6 +341,8 @@ class TrainConfig:
         for name, value in preset.items():
             if getattr(self, name) is None:
                 object.__setattr__(self, name, value)
+        if self.value_learning_rate is None:  # one rate for both networks unless a preset or the user says
+            object.__setattr__(self, "value_learning_rate", self.learning_rate)
         for name in ("policy_hidden", "value_hidden"):
             object.__setattr__(self, name, tuple(int(h) for h in getattr(self, name)))
         attacks = self.eval_attacks
@@ -348,11 +369,11 @@ class TrainConfig:
             raise ConfigError(f"unknown lr_schedule {self.lr_schedule!r}: choose one of {', '.join(LR_SCHEDULES)}")
         if self.eps < 0:
             raise ConfigError(f"eps must be >= 0 (an l_inf radius), got {self.eps}")
-        for name in ("learning_rate", "clip_eps", "max_grad_norm", "reward_scaling"):
-            if getattr(self, name) <= 0:
+        for name in ("learning_rate", "value_learning_rate", "clip_eps", "reward_scaling"):
+            if not getattr(self, name) > 0:
                 raise ConfigError(f"{name} must be > 0, got {getattr(self, name)}")
-        for name in ("kappa", "kappa_reg", "car_reg", "sgld_temperature", "entropy_coef", "value_coef", "value_clip",
-                     "radial_weight", "wocar_weight", "wocar_q_coef"):
+        for name in ("kappa", "max_grad_norm", "reward_clip", "kappa_reg", "car_reg", "sgld_temperature",
+                     "entropy_coef", "value_coef", "value_clip", "radial_weight", "wocar_weight", "wocar_q_coef"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)}")
         if not self.car_temperature > 0:
@@ -411,6 +432,17 @@ class TrainConfig:
         return {k: (a[k], b[k]) for k in a if k not in ignore and a[k] != b[k]}
 
 
+# Fields added after runs were saved, with the value that reproduces how those runs trained.
+# A run's config.json lacking one gets this value (checkpoint.read_config), so it resumes and
+# evaluates as it was trained; a new config gets the field's default or task preset.
+SAVED_BEFORE = {"fresh_starts": False, "reward_clip": 0.0}
+
+
+def saved_run_fields(d: dict) -> dict:
+    """A saved run's config fields with `SAVED_BEFORE` filling what it predates."""
+    return {**{k: v for k, v in SAVED_BEFORE.items() if k not in d}, **d}
+
+
 def _from_legacy(d: dict) -> dict:
     """A config written before issue 11, translated: `car_lambda` (an inverse temperature)
     becomes car_temperature = 1 / car_lambda, and `sgld_noise` (noise added after the sign,
@@ -446,6 +478,9 @@ def _preset_source(name: str) -> str:
         return "by algo: arpo_guided=1, barpo=1; others 0"
     if name == "inner_step_size":
         return "eps / inner_steps"
+    if name == "value_learning_rate":
+        return "learning_rate; CPU_PRESETS (all backends but mjx): " + ", ".join(
+            f"{t}={p['value_learning_rate']}" for t, p in CPU_PRESETS.items() if "value_learning_rate" in p)
     if name == "episode_length":
         return f"{DEFAULT_EPISODE_LENGTH}; playground:<Name> envs: their own config's episode_length"
     if name not in _BASE:
@@ -483,6 +518,7 @@ class HyperParams(NamedTuple):
     fields of the same names). They enter the jitted program as data with a leading
     run axis, so one compiled program trains every point of a sweep (sweep.py)."""
     learning_rate: Any
+    value_learning_rate: Any
     gamma: Any
     gae_lambda: Any
     clip_eps: Any
@@ -500,6 +536,7 @@ class HyperParams(NamedTuple):
     sgld_temperature: Any
     adv_learning_rate: Any
     value_clip: Any
+    reward_clip: Any
     step_frac: Any  # inner step size / eps (derived from inner_step_size and inner_steps; not sweepable)
 
 

@@ -12,9 +12,15 @@ Three kinds of env name reach `make_brax_env` (docs/envs.md; `config.resolve_env
 limit hit: bootstrap from the final observation). It returns the final
 observation before the reset, so GAE can bootstrap correctly on truncation.
 
-Auto-reset returns an environment to the initial state it was reset to at the
-start (Brax's own training wrapper does the same): a fresh reset every step would
-cost as much as a physics step. Diversity comes from the thousands of envs.
+Auto-reset (training) starts every new episode from a fresh draw of the env's reset
+distribution (`fresh_starts=True`, the default of `TrainConfig`): each env carries its
+own PRNG key, split whenever one of its episodes ends, so the draws are deterministic by
+seed and are saved and restored with the checkpoint. A reset is computed for every env
+at every step and kept only where an episode ended (JAX has no per-env branch); its cost
+is measured in benchmarks/speed/fresh_starts.py. With `fresh_starts=False` (the
+behaviour of runs saved before this option existed, and of Brax's own training wrapper)
+an env returns to the one state it was first reset to, so a seed trains from
+`num_envs` start states for its whole life.
 """
 from __future__ import annotations
 
@@ -116,6 +122,7 @@ class EnvState(NamedTuple):
     steps: jnp.ndarray  # int32 [n]
     ep_return: jnp.ndarray  # float32 [n], running undiscounted return
     reset_key: Any = None  # the key `first` was drawn with, so it can be recomputed instead of stored
+    episode_keys: Any = None  # fresh starts: [n] per-env keys of the next episode's start (None: return to `first`)
 
 
 class StepOut(NamedTuple):
@@ -130,9 +137,12 @@ class StepOut(NamedTuple):
 class VecEnv:
     """A batch of `num_envs` copies of one env (any `make_brax_env` name); pure reset/step."""
 
-    def __init__(self, name: str, backend: str, num_envs: int, episode_length: int):
+    def __init__(self, name: str, backend: str, num_envs: int, episode_length: int, fresh_starts: bool = False):
+        """`fresh_starts`: auto-reset to a fresh draw of the reset distribution (training);
+        False returns each env to its first state (evaluation, where every env runs one
+        episode, and runs saved before fresh starts existed)."""
         self.env = make_brax_env(name, backend)
-        self.num_envs, self.episode_length = num_envs, episode_length
+        self.num_envs, self.episode_length, self.fresh_starts = num_envs, episode_length, fresh_starts
         self.obs_size, self.action_size = self.env.observation_size, self.env.action_size
 
     def initial_states(self, key):
@@ -142,7 +152,11 @@ class VecEnv:
     def reset(self, key) -> EnvState:
         s = self.initial_states(key)
         zeros = jnp.zeros((self.num_envs,), jnp.float32)
-        return EnvState(s, s, jnp.zeros((self.num_envs,), jnp.int32), zeros, key)
+        steps = jnp.zeros((self.num_envs,), jnp.int32)
+        if self.fresh_starts:  # the first episodes are the same draws as without fresh starts
+            keys = jax.random.split(jax.random.fold_in(key, 1), self.num_envs)
+            return EnvState(s, None, steps, zeros, key, keys)
+        return EnvState(s, s, steps, zeros, key)
 
     def portable(self, state: EnvState) -> EnvState:
         """The state without `first`: what a checkpoint stores (the env state once, not
@@ -150,8 +164,18 @@ class VecEnv:
         return state._replace(first=None)
 
     def restored(self, state: EnvState) -> EnvState:
-        """Inverse of `portable`: recompute `first` from its key."""
+        """Inverse of `portable`: recompute `first` from its key (fresh starts keep none)."""
+        if state.episode_keys is not None:
+            return state
         return state._replace(first=self.initial_states(state.reset_key))
+
+    def _restarts(self, state: EnvState, done):
+        """(the states episodes that just ended restart from, the next episode keys)."""
+        if state.episode_keys is None:
+            return state.first, None
+        split = jax.vmap(jax.random.split)(state.episode_keys)  # [n, 2, 2]: (next key, this start's key)
+        fresh = jax.vmap(self.env.reset)(split[:, 1])
+        return fresh, jnp.where(done[:, None] > 0, split[:, 0], state.episode_keys)
 
     def peek(self, state: EnvState, action) -> tuple[jnp.ndarray, jnp.ndarray, jnp.ndarray]:
         """One step without auto-reset or bookkeeping: (next obs, reward, terminated).
@@ -173,10 +197,11 @@ class VecEnv:
             mask = done.reshape(done.shape + (1,) * (now.ndim - 1)) > 0
             return jnp.where(mask, first, now)
 
-        inner = jax.tree.map(pick, state.first, ns)
+        restart, episode_keys = self._restarts(state, done)
+        inner = jax.tree.map(pick, restart, ns)
         out = StepOut(inner.obs, ns.obs, ns.reward, terminated, truncated, ep_return * done)
         new = EnvState(inner, state.first, jnp.where(done > 0, 0, steps).astype(jnp.int32),
-                       ep_return * (1.0 - done), state.reset_key)
+                       ep_return * (1.0 - done), state.reset_key, episode_keys)
         return new, out
 
     def step_runs(self, state: EnvState, action) -> tuple[EnvState, StepOut]:

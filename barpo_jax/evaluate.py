@@ -318,7 +318,7 @@ def evaluate(result: "TrainResult", attacks="all", eps: Optional[float] = None, 
 
     def column(base, strength_c):
         """One column as a function of one run: (params, stats, reward scale, this attack's
-        fitted params or None, key) ->
+        fitted params or None, this column's episode key) ->
         (episode returns, largest excess outside the ball). Each column is its own compiled
         program: one program for every column compiled for minutes on a CPU, and the
         progress bar can then advance per attack."""
@@ -330,7 +330,7 @@ def evaluate(result: "TrainResult", attacks="all", eps: Optional[float] = None, 
             else:
                 fn = atk.bind(base, item, strength_c)
             act = attacked_act(env, cfg.gamma, atk.make_victim(ac, p), s, scale, fn, eps)
-            ret, outside = acting.episode_outcomes(env, act, jax.random.fold_in(k, names.index(base)))
+            ret, outside = acting.episode_outcomes(env, act, k)
             return ret, jnp.max(outside)
         return jax.jit(jax.vmap(one_seed))
 
@@ -341,10 +341,12 @@ def evaluate(result: "TrainResult", attacks="all", eps: Optional[float] = None, 
 
     def compiled(base, strength_c):
         """The column's compiled program, reused across evaluate() calls for built-in
-        attacks (evaluation during training calls evaluate at every `eval_every`)."""
-        if isinstance(attacks, dict) or isinstance(items[base], atk.Learned) or not standard_network:
+        attacks (evaluation during training calls evaluate at every `eval_every`, and a
+        table evaluates many runs of one task). A user's function is compiled each call."""
+        if not atk.is_builtin_heuristic(base, items[base]) or not standard_network:
             return column(base, strength_c)
-        key = (_program_key(cfg), base, repr(strength_c), int(episodes), env.episode_length, eps)
+        key = _column_key(cfg, base, strength_c if atk.takes_strength(base, items[base]) else None,
+                          int(episodes), env.episode_length, eps)
         if key not in _COLUMNS:
             if len(_COLUMNS) >= 32:
                 _COLUMNS.pop(next(iter(_COLUMNS)))
@@ -373,7 +375,9 @@ def evaluate(result: "TrainResult", attacks="all", eps: Optional[float] = None, 
             fit(base)
         if bar is not None:
             bar.set_postfix_str(name)
-        ret, ex = compiled(base, strength_c)(params, stats, reward_scale, fitted.get(base), keys)
+        # The column's episodes, keyed by the attack's position (data, not part of the program).
+        column_keys = jax.vmap(jax.random.fold_in, (0, None))(keys, names.index(base))
+        ret, ex = compiled(base, strength_c)(params, stats, reward_scale, fitted.get(base), column_keys)
         ret = np.asarray(ret)  # [run, episode]
         means[name], stds[name], excess[name] = ret.mean(-1), ret.std(-1), np.asarray(ex)
         if partial_path:
@@ -448,11 +452,16 @@ def _reusable(reuse, cfg, eps, episodes, seeds, at, seed, scan, budget, items) -
 _COLUMNS: dict = {}  # compiled evaluation columns of built-in attacks, by `compiled`'s key
 
 
-def _program_key(cfg) -> str:
-    """The config fields an evaluation program depends on (not the seeds, the budget or
-    the periodic-evaluation settings)."""
-    skip = {"seed", "num_seeds", "num_timesteps", "eval_every", "eval_attacks", "eval_episodes"}
-    return json.dumps({k: v for k, v in cfg.to_dict().items() if k not in skip}, sort_keys=True, default=str)
+def _column_key(cfg, base: str, strength_c, episodes: int, episode_length: int, eps: float) -> tuple:
+    """What a built-in attack's evaluation column is compiled from, and nothing else: the
+    task and physics, the victim's network, the discount of its one-step model, the attack
+    and its strength (None for attacks that do not search), the episode shape and eps.
+    The seeds, training hyper-parameters and budget are data or absent, so runs of any
+    method of one task share their columns."""
+    shape = (cfg.env, cfg.backend, tuple(cfg.policy_hidden), tuple(cfg.value_hidden), float(cfg.init_log_std),
+             float(cfg.gamma))
+    return shape + (base, None if strength_c is None else tuple(strength_c), int(episodes), int(episode_length),
+                    float(eps))
 
 
 def attacked_act(env: VecEnv, gamma: float, victim: atk.Victim, stats, scale, fn, eps: float):

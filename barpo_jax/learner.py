@@ -15,6 +15,7 @@ module imports no adversary.
 """
 from __future__ import annotations
 
+import copy
 import functools
 from typing import Any, NamedTuple
 
@@ -57,8 +58,8 @@ class Trainer:
         the method's learned adversary."""
         self.cfg = cfg
         self.train_agent = train_agent
-        self._init_runs, self._restore_runs, self._chunks = None, None, {}
-        self.env = VecEnv(cfg.env, cfg.backend, cfg.num_envs, cfg.episode_length)
+        self._chunks = {}  # compiled programs by name/length; shared with the views `cached` hands out
+        self.env = VecEnv(cfg.env, cfg.backend, cfg.num_envs, cfg.episode_length, cfg.fresh_starts)
         self.method = METHODS[cfg.algo] if adversary is None else METHODS[cfg.algo].with_adversary(adversary)
         self.ac = self.method.actor_critic(cfg, self.env)  # the agent's networks (+ any head the method trains)
         self.opt = ppo.make_optimizer(cfg.max_grad_norm)
@@ -75,9 +76,9 @@ class Trainer:
 
     def init_runs(self, seeds) -> TrainState:
         keys = jnp.stack([jax.random.PRNGKey(int(s)) for s in seeds])
-        if self._init_runs is None:
-            self._init_runs = jax.jit(jax.vmap(self.init))
-        return self._init_runs(keys)
+        if "init" not in self._chunks:
+            self._chunks["init"] = jax.jit(jax.vmap(self.init))
+        return self._chunks["init"](keys)
 
     def portable(self, state: TrainState) -> TrainState:
         """What a checkpoint stores: the state without what can be recomputed exactly."""
@@ -85,9 +86,9 @@ class Trainer:
 
     def restored(self, state: TrainState) -> TrainState:
         """Inverse of `portable` for a state with a leading run axis."""
-        if self._restore_runs is None:
-            self._restore_runs = jax.jit(jax.vmap(self.env.restored))
-        return state._replace(env=self._restore_runs(state.env))
+        if "restore" not in self._chunks:
+            self._chunks["restore"] = jax.jit(jax.vmap(self.env.restored))
+        return state._replace(env=self._chunks["restore"](state.env))
 
     def checkpoint_template(self, seeds) -> TrainState:
         """Shapes and dtypes of `portable(init_runs(seeds))`, computed without running it."""
@@ -96,16 +97,23 @@ class Trainer:
     @classmethod
     def cached(cls, cfg: TrainConfig) -> "Trainer":
         """One Trainer (and so one set of compiled programs) per config, ignoring the
-        fields that do not enter the compiled program: seed, num_seeds and the float
-        hyper-parameters, which are data (`config.hyperparams`)."""
+        fields that do not enter the compiled program: seed, num_seeds, the float
+        hyper-parameters, which are data (`config.hyperparams`), and the host loop's
+        cadence (chunk length, checkpoint and evaluation settings: a chunk of any length
+        is built from the same Trainer)."""
         ignored = set(HP_FIELDS) | {"seed", "num_seeds", "inner_step_size", "eval_every", "eval_attacks",
-                                     "eval_episodes"}
+                                     "eval_episodes", "chunk_iterations", "checkpoint_every", "checkpoint_every_s"}
         key = tuple(sorted((k, str(v)) for k, v in cfg.to_dict().items() if k not in ignored))
         if key not in _TRAINERS:
             if len(_TRAINERS) >= 16:
                 _TRAINERS.pop(next(iter(_TRAINERS)))
             _TRAINERS[key] = cls(cfg)
-        return _TRAINERS[key]
+        shared = _TRAINERS[key]
+        if shared.cfg == cfg:
+            return shared
+        view = copy.copy(shared)  # the same compiled programs (the chunk dict is shared), this config's loop fields
+        view.cfg = cfg
+        return view
 
     # ---- one iteration (one run) ---------------------------------------------
     def eps_at(self, iteration, hp):
@@ -122,11 +130,11 @@ class Trainer:
         return self.method.rollout_perturber(self.ac, ts.agent.params, self.adv_ac, ts.adv, eps, hp,
                                              self.cfg.inner_steps, self.cfg.rollout_under_adversary)
 
-    def fit(self, learner, batch, key, loss_fn, lr, pre_epoch=None):
+    def fit(self, learner, batch, key, loss_fn, lr, pre_epoch=None, value_lr=None):
         """`num_epochs` x `num_minibatches` PPO-style SGD steps on `loss_fn` (agent or adversary)."""
         cfg = self.cfg
         return ppo.update(learner, batch, key, loss_fn, self.opt, lr, cfg.num_epochs, cfg.num_minibatches,
-                          cfg.normalize_advantages, pre_epoch)
+                          cfg.normalize_advantages, pre_epoch, value_lr)
 
     def collect(self, ts: TrainState, eps, hp, key) -> tuple[EnvState, nz.RunningStats, nz.ReturnScale, Rollout]:
         """One rollout under the method's perturber, with the normaliser and return scale
@@ -160,6 +168,7 @@ class Trainer:
         elif cfg.reward_normalization:  # a frozen victim: its return scale is frozen too
             reward = tr.reward / nz.std(ts.returns.stats)[0]
         reward = reward * hp.reward_scaling
+        reward = jnp.where(hp.reward_clip > 0, jnp.clip(reward, -hp.reward_clip, hp.reward_clip), reward)
         return env_state, stats, returns, Rollout(tr, obs_n, fin_n, reward)
 
     def agent_batch(self, params, ro: Rollout, hp) -> ppo.Batch:
@@ -192,9 +201,10 @@ class Trainer:
         adversary's updates, and the metrics."""
         cfg = self.cfg
         env_state, stats, returns, ro = collected
-        lr = hp.learning_rate
-        if cfg.lr_schedule == "linear":
-            lr = lr * (1.0 - ts.iteration.astype(jnp.float32) / cfg.num_iterations)
+        lr, value_lr = hp.learning_rate, hp.value_learning_rate
+        if cfg.lr_schedule == "linear":  # both rates anneal to 0 (the lineage anneals both optimisers)
+            anneal = 1.0 - ts.iteration.astype(jnp.float32) / cfg.num_iterations
+            lr, value_lr = lr * anneal, value_lr * anneal
         n_done = jnp.sum(ro.tr.done)
         metrics = {
             "episode_return": jnp.where(n_done > 0, jnp.sum(ro.tr.episode_return) / jnp.maximum(n_done, 1),
@@ -209,7 +219,8 @@ class Trainer:
             batch = self.agent_batch(agent.params, ro, hp)
             if cfg.inner_schedule == "rollout":  # one solve at the rollout's parameters, reused by every epoch
                 batch = ahead(agent.params, batch, jax.random.fold_in(k_upd, 1))  # k_upd itself unchanged
-            agent, m = self.fit(agent, batch, k_upd, loss_fn, lr, ahead if cfg.inner_schedule == "epoch" else None)
+            agent, m = self.fit(agent, batch, k_upd, loss_fn, lr, ahead if cfg.inner_schedule == "epoch" else None,
+                                value_lr)
             metrics.update(m)
         due = (ts.iteration % cfg.adv_update_every) == 0
         adversary, am = self.method.update_adversary(self.adv_ac, ts.adv, ro.obs, ro.final_obs, ro.tr, ro.reward,

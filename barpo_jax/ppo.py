@@ -100,8 +100,20 @@ def common_loss(ac, params, batch: Batch, hp):
 
 def make_optimizer(max_grad_norm: float):
     """Adam without the learning-rate scale: the rate is data (`HyperParams.learning_rate`)
-    so that it can be vmapped in sweeps."""
-    return optax.chain(optax.clip_by_global_norm(max_grad_norm), optax.scale_by_adam(eps=1e-5))
+    so that it can be vmapped in sweeps. `max_grad_norm` > 0 clips the global gradient
+    norm first; 0 turns clipping off (the lineage's `clip_grad_norm: -1`)."""
+    adam = optax.scale_by_adam(eps=1e-5)
+    return optax.chain(optax.clip_by_global_norm(max_grad_norm), adam) if max_grad_norm > 0 else adam
+
+
+def apply_rates(params, updates, lr, value_lr=None):
+    """params - rate * updates. With `value_lr`, the critic (params["value"]) moves at its own
+    rate: with no gradient clipping across the two networks, Adam updates each parameter from
+    its own gradient, so this equals the lineage's separate value optimiser."""
+    step = lambda rate: (lambda p, u: p - rate * u)
+    if value_lr is None or not isinstance(params, dict) or "value" not in params:
+        return jax.tree.map(step(lr), params, updates)
+    return {k: jax.tree.map(step(value_lr if k == "value" else lr), params[k], updates[k]) for k in params}
 
 
 def minibatch_epoch(step: Callable, carry, data, perm, num_minibatches: int, xs=None):
@@ -118,10 +130,12 @@ def normalized_advantages(batch: Batch) -> Batch:
 
 
 def update(learner: Learner, batch: Batch, key, loss_fn: Callable, opt, lr, num_epochs: int,
-           num_minibatches: int, normalize_advantage: bool = True, pre_epoch: Optional[Callable] = None):
+           num_minibatches: int, normalize_advantage: bool = True, pre_epoch: Optional[Callable] = None,
+           value_lr=None):
     """`num_epochs` passes of shuffled minibatch SGD on `loss_fn(params, minibatch, key)`.
     `pre_epoch(params, batch, key) -> batch`, when given, rewrites the whole batch at the
-    start of every epoch (an inner solve shared by the epoch's minibatches).
+    start of every epoch (an inner solve shared by the epoch's minibatches). `value_lr`:
+    the critic's own rate (`apply_rates`); None moves every parameter at `lr`.
 
     Returns the new learner and the mean of the loss-function aux metrics.
     """
@@ -134,7 +148,7 @@ def update(learner: Learner, batch: Batch, key, loss_fn: Callable, opt, lr, num_
             mb = normalized_advantages(mb)
         (loss, aux), grads = jax.value_and_grad(loss_fn, has_aux=True)(learner.params, mb, k)
         upd, opt_state = opt.update(grads, learner.opt_state, learner.params)
-        params = jax.tree.map(lambda p, u: p - lr * u, learner.params, upd)
+        params = apply_rates(learner.params, upd, lr, value_lr)
         return Learner(params, opt_state), {"loss": loss, "grad_norm": optax.global_norm(grads), **aux}
 
     def epoch(learner, k):

@@ -21,7 +21,7 @@ def kwargs(cfg, num_envs: int) -> dict:
                 normalize_advantage=cfg.normalize_advantages, learning_rate=cfg.learning_rate,
                 entropy_cost=cfg.entropy_coef, discounting=cfg.gamma, gae_lambda=cfg.gae_lambda,
                 clipping_epsilon=cfg.clip_eps, vf_loss_coefficient=cfg.value_coef,
-                reward_scaling=cfg.reward_scaling, max_grad_norm=cfg.max_grad_norm, network_factory=factory)
+                reward_scaling=cfg.reward_scaling, max_grad_norm=cfg.max_grad_norm or None, network_factory=factory)
 
 
 def describe(kw: dict) -> dict:

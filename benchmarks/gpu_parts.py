@@ -56,7 +56,7 @@ def brax_ppo_sps(cfg: bj.TrainConfig, epochs: int = 3) -> dict:
     `training/sps` metric on evaluation epochs after the first (the first compiles).
     Failures are recorded, not raised: the suite must go on without Brax."""
     try:
-        import brax_compat
+        from benchmarks import brax_compat
         shim = brax_compat.install()
         from brax import envs as brax_envs
         from brax.training.agents.ppo import networks as ppo_networks
@@ -78,7 +78,7 @@ def brax_ppo_sps(cfg: bj.TrainConfig, epochs: int = 3) -> dict:
                         num_updates_per_batch=cfg.num_epochs, normalize_observations=cfg.normalize_observations,
                         learning_rate=cfg.learning_rate, entropy_cost=cfg.entropy_coef, discounting=cfg.gamma,
                         gae_lambda=cfg.gae_lambda, clipping_epsilon=cfg.clip_eps, reward_scaling=cfg.reward_scaling,
-                        max_grad_norm=cfg.max_grad_norm, network_factory=factory)
+                        max_grad_norm=cfg.max_grad_norm or None, network_factory=factory)
         later = [r[2] for r in records[1:] if math.isfinite(r[2])]  # the first epoch includes the compile
         return {"ok": True, "sps": statistics.median(later) if later else None, "records": records,
                 "wall_s_incl_compile": time.perf_counter() - t0, "shim_installed": shim,

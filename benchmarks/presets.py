@@ -6,7 +6,7 @@ deterministically (the policy's mean, `--episodes` fresh episodes per seed) afte
 `--segments` equal segments, so the curve is the return a user would measure, not the
 noisy training return. Writes benchmarks/results/presets/<task>_<candidate>.{json,md,png}.
 
-    python -m benchmarks.presets --task hopper --candidate cpu --seeds 3 --steps 6e6
+    python -m benchmarks.presets --task hopper --candidate preset --seeds 3 --steps 1998848 --episodes 50
 """
 from __future__ import annotations
 
@@ -110,7 +110,7 @@ def summarize(task: str) -> str:
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--task", default="hopper")
-    p.add_argument("--candidate", default="cpu", choices=sorted(CPU_CANDIDATES))
+    p.add_argument("--candidate", default="preset", choices=sorted(CPU_CANDIDATES))
     p.add_argument("--seeds", type=_num, default=3)
     p.add_argument("--steps", type=_num, default=6_000_000)
     p.add_argument("--segments", type=_num, default=10)

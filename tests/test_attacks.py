@@ -59,15 +59,20 @@ def test_critic_lowers_value_more_than_random():
     assert drop_critic > 0 and drop_critic > 5 * abs(drop_random)
 
 
-def test_eps_zero_learned_attacks_equal_natural_end_to_end(trained):
+def test_eps_zero_learned_attacks_equal_natural_end_to_end(weak):
     # Every attack function stays in the ball at eps 0 (test_every_attack_stays_in_the_ball);
     # this runs the learned ones through their whole fit-then-attack path (the gradient
     # attacks' evaluation path is the same program for all, exercised by the other tests).
     names = ["random", *attacks.LEARNED]
-    rep = bj.evaluate(trained, attacks=names, eps=0.0, episodes=4, learned_timesteps=4096,
+    rep = bj.evaluate(weak, attacks=names, eps=0.0, episodes=4, episode_length=200, learned_timesteps=4096,
                       strength=attacks.Strength("tiny", 3, 2, "apgd"), progress=False, learned_scan="none")
     assert rep.attacks[0] == "none" and set(names) <= set(rep.attacks)
-    np.testing.assert_allclose(rep.returns, rep.returns[:, :1].repeat(len(rep.attacks), 1), rtol=1e-6)
+    # Each column plays its own episodes (keyed by the attack's position): the reference plays
+    # the same ones unattacked, as a user attack that returns the observation unchanged.
+    same = bj.evaluate(weak, attacks={n: attacks.none for n in names}, eps=0.0, episodes=4, episode_length=200,
+                       progress=False)
+    assert rep.attacks == same.attacks and (same.returns < 150).all()   # not saturated: any push would show
+    np.testing.assert_allclose(rep.returns, same.returns, rtol=1e-6)
 
 
 def test_sa_rl_beats_random_on_a_trained_policy(trained):
@@ -93,13 +98,16 @@ def test_learned_scan_keeps_each_victims_strongest_fit(trained):
         attacks.scan(attacks.LearnedScan("no selection", (3e-4, 3e-3), (0.0,)))
 
 
-def test_user_attack_plugs_in_and_report_api(trained, tmp_path):
+def test_user_attack_plugs_in_and_report_api(weak, tmp_path):
     def flip(key, obs, victim, eps):  # push every coordinate by eps against the sign of the mean action
         return obs - eps * jnp.sign(obs)
-    rep = bj.evaluate(trained, attacks={"flip": flip, "mad": "mad"}, eps=0.2, episodes=4, progress=False)
+    rep = bj.evaluate(weak, attacks={"flip": flip, "mad": "mad"}, eps=0.2, episodes=4, episode_length=200,
+                      progress=False)
     assert rep.attacks == ["none", "flip", "mad"]
     assert rep.returns.shape == (2, 3) and rep.worst_case.shape == (2,)
-    assert rep.median_agent in (0, 1)
+    np.testing.assert_array_equal(rep.worst_case, rep.returns[:, 1:].min(1))
+    assert rep.worst_case[0] != rep.worst_case[1]
+    assert rep.median_agent == int(np.argmin(rep.worst_case))   # of two agents, the lower is the (lower) median
     assert "median" in rep.table() and "flip" in rep.table()
     rep.save(str(tmp_path / "r.json"))
     rep.plot(str(tmp_path / "r.png"))
@@ -163,11 +171,21 @@ def test_sign_decay_keeps_its_best_point_and_raises_kl_over_its_start():
     assert bool(jnp.all(f >= start - 1e-6)) and float(jnp.mean(f)) > 2 * float(jnp.mean(start))
 
 
-def test_reuse_adds_a_column_and_equals_a_full_evaluation(trained, tmp_path):
+def _columns_tell_apart(report):
+    """No two columns of `report` hold the same returns: a column copied from another shows."""
+    cols = report.returns.T
+    for i in range(len(cols)):
+        for j in range(i):
+            assert not np.allclose(cols[i], cols[j]), (report.attacks[i], report.attacks[j], report.returns)
+
+
+def test_reuse_adds_a_column_and_equals_a_full_evaluation(weak, tmp_path):
+    trained = weak  # returns that differ per attack, so a column copied from the wrong one shows
     tiny = attacks.Strength("tiny", 4, 2, "apgd")
-    kw = dict(eps=0.2, episodes=3, episode_length=40, learned_timesteps=4096, learned_scan="none", strength=tiny,
+    kw = dict(eps=0.2, episodes=3, episode_length=200, learned_timesteps=4096, learned_scan="none", strength=tiny,
               progress=False)
     full = bj.evaluate(trained, attacks=["random", "mad", "rs", "flip"], **kw)
+    _columns_tell_apart(full)
     older = bj.evaluate(trained, attacks=["random", "mad", "rs"], **kw)
     older = bj.RobustnessReport.load(older.save(str(tmp_path / "r.json")))   # as a table's report is reused
     added = bj.evaluate(trained, attacks=["random", "mad", "rs", "flip"], reuse=older, **kw)
@@ -184,8 +202,9 @@ def test_reuse_adds_a_column_and_equals_a_full_evaluation(trained, tmp_path):
         bj.evaluate(trained, attacks=["random"], reuse=older, **{**kw, "episodes": 4})
 
 
-def test_a_stopped_evaluation_resumes_from_its_last_finished_column(trained, tmp_path):
-    kw = dict(eps=0.2, episodes=3, episode_length=40, strength=attacks.Strength("tiny", 4, 2, "apgd"),
+def test_a_stopped_evaluation_resumes_from_its_last_finished_column(weak, tmp_path):
+    trained = weak  # returns that differ per attack, so a column resumed from the wrong one shows
+    kw = dict(eps=0.2, episodes=3, episode_length=200, strength=attacks.Strength("tiny", 4, 2, "apgd"),
               progress=False, masking_check=False)   # check columns resume as attack columns do (test above)
     partial = str(tmp_path / "r.partial.json")
 
@@ -193,6 +212,7 @@ def test_a_stopped_evaluation_resumes_from_its_last_finished_column(trained, tmp
         raise KeyboardInterrupt
 
     full = bj.evaluate(trained, attacks=["random", "mad", "flip"], **kw)
+    _columns_tell_apart(full)
     with pytest.raises(KeyboardInterrupt):
         bj.evaluate(trained, attacks={"random": "random", "mad": "mad", "flip": stop}, partial_path=partial, **kw)
     assert bj.RobustnessReport.load(partial).attacks == ["none", "random", "mad"]
@@ -293,3 +313,23 @@ def test_masking_check_flag_says_whether_it_moves_the_worst_case():
     assert "150.0 -> 100.0" in flags[1] and "below this seed's worst case (150.0)" in flags[1]
     assert not bj.RobustnessReport("spring", "spo", 0.1, 16, ["none", "mad"], returns[:, :2], np.ones((2, 2)),
                                    [0, 1], checks=["mad@x2"], check_returns=np.array([[148.0], [145.0]])).flags()
+
+
+def test_compiled_columns_are_shared_by_what_enters_them_and_change_no_number(weak):
+    import dataclasses
+    import sys
+    columns = sys.modules["barpo_jax.evaluate"]._COLUMNS   # by module name: bj.evaluate is the function
+    kw = dict(eps=0.2, episodes=2, episode_length=200, strength=attacks.Strength("tiny", 2, 1, "apgd"),
+              progress=False, masking_check=False)
+    columns.clear()
+    alone = bj.evaluate(weak, attacks=["mad"], **kw)               # mad at position 1
+    assert len(columns) == 2                                       # none, mad
+    # Another method's run of the same task and network, another training rate, 'mad' named in a
+    # dict and at another position: the same compiled columns, and each column's own episodes.
+    other = dataclasses.replace(weak, config=weak.config.replace(algo="barpo", learning_rate=1e-3, kappa=0.5))
+    later = bj.evaluate(other, attacks={"random": "random", "mad": "mad"}, **kw)   # mad at position 2
+    assert len(columns) == 3                                       # + random; none and mad reused
+    columns.clear()
+    fresh = bj.evaluate(other, attacks={"random": "random", "mad": "mad"}, **kw)
+    np.testing.assert_array_equal(later.returns, fresh.returns)    # a cached column gives the uncached numbers
+    np.testing.assert_array_equal(alone.returns[:, 0], later.returns[:, 0])

@@ -69,6 +69,43 @@ def test_termination_is_not_truncation_even_at_the_time_limit(vec_env):
     np.testing.assert_array_equal(out.episode_return[3], [1 + 2 + 3, 0])
 
 
+class _Drawn(_Counter):
+    """The counter whose start state is a draw from its key (as a Brax task's reset noise)."""
+
+    def reset(self, key):
+        return _State(jax.random.uniform(key, (1,)), jnp.zeros(()), jnp.zeros(()), jnp.zeros(()))
+
+
+@pytest.mark.parametrize("fresh", [True, False])
+def test_successive_episodes_of_an_env_start_from_fresh_draws(monkeypatch, fresh):
+    monkeypatch.setattr(envs, "make_brax_env", lambda name, backend: _Drawn())
+    env = envs.VecEnv("drawn", "none", num_envs=2, episode_length=2, fresh_starts=fresh)
+    out, _ = _run(env, np.zeros((8, 2)))
+    starts = out.obs[1::2, :, 0]                       # the 4 restarts of each env (after steps 2, 4, 6, 8)
+    first = np.asarray(env.reset(jax.random.PRNGKey(0)).inner.obs[:, 0])
+    if fresh:
+        assert len(np.unique(starts)) == starts.size and not np.isin(first, starts).any()
+        again, _ = _run(env, np.zeros((8, 2)))         # deterministic by seed
+        np.testing.assert_array_equal(again.obs, out.obs)
+    else:                                              # back to the one first state of each env
+        np.testing.assert_array_equal(starts, np.broadcast_to(first, starts.shape))
+
+
+def test_fresh_starts_on_brax_physics_and_old_runs_keep_their_one_start(tmp_path):
+    import barpo_jax as bj
+    from barpo_jax import checkpoint
+    env = envs.VecEnv("inverted_pendulum", "spring", num_envs=2, episode_length=3, fresh_starts=True)
+    out, _ = _run(env, np.zeros((6, 2)))
+    assert not np.allclose(out.obs[2], out.obs[5])    # env restarts after step 3 and step 6: two draws
+    # A run saved before the field existed resumes as it trained: no fresh starts, no reward clip.
+    cfg = _tiny_env_config("inverted_pendulum", backend="spring")
+    fields = {k: v for k, v in cfg.to_dict().items() if k not in ("fresh_starts", "reward_clip")}
+    (tmp_path / "config.json").write_text(__import__("json").dumps(fields))
+    old = checkpoint.read_config(str(tmp_path))
+    assert cfg.fresh_starts and not old.fresh_starts and old.reward_clip == 0.0
+    assert bj.TrainConfig(env="hopper", backend="positional").fresh_starts
+
+
 # ---- which envs a config accepts (docs/envs.md) ------------------------------------------
 
 def _tiny_env_config(env, **kw):

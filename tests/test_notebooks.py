@@ -49,11 +49,16 @@ def test_committed_outputs_come_from_the_current_cells(name):
 @pytest.mark.slow
 @pytest.mark.parametrize("name", NAMES)
 def test_notebook_still_runs_with_the_same_kinds_of_output(name, monkeypatch):
-    monkeypatch.setenv("BARPO_NB_STEPS", "20000")
     monkeypatch.setenv("BARPO_NB_SMALL", "1")
     committed = nbformat.read(os.path.join(NB, name), as_version=4)
     fresh = nbformat.read(os.path.join(NB, name), as_version=4)
     NotebookClient(fresh, timeout=900, kernel_name="python3", resources={"metadata": {"path": NB}}).execute()
+    # A notebook with sizes reads BARPO_NB_SMALL and says which sizes it ran (03 only reads committed tables).
+    if any("BARPO_NB_SMALL" in c.source for c in fresh.cells):
+        said = "".join(o.get("text", "") for c in fresh.cells if c.cell_type == "code" for o in c.get("outputs", []))
+        assert "small (test) sizes" in said, f"{name} ran at full size under BARPO_NB_SMALL=1"
+    else:
+        assert name.startswith("03_"), f"{name} has sizes but does not read BARPO_NB_SMALL"
     for i, (a, b) in enumerate(zip(committed.cells, fresh.cells)):
         if a.cell_type == "code":
             assert "image/png" not in _kinds(a) or "image/png" in _kinds(b), f"{name} cell {i}: no figure now"

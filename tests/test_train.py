@@ -197,3 +197,13 @@ def test_eps_ramp_can_start_late_as_radial_rl_configs_do():
     for bad in (0.8, 0.75, -0.1, float("nan")):   # past the ramp's end, at it, negative, not a number
         with pytest.raises(bj.ConfigError, match="eps_ramp_start"):
             tiny(eps_ramp_start=bad)
+
+
+def test_loop_fields_share_the_compiled_trainer_and_keep_their_own_values():
+    from barpo_jax.learner import Trainer
+    cfg = tiny()
+    other = cfg.replace(chunk_iterations=1, checkpoint_every=3, checkpoint_every_s=5.0, learning_rate=1e-3)
+    a, b = Trainer.cached(cfg), Trainer.cached(other)
+    assert a._chunks is b._chunks                          # one set of compiled programs
+    assert b.cfg == other and a.cfg == cfg                 # the loop reads each config's own cadence
+    assert Trainer.cached(cfg.replace(num_envs=16))._chunks is not a._chunks   # a shape is another program

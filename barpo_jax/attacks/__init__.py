@@ -66,6 +66,12 @@ def takes_strength(name: str, item) -> bool:
     return name in TAKES_STRENGTH and item is {**HEURISTIC, **LEARNED}[name]
 
 
+def is_builtin_heuristic(name: str, item) -> bool:
+    """True when `item` is the built-in heuristic attack (or 'none') of that name, not a
+    user function that reuses the name: its compiled evaluation column can be shared."""
+    return item is {**HEURISTIC, "none": none}.get(name)
+
+
 def bind(name: str, item, at: Strength):
     """A built-in heuristic attack with its strength applied (others are returned as given)."""
     if name in HEURISTIC and takes_strength(name, item):

@@ -81,7 +81,7 @@ def _rs_fit(result, eps, timesteps, key, progress, scan=None):
     rcfg = rs.RSConfig()
     iters = max(1, timesteps // (rcfg.num_envs * rcfg.unroll_length))
     rcfg = dataclasses.replace(rcfg, iterations=iters)
-    env = VecEnv(cfg.env, cfg.backend, rcfg.num_envs, cfg.episode_length)
+    env = VecEnv(cfg.env, cfg.backend, rcfg.num_envs, cfg.episode_length, cfg.fresh_starts)
     ac = result.actor_critic()
     keys = jax.random.split(key, result.num_runs)
     fit_one = lambda p, s, k: rs.fit(env, functools.partial(ac.dist, p), s, k, rcfg)[0]

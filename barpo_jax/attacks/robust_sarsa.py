@@ -36,8 +36,8 @@ Choices, and why
   carried over so episodes run past one unroll), followed by ``num_epochs`` passes
   of shuffled minibatch Adam: the same data pipeline as our PPO, and a
   fixed policy means old data never goes stale, so re-using each batch a few times
-  is safe. Note that ``envs.VecEnv`` auto-resets each environment to its own first
-  state, so the start states seen are the ``num_envs`` drawn at the first reset.
+  is safe. The fit's ``envs.VecEnv`` restarts episodes as the victim trained
+  (fresh draws for runs with ``fresh_starts``; else each env's first state).
 * **Constant learning rate** (Adam, global-norm clipping): a linear decay to zero
   was worse at this budget, since the value has not finished propagating.
 * **Certified robustness regulariser, as in the lineage.** Zhang et al. (SA-PPO
