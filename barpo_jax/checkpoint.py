@@ -24,9 +24,9 @@ import threading
 import jax
 import numpy as np
 
-from .config import ConfigError, TrainConfig, saved_run_fields
+from .config import LOOP_FIELDS, ConfigError, TrainConfig, saved_run_fields
 
-IGNORED_ON_RESUME = ("chunk_iterations", "checkpoint_every", "checkpoint_every_s")
+IGNORED_ON_RESUME = LOOP_FIELDS
 
 
 class CheckpointError(ConfigError):

@@ -432,6 +432,12 @@ class TrainConfig:
         return {k: (a[k], b[k]) for k in a if k not in ignore and a[k] != b[k]}
 
 
+# The host loop's cadence: how often it saves and how long a compiled chunk is. They enter no
+# compiled program (a chunk of any length is built from one Trainer) and a run may resume
+# with other values.
+LOOP_FIELDS = ("chunk_iterations", "checkpoint_every", "checkpoint_every_s")
+
+
 # Fields added after runs were saved, with the value that reproduces how those runs trained.
 # A run's config.json lacking one gets this value (checkpoint.read_config), so it resumes and
 # evaluates as it was trained; a new config gets the field's default or task preset.

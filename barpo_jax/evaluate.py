@@ -458,8 +458,7 @@ def _column_key(cfg, base: str, strength_c, episodes: int, episode_length: int, 
     and its strength (None for attacks that do not search), the episode shape and eps.
     The seeds, training hyper-parameters and budget are data or absent, so runs of any
     method of one task share their columns."""
-    shape = (cfg.env, cfg.backend, tuple(cfg.policy_hidden), tuple(cfg.value_hidden), float(cfg.init_log_std),
-             float(cfg.gamma))
+    shape = (cfg.env, cfg.backend, tuple(cfg.policy_hidden), tuple(cfg.value_hidden), float(cfg.gamma))
     return shape + (base, None if strength_c is None else tuple(strength_c), int(episodes), int(episode_length),
                     float(eps))
 

@@ -25,7 +25,7 @@ import numpy as np
 
 from . import acting, ppo
 from . import normalize as nz
-from .config import HP_FIELDS, ConfigError, TrainConfig
+from .config import HP_FIELDS, LOOP_FIELDS, ConfigError, TrainConfig
 from .envs import EnvState, VecEnv
 from .methods import METHODS
 
@@ -58,7 +58,7 @@ class Trainer:
         the method's learned adversary."""
         self.cfg = cfg
         self.train_agent = train_agent
-        self._chunks = {}  # compiled programs by name/length; shared with the views `cached` hands out
+        self._programs = {}  # compiled init, restore and chunk programs; shared with the views `cached` hands out
         self.env = VecEnv(cfg.env, cfg.backend, cfg.num_envs, cfg.episode_length, cfg.fresh_starts)
         self.method = METHODS[cfg.algo] if adversary is None else METHODS[cfg.algo].with_adversary(adversary)
         self.ac = self.method.actor_critic(cfg, self.env)  # the agent's networks (+ any head the method trains)
@@ -76,9 +76,9 @@ class Trainer:
 
     def init_runs(self, seeds) -> TrainState:
         keys = jnp.stack([jax.random.PRNGKey(int(s)) for s in seeds])
-        if "init" not in self._chunks:
-            self._chunks["init"] = jax.jit(jax.vmap(self.init))
-        return self._chunks["init"](keys)
+        if "init" not in self._programs:
+            self._programs["init"] = jax.jit(jax.vmap(self.init))
+        return self._programs["init"](keys)
 
     def portable(self, state: TrainState) -> TrainState:
         """What a checkpoint stores: the state without what can be recomputed exactly."""
@@ -86,9 +86,9 @@ class Trainer:
 
     def restored(self, state: TrainState) -> TrainState:
         """Inverse of `portable` for a state with a leading run axis."""
-        if "restore" not in self._chunks:
-            self._chunks["restore"] = jax.jit(jax.vmap(self.env.restored))
-        return state._replace(env=self._chunks["restore"](state.env))
+        if "restore" not in self._programs:
+            self._programs["restore"] = jax.jit(jax.vmap(self.env.restored))
+        return state._replace(env=self._programs["restore"](state.env))
 
     def checkpoint_template(self, seeds) -> TrainState:
         """Shapes and dtypes of `portable(init_runs(seeds))`, computed without running it."""
@@ -101,8 +101,8 @@ class Trainer:
         hyper-parameters, which are data (`config.hyperparams`), and the host loop's
         cadence (chunk length, checkpoint and evaluation settings: a chunk of any length
         is built from the same Trainer)."""
-        ignored = set(HP_FIELDS) | {"seed", "num_seeds", "inner_step_size", "eval_every", "eval_attacks",
-                                     "eval_episodes", "chunk_iterations", "checkpoint_every", "checkpoint_every_s"}
+        ignored = set(HP_FIELDS) | set(LOOP_FIELDS) | {"seed", "num_seeds", "inner_step_size", "eval_every",
+                                                        "eval_attacks", "eval_episodes"}
         key = tuple(sorted((k, str(v)) for k, v in cfg.to_dict().items() if k not in ignored))
         if key not in _TRAINERS:
             if len(_TRAINERS) >= 16:
@@ -111,7 +111,7 @@ class Trainer:
         shared = _TRAINERS[key]
         if shared.cfg == cfg:
             return shared
-        view = copy.copy(shared)  # the same compiled programs (the chunk dict is shared), this config's loop fields
+        view = copy.copy(shared)  # the same compiled programs (the dict is shared), this config's loop fields
         view.cfg = cfg
         return view
 
@@ -232,8 +232,8 @@ class Trainer:
         """jit(scan(iteration_runs)) over `length` iterations: the compiled unit.
         `_nested_physics` (tests only) steps the physics under the run vmap instead,
         i.e. scan(vmap(iteration)), the program before the flat-batch physics."""
-        if (length, _nested_physics) in self._chunks:
-            return self._chunks[length, _nested_physics]
+        if (length, _nested_physics) in self._programs:
+            return self._programs[length, _nested_physics]
         iteration = jax.vmap(self.iteration) if _nested_physics else self.iteration_runs
 
         def run(ts, hp):
@@ -241,8 +241,8 @@ class Trainer:
                 return iteration(ts, hp)
             ts, metrics = jax.lax.scan(body, ts, None, length=length)
             return ts, jax.tree.map(lambda m: jnp.swapaxes(m, 0, 1), metrics)  # -> [run, iter]
-        self._chunks[length, _nested_physics] = jax.jit(run)
-        return self._chunks[length, _nested_physics]
+        self._programs[length, _nested_physics] = jax.jit(run)
+        return self._programs[length, _nested_physics]
 
 
 def shard(state: TrainState, num_envs: int) -> TrainState:

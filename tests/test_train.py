@@ -204,6 +204,6 @@ def test_loop_fields_share_the_compiled_trainer_and_keep_their_own_values():
     cfg = tiny()
     other = cfg.replace(chunk_iterations=1, checkpoint_every=3, checkpoint_every_s=5.0, learning_rate=1e-3)
     a, b = Trainer.cached(cfg), Trainer.cached(other)
-    assert a._chunks is b._chunks                          # one set of compiled programs
+    assert a._programs is b._programs                          # one set of compiled programs
     assert b.cfg == other and a.cfg == cfg                 # the loop reads each config's own cadence
-    assert Trainer.cached(cfg.replace(num_envs=16))._chunks is not a._chunks   # a shape is another program
+    assert Trainer.cached(cfg.replace(num_envs=16))._programs is not a._programs   # a shape is another program
