@@ -11,6 +11,7 @@ import datetime as _dt
 import json
 import os
 import platform
+import shlex
 import sys
 from importlib import metadata
 from typing import Any, Iterable, Optional, Sequence
@@ -106,9 +107,25 @@ def _devices() -> dict:
         return {"error": str(e)}
 
 
+def command_line(argv: Optional[Sequence[str]] = None) -> str:
+    """The command as a user would retype it from the repository root: a script inside the
+    repository is written `python -m package.module` (so a result does not carry the
+    path of the machine it ran on), anything else as it was called."""
+    argv = list(sys.argv if argv is None else argv)
+    script = os.path.abspath(argv[0]) if argv and argv[0] not in ("", "-c") else ""
+    if script.startswith(REPO + os.sep) and script.endswith(".py"):
+        module = os.path.relpath(script, REPO)[:-len(".py")].split(os.sep)
+        if module[-1] == "__main__":
+            module = module[:-1]
+        head = ["python", "-m", ".".join(module)]
+    else:
+        head = [os.path.basename(sys.executable)] + argv[:1]
+    return " ".join(head + [shlex.quote(str(a)) for a in argv[1:]])
+
+
 def provenance() -> dict:
     return {
-        "command": " ".join([os.path.basename(sys.executable)] + sys.argv),
+        "command": command_line(),
         "argv": list(sys.argv),
         "date_utc": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "host": {"cpu_model": _cpu_model(), "cpu_cores": os.cpu_count(), "platform": platform.platform()},

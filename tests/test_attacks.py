@@ -59,6 +59,7 @@ def test_critic_lowers_value_more_than_random():
     assert drop_critic > 0 and drop_critic > 5 * abs(drop_random)
 
 
+@pytest.mark.slow
 def test_eps_zero_learned_attacks_equal_natural_end_to_end(weak):
     # Every attack function stays in the ball at eps 0 (test_every_attack_stays_in_the_ball);
     # this runs the learned ones through their whole fit-then-attack path (the gradient
@@ -75,6 +76,7 @@ def test_eps_zero_learned_attacks_equal_natural_end_to_end(weak):
     np.testing.assert_allclose(rep.returns, same.returns, rtol=1e-6)
 
 
+@pytest.mark.slow
 def test_sa_rl_beats_random_on_a_trained_policy(trained):
     rep = bj.evaluate(trained, attacks=["random", "sa_rl"], eps=1.0, episodes=16, learned_timesteps=150_000,
                       progress=False, learned_scan="none")
@@ -82,6 +84,7 @@ def test_sa_rl_beats_random_on_a_trained_policy(trained):
     assert r["sa_rl"] < 0.9 * r["random"], r   # 82.4 against 100 with fresh-start training (was 0.8 before)
 
 
+@pytest.mark.slow
 def test_learned_scan_keeps_each_victims_strongest_fit(trained):
     scan = attacks.LearnedScan("t", (3e-4, 3e-3), (0.0, 1e-2), 4)
     rep = bj.evaluate(trained, attacks=["sa_rl"], eps=0.5, episodes=2, learned_timesteps=8192, learned_scan=scan,
@@ -179,6 +182,7 @@ def _columns_tell_apart(report):
             assert not np.allclose(cols[i], cols[j]), (report.attacks[i], report.attacks[j], report.returns)
 
 
+@pytest.mark.slow
 def test_reuse_adds_a_column_and_equals_a_full_evaluation(weak, tmp_path):
     trained = weak  # returns that differ per attack, so a column copied from the wrong one shows
     tiny = attacks.Strength("tiny", 4, 2, "apgd")
@@ -237,6 +241,7 @@ def test_a_stopped_evaluation_resumes_from_its_last_finished_column(weak, tmp_pa
         bj.evaluate(trained, attacks=["random"], time_budget_s=10, **kw)
 
 
+@pytest.mark.slow
 def test_strong_default_lowers_return_at_least_as_much_as_the_lineage(trained):
     kw = dict(attacks=["mad", "critic"], eps=1.0, episodes=8, progress=False, masking_check=False)
     lineage = bj.evaluate(trained, strength="lineage", **kw)
@@ -264,6 +269,7 @@ class _ReversedGradients:
         return self.ac.value(params, self._flip(x))
 
 
+@pytest.mark.slow
 def test_masking_flag_fires_on_a_victim_with_misleading_gradients(trained):
     import dataclasses
 

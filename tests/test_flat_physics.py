@@ -36,6 +36,7 @@ def test_flat_physics_is_bit_identical_to_nested(cfg):
     assert np.asarray(s1.env.steps).shape == (2, cfg.num_envs)  # the [runs, envs] layout is kept
 
 
+@pytest.mark.slow
 def test_flat_physics_on_mjx():
     cfg = tiny(backend="mjx", num_envs=8, num_minibatches=2, episode_length=10)
     trainer = Trainer(cfg)

@@ -5,6 +5,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PARTS = ["throughput_hopper", "throughput_ant", "methods", "sweep", "eval", "hopper_2m", "seeds"]
 
@@ -22,6 +24,7 @@ def test_list_names_every_part():
     assert [line.split()[0] for line in out.splitlines() if line.strip()] == PARTS
 
 
+@pytest.mark.slow
 def test_every_part_runs_at_tiny_sizes(tmp_path):
     out = _run("--tiny", "--out-dir", str(tmp_path))
     for part in PARTS:

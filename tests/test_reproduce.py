@@ -18,6 +18,7 @@ TINY_ARGS = ["--tasks", "inverted_pendulum", "--backend", "spring", "--methods",
              "num_minibatches=4", "--set", "num_epochs=2", "--set", "chunk_iterations=2"]
 
 
+@pytest.mark.slow
 def test_time_budget_then_the_same_command_finishes_the_table(tmp_path, capsys):
     out = str(tmp_path / "table")
     with pytest.raises(SystemExit) as stop:
