@@ -88,11 +88,14 @@ def episode_returns(env: VecEnv, act: Callable, key) -> jnp.ndarray:
     return episode_outcomes(env, lambda k, state: (act(k, state.inner.obs), jnp.zeros(env.num_envs)), key)[0]
 
 
-def episode_outcomes(env: VecEnv, act: Callable, key) -> tuple[jnp.ndarray, jnp.ndarray]:
+def episode_outcomes(env: VecEnv, act: Callable, key, act_key=None) -> tuple[jnp.ndarray, jnp.ndarray]:
     """Like `episode_returns`, for an `act(key, env_state) -> (env action, aux [N])` that
     sees the whole env state (model-based attacks look ahead from it) and reports a
-    per-step quantity; returns (return [N], max over the episode of aux [N])."""
+    per-step quantity; returns (return [N], max over the episode of aux [N]). `key`
+    starts the episodes; `act_key`, when given, drives `act` instead of a split of `key`,
+    so that several actors (attacks) play the same episodes with their own randomness."""
     kr, ks = jax.random.split(key)
+    ks = ks if act_key is None else act_key
     state = env.reset(kr)
 
     def step(carry, k):

@@ -15,6 +15,7 @@ import jax
 import jax.numpy as jnp
 
 from . import networks
+from .config import ConfigError
 
 Objective = Callable[[jnp.ndarray], jnp.ndarray]  # s' [B, obs] -> [B], to be maximised
 
@@ -192,10 +193,10 @@ def solve_best_of(objective: Objective, s, key, eps, steps: int, restarts: int, 
     "decay" uses `solve_sign_decay`.
     """
     if schedule not in SCHEDULES:
-        raise ValueError(f"unknown step schedule {schedule!r}: use one of {', '.join(SCHEDULES)}")
+        raise ConfigError(f"unknown step schedule {schedule!r}: use one of {', '.join(SCHEDULES)}")
     chex.assert_rank(s, 2)
     if restarts < 1:
-        raise ValueError(f"restarts must be >= 1, got {restarts}")
+        raise ConfigError(f"restarts must be >= 1, got {restarts}")
 
     def one(k):
         if schedule == "apgd":

@@ -1,6 +1,8 @@
 """`barpo`: train, evaluate, render, report and demo from the shell.
 
-Bad input exits with status 2 and one line on stderr, never a traceback.
+Bad input (a `ConfigError`, a missing file, an unwritable path) exits with status 2 and
+one line on stderr, never a traceback. Anything else is a fault, not bad input: it exits
+with status 1, shows its traceback and says how to report it.
 """
 from __future__ import annotations
 
@@ -9,12 +11,14 @@ import dataclasses
 import json
 import os
 import sys
+import traceback
 from importlib import metadata
 
 from .config import (ALGO_ALIASES, ALGOS, BACKENDS, DEFAULT_EPISODE_LENGTH, TASKS, ConfigError, TrainConfig,
                      field_rows)
 
 USAGE_ERRORS = 2
+INTERNAL_ERROR = 1  # an unexpected exception: its traceback is shown
 UNFINISHED = 3  # `barpo train --time-budget` stopped before the last iteration; --resume continues
 
 
@@ -362,7 +366,7 @@ def main(argv=None) -> int:
                    "fields": cmd_fields, "compare": cmd_compare, "render": cmd_render}[args.cmd]
         with checkpoint.stop_on_sigterm():   # `kill PID` saves and stops as Ctrl-C does
             code = handler(args) or 0  # a command returns a status only when it is not 0 (train: UNFINISHED)
-    except (ConfigError, ValueError, FileNotFoundError) as e:
+    except (ConfigError, FileNotFoundError) as e:   # documented bad input: one line, no traceback
         print(f"barpo: error: {e}", file=sys.stderr)
         return USAGE_ERRORS
     except OSError as e:  # e.g. an unwritable or full --out outside a checkpoint save
@@ -375,6 +379,12 @@ def main(argv=None) -> int:
             "train": "the last checkpoint is kept (continue with --resume)",
         }.get(args.cmd, "the last checkpoint is kept (run the same command again to continue)"), file=sys.stderr)
         return 130
+    except Exception:   # not bad input but a fault in barpo-jax or below it: keep the evidence
+        traceback.print_exc()
+        print(f"barpo: internal error in `barpo {args.cmd}` (the traceback above), not a problem with your input. "
+              f"Please report it with the command, `barpo --version` and this traceback; what was saved under "
+              f"--out before it is kept.", file=sys.stderr)
+        return INTERNAL_ERROR
     return code
 
 

@@ -193,12 +193,19 @@ class VecEnv:
         done = terminated + truncated
         ep_return = state.ep_return + ns.reward
 
-        def pick(first, now):
-            mask = done.reshape(done.shape + (1,) * (now.ndim - 1)) > 0
-            return jnp.where(mask, first, now)
+        def restart(ns):
+            """Ended episodes replaced by their restart states (fresh draws, or `first`)."""
+            starts, keys = self._restarts(state, done)
+            pick = lambda start, now: jnp.where(done.reshape(done.shape + (1,) * (now.ndim - 1)) > 0, start, now)
+            return jax.tree.map(pick, starts, ns), keys
 
-        restart, episode_keys = self._restarts(state, done)
-        inner = jax.tree.map(pick, restart, ns)
+        if state.episode_keys is None:
+            inner, episode_keys = restart(ns)
+        else:
+            # Fresh starts draw resets only on a step where some episode ended (a reset costs a good
+            # part of a physics step, and late in training most steps end none). Outside a vmap
+            # this is a real branch: the training rollout steps one flat [runs * envs] batch.
+            inner, episode_keys = jax.lax.cond(jnp.any(done > 0), restart, lambda ns: (ns, state.episode_keys), ns)
         out = StepOut(inner.obs, ns.obs, ns.reward, terminated, truncated, ep_return * done)
         new = EnvState(inner, state.first, jnp.where(done > 0, 0, steps).astype(jnp.int32),
                        ep_return * (1.0 - done), state.reset_key, episode_keys)

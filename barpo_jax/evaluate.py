@@ -11,6 +11,7 @@ import dataclasses
 import json
 import os
 import time
+import zlib
 from typing import TYPE_CHECKING, Optional
 
 import jax
@@ -71,6 +72,10 @@ class RobustnessReport:
         observation was pushed, relative to eps (evaluation projects it back; > 0 is flagged).
       learned: {learned attack: how it was fitted (scan, chosen point per run, timesteps)}.
       eval_seed: the evaluation's PRNG seed (`evaluate(seed=...)`).
+      keying: how episodes were keyed: 'by-name' (every column plays the same start
+        states, and an attack's own randomness is keyed by its name), or 'by-position'
+        (reports written before: a column's episodes were keyed by the attack's place in
+        the list); columns of the two are never mixed by `reuse`.
     """
     env: str
     algo: str
@@ -86,6 +91,7 @@ class RobustnessReport:
     ball_excess: dict = dataclasses.field(default_factory=dict)
     learned: dict = dataclasses.field(default_factory=dict)
     eval_seed: int = 0
+    keying: str = "by-name"
 
     MASKING_TOLERANCE = 0.05  # a doubled attack lowering the return by more than this fraction is flagged
 
@@ -174,7 +180,7 @@ class RobustnessReport:
                 "median_agent": self.median_agent, "strength": self.strength, "checks": self.checks,
                 "check_returns": None if self.check_returns is None else np.asarray(self.check_returns).tolist(),
                 "ball_excess": {k: np.asarray(v).tolist() for k, v in self.ball_excess.items()},
-                "learned": self.learned, "eval_seed": self.eval_seed, "flags": self.flags()}
+                "learned": self.learned, "eval_seed": self.eval_seed, "keying": self.keying, "flags": self.flags()}
 
     def save(self, path: str) -> str:
         """Write the report as JSON (atomically: an earlier report at `path` survives a crash)."""
@@ -207,7 +213,7 @@ class RobustnessReport:
                    np.asarray(d["returns_std"]), d["seeds"], d.get("strength", ""), d.get("checks", []),
                    None if checks is None else np.asarray(checks),
                    {k: np.asarray(v) for k, v in d.get("ball_excess", {}).items()}, d.get("learned", {}),
-                   int(d.get("eval_seed", 0)))
+                   int(d.get("eval_seed", 0)), d.get("keying", "by-position"))
 
     def plot(self, path: Optional[str] = None):
         """Bars: the median agent's return under each attack; dots: every seed."""
@@ -254,10 +260,10 @@ def evaluate(result: "TrainResult", attacks="all", eps: Optional[float] = None, 
       reuse: an earlier report of these runs at the same eps, episodes and seed: its
         columns are copied instead of recomputed (a learned attack whose columns are all
         copied is not refitted), except those of attacks that search at a strength when
-        the report's strength differs. Every column is keyed by the attack's position in
-        the requested list, so the result equals a full evaluation when the earlier
-        attacks keep their positions (as 'all' does: new built-ins are appended). This is
-        how a new attack is added to a finished table.
+        the report's strength differs. Every column plays the same episode starts and
+        keys an attack's randomness (and its fit) by the attack's name, so the result
+        equals a full evaluation whatever attacks come before or after. This is how a new
+        attack is added to a finished table.
       partial_path: a file that holds the columns finished so far, rewritten after each
         one, so that an evaluation stopped midway (killed, out of time) resumes from its
         last column when called again with the same path; it replaces `reuse` when it
@@ -311,26 +317,26 @@ def evaluate(result: "TrainResult", attacks="all", eps: Optional[float] = None, 
 
     def fit(name):
         item = items[name]
-        fitted[name], info = item.fit(result, eps, budget, jax.random.fold_in(key, 1000 + names.index(name)),
+        fitted[name], info = item.fit(result, eps, budget, attack_key(jax.random.fold_in(key, 1000), name),
                                       progress, scan)
         learned_info[name] = {**info, "timesteps": int(budget)}
         nets[name] = item.network(cfg, env)  # each learned attack builds its own
 
     def column(base, strength_c):
         """One column as a function of one run: (params, stats, reward scale, this attack's
-        fitted params or None, this column's episode key) ->
+        fitted params or None, the run's episode key, the attack's key) ->
         (episode returns, largest excess outside the ball). Each column is its own compiled
         program: one program for every column compiled for minutes on a CPU, and the
         progress bar can then advance per attack."""
         item = items[base]
 
-        def one_seed(p, s, scale, fitted_params, k):
+        def one_seed(p, s, scale, fitted_params, k, k_attack):
             if isinstance(item, atk.Learned):
                 fn = item.apply(fitted_params, nets[base], strength_c)
             else:
                 fn = atk.bind(base, item, strength_c)
             act = attacked_act(env, cfg.gamma, atk.make_victim(ac, p), s, scale, fn, eps)
-            ret, outside = acting.episode_outcomes(env, act, k)
+            ret, outside = acting.episode_outcomes(env, act, k, k_attack)
             return ret, jnp.max(outside)
         return jax.jit(jax.vmap(one_seed))
 
@@ -354,7 +360,7 @@ def evaluate(result: "TrainResult", attacks="all", eps: Optional[float] = None, 
         return _COLUMNS[key]
 
     bar = progress_bar(progress, len(todo), "evaluate")
-    keys = jax.random.split(jax.random.fold_in(key, 7), result.num_runs)
+    keys = run_keys(seed, result.num_runs)
     means, stds, excess = dict(copied["columns"]), dict(copied["stds"]), dict(copied["excess"])
 
     def report(done):
@@ -375,9 +381,10 @@ def evaluate(result: "TrainResult", attacks="all", eps: Optional[float] = None, 
             fit(base)
         if bar is not None:
             bar.set_postfix_str(name)
-        # The column's episodes, keyed by the attack's position (data, not part of the program).
-        column_keys = jax.vmap(jax.random.fold_in, (0, None))(keys, names.index(base))
-        ret, ex = compiled(base, strength_c)(params, stats, reward_scale, fitted.get(base), column_keys)
+        # Every column starts from the same states; the attack's randomness is keyed by its name
+        # (its masking check's too). Both are data, not part of the program.
+        attack_keys = jax.vmap(attack_key, (0, None))(keys, base)
+        ret, ex = compiled(base, strength_c)(params, stats, reward_scale, fitted.get(base), keys, attack_keys)
         ret = np.asarray(ret)  # [run, episode]
         means[name], stds[name], excess[name] = ret.mean(-1), ret.std(-1), np.asarray(ex)
         if partial_path:
@@ -419,6 +426,10 @@ def _reusable(reuse, cfg, eps, episodes, seeds, at, seed, scan, budget, items) -
     out = {"columns": {}, "stds": {}, "excess": {}, "learned": {}}
     if reuse is None:
         return out
+    if reuse.keying != RobustnessReport.keying:
+        print(f"evaluate: the earlier report keyed its episodes {reuse.keying}, this evaluation "
+              f"{RobustnessReport.keying}: every column is recomputed")
+        return out
     theirs = {"env": reuse.env, "algo": reuse.algo, "eps": round(float(reuse.eps), 9), "episodes": reuse.episodes,
               "seeds": list(reuse.seeds), "seed": reuse.eval_seed}
     ours = {"env": cfg.env, "algo": cfg.algo, "eps": round(float(eps), 9), "episodes": episodes, "seeds": seeds,
@@ -447,6 +458,18 @@ def _reusable(reuse, cfg, eps, episodes, seeds, at, seed, scan, budget, items) -
             out["stds"][check] = np.zeros(len(seeds))
             out["excess"][check] = np.zeros(len(seeds))
     return out
+
+
+def run_keys(seed: int, num_runs: int) -> jnp.ndarray:
+    """Each run's episode key for `evaluate(seed=...)`: every column of a run plays the
+    episodes this key starts, so columns are paired comparisons."""
+    return jax.random.split(jax.random.fold_in(jax.random.PRNGKey(seed), 7), num_runs)
+
+
+def attack_key(key: jnp.ndarray, name: str) -> jnp.ndarray:
+    """`key` folded with a stable code of the attack's name (CRC-32, the same in every
+    process): adding, removing or reordering other attacks leaves this one's draws alone."""
+    return jax.random.fold_in(key, zlib.crc32(name.encode()) & 0x7FFFFFFF)
 
 
 _COLUMNS: dict = {}  # compiled evaluation columns of built-in attacks, by `compiled`'s key

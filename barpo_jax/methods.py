@@ -39,6 +39,16 @@ def kl_acting(dist, obs):
 
 @dataclasses.dataclass(frozen=True)
 class Inner:
+    """A method's inner level: what the adversary maximises in the ball around s.
+
+    Attributes:
+      objective: (ac, params, batch, hp) -> Objective over s', built at loss time when
+        the minibatch (advantages, behaviour log-probs) exists.
+      langevin: solve with SGLD noise of temperature hp.sgld_temperature (the KL inner
+        level, as SA-PPO) or with plain projected gradient ascent (the surrogate).
+      acting: (dist, obs_norm) -> Objective while collecting rollouts under the adversary,
+        where only observations exist.
+    """
     objective: Callable  # (ac, params, batch, hp) -> Objective, at loss time
     langevin: bool       # SGLD noise (KL inner level) or plain PGD (surrogate)
     acting: Callable = kl_acting  # (dist, obs_norm) -> Objective, for rollouts under the adversary (SGLD)
@@ -181,6 +191,20 @@ def _replaced(hp, **changes):
 
 @dataclasses.dataclass(frozen=True)
 class Method:
+    """One training method: an inner level and an outer loss, plus what else it owns.
+
+    The learner calls only these methods (`loss`, `solve_ahead`, the rollout and learned-
+    adversary hooks below) and never asks which method it runs, so a new method is one
+    `Method(...)` value in METHODS.
+
+    Attributes:
+      inner: the inner level, or None (SPO and the methods that train at the clean or
+        the acted-on observation).
+      outer: (ac, params, batch, obs_adv, hp) -> (policy loss, aux metrics).
+      learned_adversary: rollouts collected under a PPO-trained adversary (ATLA).
+      worst_case_critic: the agent's network carries WocaR's worst-case critic head.
+      ramped: hp fields scaled by the eps ramp (weights that grow with the radius).
+    """
     inner: Optional[Inner]
     outer: Callable
     # rollouts collected under a PPO-trained adversary (ATLA), see adversary.LearnedAdversary

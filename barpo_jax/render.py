@@ -18,7 +18,7 @@ import numpy as np
 from . import attacks as atk
 from .config import ConfigError
 from .envs import EnvState, VecEnv
-from .evaluate import _reward_scale, attacked_act
+from .evaluate import _reward_scale, attack_key, attacked_act, run_keys
 
 if TYPE_CHECKING:
     from .result import TrainResult
@@ -95,15 +95,15 @@ def render(result: "TrainResult", seed: int = 0, attack="mad", eps: Optional[flo
     system, links = _viewer_model(env, cfg.env)
     ac = result.actor_critic()
     scale = _reward_scale(result)[run]
-    # evaluate's key for run `run` and attacks=[name] ('none' is column 0, the attack column 1);
-    # both episodes use the attack's, so they start from the same state
-    k = jax.random.split(jax.random.fold_in(jax.random.PRNGKey(seed), 7), result.num_runs)[run]
-    k = jax.random.fold_in(k, len(names) - 1)
+    # evaluate's keys for run `run`: both episodes start from the same state, and the attack's
+    # randomness is keyed by its name
+    k = run_keys(seed, result.num_runs)[run]
     returns, steps, pages = {}, {}, {}
     for n in names:
         fn = atk.bind(n, atk.HEURISTIC[n], at)
         act = attacked_act(env, cfg.gamma, atk.make_victim(ac, params), stats, scale, fn, eps)
-        ret, frames, alive = jax.jit(lambda kk, act=act: _episode(env, act, kk, links))(k)
+        play = jax.jit(lambda kk, ka, act=act: _episode(env, act, kk, links, ka))
+        ret, frames, alive = play(k, attack_key(k, n))
         t = int(np.sum(np.asarray(alive)))   # steps taken until (and including) the first done
         frames = jax.tree.map(np.asarray, frames)
         states = [_Frame(jax.tree.map(lambda x, j=j: x[j], frames)) for j in range(t + 1)]
@@ -159,12 +159,13 @@ def _viewer_model(env: VecEnv, name: str):
                       "env without a Brax System): score it with `evaluate` instead")
 
 
-def _episode(env: VecEnv, act, key, links):
+def _episode(env: VecEnv, act, key, links, act_key):
     """One episode of one env, as `acting.episode_outcomes` plays it (same keys), keeping
     the link transforms (`links(state)`) of every state. Returns (return, frames [T + 1]
     (the reset state, then the state after each step), alive [T] (1 up to and including
     the first done))."""
-    kr, ks = jax.random.split(key)
+    kr, _ = jax.random.split(key)
+    ks = act_key
     state = env.reset(kr)
     first = lambda s: jax.tree.map(lambda x: x[0], links(s))
 

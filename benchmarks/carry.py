@@ -1,20 +1,20 @@
-"""Carry an unfinished CPU study from one session to the next through git.
+"""Publish a study's agents in git, and carry an unfinished study to another machine.
 
-    python -m benchmarks.carry save runs/table_hopper_cpu          # before the session ends; commit the result
-    python -m benchmarks.carry restore benchmarks/inflight/table_hopper_cpu   # first thing in the next session
+    python -m benchmarks.carry save runs/table_hopper_lineage        # then commit benchmarks/agents/
+    python -m benchmarks.carry restore benchmarks/agents/table_hopper_lineage   # on a new checkout
 
-Why: a session's checkout holds only what git holds, so a study's git-ignored `runs/`
-can be gone when the next session starts (it was on 2026-12-03: five trained-and-evaluated
-CAR-PPO agents and half of the kappa study were lost that way). On the `positional`
-backend a seed's checkpoint is about 0.1 MiB (benchmarks/results/checkpoint_size_cpu.md),
-so a whole study fits in git.
+A study's `runs/` folder is git-ignored, so a new checkout (a CI machine, another
+workstation) has none of its agents. On the `positional` backend a seed's checkpoint is
+about 0.1 MiB (benchmarks/results/checkpoint_size_cpu.md), so a whole study fits in git,
+and `benchmarks/agents/` is where every table's agents live (its README lists them).
 
-`save OUT` copies the study folder OUT into benchmarks/inflight/<name of OUT>/: each run's
+`save OUT` copies the study folder OUT into benchmarks/agents/<name of OUT>/: each run's
 config, metrics, robustness reports and any unfinished evaluation (`*.partial.json`), the
 study's own files, and of each run's checkpoints only the newest step (orbax keeps two).
-`restore DIR` copies them back to runs/<name of DIR>/ (or `--out`), after which the study's
-own command resumes. Neither direction replaces a run that has more iterations than the one
-being copied: that would throw away training.
+`bj.load` and `barpo eval` read a copied run as they read the original. `restore DIR`
+copies them back to runs/<name of DIR>/ (or `--out`), after which the study's own
+command resumes training or evaluation. Neither direction replaces a run that has more
+iterations than the one being copied: that would throw away training.
 """
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ import sys
 
 from barpo_jax import checkpoint
 
-INFLIGHT = os.path.join("benchmarks", "inflight")
+AGENTS = os.path.join("benchmarks", "agents")
 
 
 def iterations_done(run: str) -> int:
@@ -111,15 +111,15 @@ def _size_mib(path: str) -> float:
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     sub = p.add_subparsers(dest="cmd", required=True)
-    s = sub.add_parser("save", help="copy a study's runs into benchmarks/inflight/ (then commit them)")
+    s = sub.add_parser("save", help="copy a study's runs into benchmarks/agents/ (then commit them)")
     s.add_argument("study", help="the study's --out directory, e.g. runs/table_hopper_cpu")
-    s.add_argument("--dest", help=f"default: {INFLIGHT}/<name of the study>")
+    s.add_argument("--dest", help=f"default: {AGENTS}/<name of the study>")
     r = sub.add_parser("restore", help="copy carried runs back so the study's command resumes")
-    r.add_argument("carried", help=f"a folder written by save, e.g. {INFLIGHT}/table_hopper_cpu")
+    r.add_argument("carried", help=f"a folder written by save, e.g. {AGENTS}/table_hopper_cpu")
     r.add_argument("--out", help="the study's --out directory (default: runs/<name of the folder>)")
     a = p.parse_args(argv)
     if a.cmd == "save":
-        src, dest = a.study, a.dest or os.path.join(INFLIGHT, os.path.basename(os.path.normpath(a.study)))
+        src, dest = a.study, a.dest or os.path.join(AGENTS, os.path.basename(os.path.normpath(a.study)))
     else:
         src, dest = a.carried, a.out or os.path.join("runs", os.path.basename(os.path.normpath(a.carried)))
     try:

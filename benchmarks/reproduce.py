@@ -32,7 +32,7 @@ import numpy as np
 import barpo_jax as bj
 from barpo_jax import checkpoint
 from barpo_jax.cli import UNFINISHED, _kv, _num  # UNFINISHED: the time budget ran out
-from barpo_jax.compare import bootstrap_ratio_ci, iqm
+from barpo_jax.compare import bootstrap_ratio_ci, iqm, rank_test
 from barpo_jax.evaluate import partial_file, report_file
 from benchmarks import _provenance as prov
 
@@ -169,9 +169,13 @@ CLAIMS = (
                        ("ATLA-PPO", "atla_ppo")))
 
 
+SETTLED_P = 0.05
 CLAIM_HEADERS = ["task", "claim", "median agents", "ratio (median agents)", "ratio of IQMs [95% CI]",
-                 "goal met (median agents)"]
+                 "p (exact rank test)", "settled?", "goal met (median agents)"]
 CLAIM_NOTES = ["Ratio of IQMs: bootstrap over each method's seeds independently, 2000 resamples.",
+               "p: exact two-sided Wilcoxon-Mann-Whitney test on the per-seed values of the two methods "
+               "(`compare.rank_test`). Rule: a comparison is settled when p < 0.05; its direction is then the "
+               "median agents' ratio's. Otherwise it is not settled, whatever the ratios say.",
                "Goals: BARPO worst >= 1.3x ARPO worst and >= SA-PPO worst, BARPO natural >= 0.9x SPO natural (the "
                "compass); the other rows test the paper's direction (> 1)."]
 
@@ -188,10 +192,13 @@ def claim_rows(comparison) -> list:
             xa, xb = getattr(a, which), getattr(b, which)
             median = xa[a.median_agent] / xb[b.median_agent]
             lo, hi = bootstrap_ratio_ci(xa, xb)
+            p = rank_test(xa, xb)
+            settled = (f"settled: {'higher' if median > 1 else 'lower'}" if p < SETTLED_P else "not settled")
             verdict = (f">= {goal:g}: {'yes' if median >= goal else 'no'}" if goal is not None
                        else f"> 1: {'yes' if median > 1 else 'no'}")
             rows.append([env, label, f"{xa[a.median_agent]:.1f} / {xb[b.median_agent]:.1f}", f"{median:.2f}",
-                         f"{iqm(xa) / iqm(xb):.2f} [{lo:.2f}, {hi:.2f}]", verdict])
+                         f"{iqm(xa) / iqm(xb):.2f} [{lo:.2f}, {hi:.2f}]", f"{p:.3f} ({len(xa)} vs {len(xb)} seeds)",
+                         settled, verdict])
     return rows
 
 

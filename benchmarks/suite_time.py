@@ -25,7 +25,12 @@ from benchmarks._provenance import REPO, load_averages, provenance, write_result
 TIERS = (("default (README's test command)", 'python3 -m pip install -e ".[dev]" && python3 -m pytest -q'),
          ("slow", "python3 -m pytest -q -m slow"))
 _DURATION = re.compile(r"^\s*([\d.]+)s (call|setup|teardown)\s+(\S+)")
-_SUMMARY = re.compile(r"=+ (.*(?:passed|failed|error).*) =+$")
+_SUMMARY = re.compile(r"^=*\s*(\d+ (?:passed|failed|error).* in [\d.]+s.*?)\s*=*$")  # with or without -q's rules
+
+
+def summary_line(lines) -> str:
+    """pytest's closing line ('217 passed, 20 deselected in 700.1s (0:11:40)')."""
+    return next((m.group(1) for m in map(_SUMMARY.match, reversed(lines)) if m), "no pytest summary found")
 
 
 def run_tier(name: str, command: str, clone: str) -> dict:
@@ -35,7 +40,7 @@ def run_tier(name: str, command: str, clone: str) -> dict:
     done = subprocess.run(["bash", "-c", command], cwd=clone, capture_output=True, text=True)
     wall = time.monotonic() - t0
     lines = (done.stdout + done.stderr).splitlines()
-    summary = next((m.group(1) for m in map(_SUMMARY.match, reversed(lines)) if m), lines[-1] if lines else "")
+    summary = summary_line(lines)
     slowest = [(float(m.group(1)), m.group(2), m.group(3)) for m in map(_DURATION.match, lines) if m]
     print(f"[{name}] {wall:.0f} s wall, exit {done.returncode}: {summary}", flush=True)
     return {"tier": name, "command": command, "wall_s": round(wall, 1), "returncode": done.returncode,
@@ -55,6 +60,13 @@ def main(argv=None) -> int:
         tiers = [run_tier(name, command, clone) for name, command in TIERS]
     finally:  # the clone's `pip install -e` took the package name: give it back to this checkout
         subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "-e", REPO], check=False)
+    write(a.out, prov, tiers)
+    print(f"wrote {a.out}.md")
+    return 0 if all(t["returncode"] == 0 for t in tiers) else 1
+
+
+def write(out: str, prov: dict, tiers: list):
+    """The result files: each tier's wall time and summary, then its slowest tests."""
     total = sum(t["wall_s"] for t in tiers)
     print(f"whole .ci/run: {total:.0f} s ({total / 60:.1f} min)")
     rows = [(t["tier"], f"`{t['command']}`", t["wall_s"], round(t["wall_s"] / 60, 1), t["summary"]) for t in tiers]
@@ -63,12 +75,10 @@ def main(argv=None) -> int:
                  f"The two tiers together, as `.ci/run`: {total:,.0f} s ({total / 60:.1f} min).")]
     for t in tiers:
         sections.append((f"Slowest tests, {t['tier']} tier", ("s", "phase", "test"), t["slowest"]))
-    write_results(a.out, prov, {"tiers": tiers, "total_wall_s": total}, sections,
+    write_results(out, prov, {"tiers": tiers, "total_wall_s": total}, sections,
                   title="The test suite's wall time on this machine",
                   notes=["Targets: the default tier within 15 minutes, the whole of `.ci/run` within 30, on an "
                          "idle 2-core CPU; the load average before and after each tier is in the .json."])
-    print(f"wrote {a.out}.md")
-    return 0 if all(t["returncode"] == 0 for t in tiers) else 1
 
 
 if __name__ == "__main__":

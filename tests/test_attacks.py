@@ -1,4 +1,5 @@
 """The attack suite and the robustness report."""
+import dataclasses
 import os
 
 import jax
@@ -68,20 +69,19 @@ def test_eps_zero_learned_attacks_equal_natural_end_to_end(weak):
     rep = bj.evaluate(weak, attacks=names, eps=0.0, episodes=4, episode_length=200, learned_timesteps=4096,
                       strength=attacks.Strength("tiny", 3, 2, "apgd"), progress=False, learned_scan="none")
     assert rep.attacks[0] == "none" and set(names) <= set(rep.attacks)
-    # Each column plays its own episodes (keyed by the attack's position): the reference plays
-    # the same ones unattacked, as a user attack that returns the observation unchanged.
-    same = bj.evaluate(weak, attacks={n: attacks.none for n in names}, eps=0.0, episodes=4, episode_length=200,
-                       progress=False)
-    assert rep.attacks == same.attacks and (same.returns < 150).all()   # not saturated: any push would show
-    np.testing.assert_allclose(rep.returns, same.returns, rtol=1e-6)
+    # Every column plays the natural column's episodes, so at eps 0 each equals it exactly.
+    assert (rep.natural < 150).all(), rep.natural   # not saturated: any push would show
+    np.testing.assert_allclose(rep.returns, np.repeat(rep.natural[:, None], len(rep.attacks), 1), rtol=1e-6)
 
 
 @pytest.mark.slow
 def test_sa_rl_beats_random_on_a_trained_policy(trained):
-    rep = bj.evaluate(trained, attacks=["random", "sa_rl"], eps=1.0, episodes=16, learned_timesteps=150_000,
+    # 150k steps found an attack on one fit in eight (seeds 0-3 of the evaluation); 400k steps took
+    # both victims to 10-47 of 100 on each of three evaluation seeds, where random leaves 100.
+    rep = bj.evaluate(trained, attacks=["random", "sa_rl"], eps=1.0, episodes=16, learned_timesteps=400_000,
                       progress=False, learned_scan="none")
     r = dict(zip(rep.attacks, rep.returns.mean(0)))
-    assert r["sa_rl"] < 0.9 * r["random"], r   # 82.4 against 100 with fresh-start training (was 0.8 before)
+    assert r["sa_rl"] < 0.6 * r["random"], r
 
 
 @pytest.mark.slow
@@ -204,6 +204,16 @@ def test_reuse_adds_a_column_and_equals_a_full_evaluation(weak, tmp_path):
     assert stronger.returns[:, j].tolist() == full.returns[:, j].tolist() and stronger.strength != full.strength
     with pytest.raises(bj.ConfigError, match="episodes"):
         bj.evaluate(trained, attacks=["random"], reuse=older, **{**kw, "episodes": 4})
+    # Keyed by name, not place: another order with another attack in front gives the same
+    # columns, a learned attack's fit included.
+    reordered = bj.evaluate(trained, attacks=["flip", "rs", "random"], **{**kw, "masking_check": False})
+    for name in reordered.attacks:
+        np.testing.assert_array_equal(reordered.returns[:, reordered.attacks.index(name)],
+                                      full.returns[:, full.attacks.index(name)], err_msg=name)
+    # A report keyed by position (written before) is recomputed, never mixed in.
+    legacy = dataclasses.replace(older, keying="by-position", returns=older.returns + 1.0)
+    again = bj.evaluate(trained, attacks=["random", "mad"], reuse=legacy, **kw)
+    np.testing.assert_array_equal(again.returns, full.returns[:, :3])
 
 
 def test_a_stopped_evaluation_resumes_from_its_last_finished_column(weak, tmp_path):

@@ -107,6 +107,19 @@ def test_time_budget_exits_3_and_resume_finishes(tmp_path, capsys):
     assert code == 2 and "--time-budget must be >= 0" in err
 
 
+@pytest.mark.parametrize("fault", [ValueError("shapes (3,) and (4,) do not align"), KeyError("stats")])
+def test_an_internal_error_shows_its_traceback_and_how_to_report_it(capsys, monkeypatch, fault):
+    """A bug is not bad input: a ValueError from deep inside (numpy, jax) must not read as a
+    usage error, and its traceback is the evidence a report needs."""
+    def broken(args):
+        raise fault
+    monkeypatch.setattr(cli, "cmd_fields", broken)
+    code, _, err = run_cli(capsys, "fields")
+    assert code == cli.INTERNAL_ERROR, (code, err)
+    assert "Traceback" in err and type(fault).__name__ in err and "internal error in `barpo fields`" in err
+    assert "report it" in err
+
+
 def test_bad_input_in_a_fresh_process_has_no_traceback():
     r = barpo("train", "--algo", "nope", "--backend", "spring", "--out", "x")
     assert r.returncode == 2 and "unknown algo" in r.stderr and "Traceback" not in r.stderr

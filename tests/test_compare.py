@@ -9,7 +9,7 @@ import pytest
 
 import barpo_jax as bj
 from barpo_jax import cli
-from barpo_jax.compare import bootstrap_ci, iqm
+from barpo_jax.compare import bootstrap_ci, iqm, rank_test
 from barpo_jax.evaluate import partial_file, report_file
 
 
@@ -99,3 +99,20 @@ def test_barpo_compare_prints_the_table_and_writes_files(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "| x/run | spo / inverted_pendulum |" in out and "| y/run |" in out and "comparison.csv" in out
     assert os.path.isfile(tmp_path / "cmp" / "natural_vs_worst.png")
+
+
+def test_rank_test_is_exact_against_every_split():
+    """The exact Wilcoxon–Mann–Whitney p-value equals the share of all splits of the pooled
+    values whose rank sum is at least as extreme, ties included; identical groups give 1."""
+    import itertools
+    x, y = [3.0, 1.0, 1.0, 7.0, 2.5], [2.5, 2.5, 9.0, 4.0, 8.0, 6.0]
+    pooled = np.array(x + y)
+    ranks = np.array([np.sum(pooled < v) + (np.sum(pooled == v) + 1) / 2 for v in pooled])
+    centre = len(x) * (len(pooled) + 1) / 2
+    observed = abs(ranks[:len(x)].sum() - centre)
+    splits = list(itertools.combinations(range(len(pooled)), len(x)))
+    expected = sum(abs(ranks[list(c)].sum() - centre) >= observed - 1e-9 for c in splits) / len(splits)
+    assert rank_test(x, y) == pytest.approx(expected, abs=1e-12)
+    assert rank_test(range(5), range(5, 10)) == pytest.approx(2 / 252)   # the most extreme of C(10, 5)
+    assert rank_test([1.0, 2.0], [1.0, 2.0]) == 1.0
+    assert np.isnan(rank_test([1.0, np.nan], [2.0])) and np.isnan(rank_test([], [1.0]))

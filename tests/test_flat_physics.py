@@ -60,7 +60,11 @@ def test_step_runs_equals_vmapped_step():
     for _ in range(4):  # crosses the time limit: auto-reset included
         flat = trainer.env.step_runs(state, action)
         nested = jax.vmap(trainer.env.step)(state, action)
+        # Equal up to float rounding: on the flat batch the fresh starts' resets are drawn inside a
+        # branch taken only when an episode ended (`VecEnv.step`), compiled apart from the step, and
+        # under the vmap both branches are computed and selected, so a reset may round in the last
+        # bit differently (1e-7 relative). A wrong restart or key moves values by far more.
         for a, b in zip(leaves(flat), leaves(nested), strict=True):
-            np.testing.assert_array_equal(a, b)
+            np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-8)
         state = flat[0]
     assert np.asarray(state.reset_key).shape == (2, 2)

@@ -116,21 +116,26 @@ def test_claim_rows_hold_each_claim_to_its_goal_and_skip_missing_methods():
 
     def scores(algo, natural, worst):
         natural, worst = np.asarray(natural, float), np.asarray(worst, float)
-        return RunScores(f"runs/{algo}", "hopper", algo, 0.075, "report", (0, 1, 2), natural, worst,
-                         int(np.argsort(worst)[1]), ("mad",))
+        return RunScores(f"runs/{algo}", "hopper", algo, 0.075, "report", tuple(range(len(worst))), natural, worst,
+                         int(np.argsort(worst)[(len(worst) - 1) // 2]), ("mad",))
     runs = [scores("spo", [3000, 3100, 3200], [100, 200, 300]),
             scores("arpo", [2000, 2100, 2200], [1000, 1100, 1200]),
             scores("barpo", [2800, 2900, 3000], [1500, 1400, 1300]),
-            scores("wocar_ppo", [2500, 2600, 2700], [1600, 1700, 1800])]
+            scores("wocar_ppo", [2500, 2600, 2700], [1600, 1700, 1800]),
+            scores("sa_ppo", [2000] * 5, [100, 500, 300, 200, 400])]
     rows = {r[1]: r for r in reproduce.claim_rows(SimpleNamespace(runs=runs))}
-    assert set(rows) == {"BARPO worst / ARPO worst", "BARPO natural / SPO natural",  # no sa_ppo, no unguided
-                         "BARPO worst / WocaR-PPO worst"}
+    assert set(rows) == {"BARPO worst / ARPO worst", "BARPO natural / SPO natural",  # no unguided, no guided ARPO
+                         "BARPO worst / WocaR-PPO worst", "BARPO worst / SA-PPO worst"}
     wocar = rows["BARPO worst / WocaR-PPO worst"]   # a baseline row: held to the paper's direction only
-    assert wocar[3] == "0.82" and wocar[5] == "> 1: no"   # 1400 / 1700
+    assert wocar[3] == "0.82" and wocar[7] == "> 1: no"   # 1400 / 1700
     worst = rows["BARPO worst / ARPO worst"]
-    assert worst[2] == "1400.0 / 1100.0" and worst[3] == "1.27" and worst[5] == ">= 1.3: no"
+    assert worst[2] == "1400.0 / 1100.0" and worst[3] == "1.27" and worst[7] == ">= 1.3: no"
+    # Every BARPO seed above every ARPO seed, yet 3 seeds each cannot settle it: 2 of C(6, 3) splits are as extreme.
+    assert worst[5] == "0.100 (3 vs 3 seeds)" and worst[6] == "not settled"
+    sa = rows["BARPO worst / SA-PPO worst"]         # 3 vs 5 seeds, fully apart: p = 2 / C(8, 3)
+    assert sa[5] == f"{2 / 56:.3f} (3 vs 5 seeds)" and sa[6] == "settled: higher" and sa[3] == "4.67"
     natural = rows["BARPO natural / SPO natural"]
-    assert natural[3] == "0.94" and natural[5] == ">= 0.9: yes"  # 2900 / 3100, the median agents
+    assert natural[3] == "0.94" and natural[7] == ">= 0.9: yes"  # 2900 / 3100, the median agents
 
 
 def test_ctrl_c_ends_a_study_with_one_line(capsys):

@@ -20,9 +20,9 @@ from .heuristic import GRADIENT, HEURISTIC, MAD_NOISE, OPT_IN, critic, flip, mad
 from .learned import LEARNED
 from .learned import SPECS as LEARNED_SPECS
 
-# What attacks='all' runs. Add new attacks at the end: an attack's position in this list
-# keys its episodes and its fit, so appending keeps earlier reports reproducible and lets
-# `evaluate(reuse=...)` add the new column to them.
+# What attacks='all' runs. An attack's randomness and its fit are keyed by its name, not its
+# place here, so a new attack may go anywhere and `evaluate(reuse=...)` adds its column to an
+# earlier report without changing the others.
 ALL = tuple(a for a in HEURISTIC if a not in OPT_IN) + tuple(LEARNED)
 NAMES = tuple(HEURISTIC) + tuple(LEARNED)                                 # every built-in name
 

@@ -90,6 +90,7 @@ import jax.numpy as jnp
 import optax
 
 from .. import bounds, networks, ppo
+from ..config import ConfigError
 from ..normalize import normalize
 
 
@@ -116,7 +117,7 @@ class RSConfig:
     def __post_init__(self):
         object.__setattr__(self, "hidden", tuple(int(h) for h in self.hidden))  # hashable: cfg is static
         if (self.num_envs * self.unroll_length) % self.num_minibatches:
-            raise ValueError("num_envs * unroll_length must be divisible by num_minibatches")
+            raise ConfigError("num_envs * unroll_length must be divisible by num_minibatches")
         # The float fields may be jax tracers (e.g. vmapping fit over `reg` through
         # dataclasses.replace inside the traced function); validate only concrete numbers.
         checks = {"gamma": lambda g: 0.0 <= g < 1.0, "reg": lambda r: r >= 0.0,
@@ -125,7 +126,7 @@ class RSConfig:
         for name, ok in checks.items():
             v = getattr(self, name)
             if isinstance(v, (int, float)) and not ok(v):
-                raise ValueError(f"RSConfig.{name}={v} is out of range")
+                raise ConfigError(f"RSConfig.{name}={v} is out of range")
 
 
 def _mlp(hidden: Sequence[int]) -> networks.MLP:
@@ -244,7 +245,7 @@ def fit(env, policy_dist: Callable, stats, key, cfg: RSConfig):
         data = jax.tree.map(lambda x: x.reshape((-1,) + x.shape[2:]), traj)  # [T*N, ...]
         n, act_size = data[1].shape
         if n % cfg.num_minibatches:
-            raise ValueError(f"{n} transitions per iteration do not split into {cfg.num_minibatches} minibatches")
+            raise ConfigError(f"{n} transitions per iteration do not split into {cfg.num_minibatches} minibatches")
         # All of an iteration's randomness in one draw (each threefry call site costs
         # seconds of XLA compile time on CPU): column 0 orders the shuffles by argsort,
         # the rest are the regulariser's action perturbations.
