@@ -307,24 +307,37 @@ def size_bytes(out: str, step=None) -> int:
     return sum(os.path.getsize(os.path.join(dp, f)) for dp, _, fs in os.walk(root) for f in fs)
 
 
-def _silence_orphaned_reads() -> None:
+def _silence_orphaned_reads(step_dir: str) -> None:
     """After a failed restore, orbax's reads of the checkpoint's other arrays are still in
-    flight in tensorstore's threads. Each one that finishes calls back into the asyncio loop
-    orbax has closed by then, and Python prints that RuntimeError as an unraisable exception:
-    pages of tracebacks after the one-line error (seen on a checkpoint with one damaged file,
-    in about half the runs). Those reads' results are discarded, so exactly that message is
-    silenced from then on; every other unraisable exception reaches the previous hook."""
+    flight in tensorstore's threads. They end in one of two ways, and Python reports each
+    after the one-line error (pages of tracebacks, seen on a checkpoint with one damaged file
+    in about half the runs): a read that finishes calls back into the asyncio loop orbax has
+    closed (an unraisable 'Event loop is closed'), and a read that failed leaves a future
+    whose error nobody retrieves (asyncio logs 'Future exception was never retrieved' when
+    it is collected). Those reads' results are discarded, so exactly these two messages are
+    silenced, the second only where it names this checkpoint; everything else still shows."""
     previous = sys.unraisablehook
-    if getattr(previous, "silences_orphaned_reads", False):
-        return
+    if not getattr(previous, "silences_orphaned_reads", False):
+        def hook(unraisable):
+            if isinstance(unraisable.exc_value, RuntimeError) and str(unraisable.exc_value) == "Event loop is closed":
+                return
+            previous(unraisable)
 
-    def hook(unraisable):
-        if isinstance(unraisable.exc_value, RuntimeError) and str(unraisable.exc_value) == "Event loop is closed":
-            return
-        previous(unraisable)
+        hook.silences_orphaned_reads = True
+        sys.unraisablehook = hook
+    logging.getLogger("asyncio").addFilter(_OrphanedReadFilter(step_dir))
 
-    hook.silences_orphaned_reads = True
-    sys.unraisablehook = hook
+
+class _OrphanedReadFilter(logging.Filter):
+    """Drops asyncio's 'never retrieved' record for a failed read of one damaged checkpoint."""
+
+    def __init__(self, step_dir: str):
+        super().__init__()
+        self.paths = {os.path.abspath(step_dir), os.path.realpath(step_dir)}
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        return not ("exception was never retrieved" in message and any(p in message for p in self.paths))
 
 
 def restore(out: str, template):
@@ -338,7 +351,7 @@ def restore(out: str, template):
     try:
         tree = mngr.restore(step, args=ocp.args.StandardRestore())
     except Exception as e:  # noqa: BLE001 - orbax raises many types for damaged files
-        _silence_orphaned_reads()
+        _silence_orphaned_reads(os.path.join(out, "checkpoints", str(step)))
         raise CheckpointError(f"checkpoint {where} is unreadable ({type(e).__name__}): delete that folder to fall "
                               "back to an earlier one, or retrain") from None
     finally:

@@ -2,10 +2,12 @@
 
     python -m benchmarks.suite_time                      # clone HEAD into a temporary folder
     python -m benchmarks.suite_time --out benchmarks/results/suite_cpu
+    python -m benchmarks.suite_time --xla-cache off --tiers default --out benchmarks/results/suite_cpu_cache_off
 
 Clones the repository's HEAD, then times the README's test command (install included: the
 default tier) and the slow tier (`python3 -m pytest -q -m slow`) exactly as `.ci/run` runs
-them, with an empty compile cache. Prints each tier's wall time, its result line and its
+them, with an empty compile cache (or none: `--xla-cache off`, the figure that shows what
+the tests' persistent cache is worth). Prints each tier's wall time, its result line and its
 slowest tests, and writes them with provenance. Run it on an otherwise idle machine: the
 figure is what a new user waits. Afterwards the editable install is pointed back at this
 checkout. A figure, not a test: nothing here fails on a slow run.
@@ -33,11 +35,11 @@ def summary_line(lines) -> str:
     return next((m.group(1) for m in map(_SUMMARY.match, reversed(lines)) if m), "no pytest summary found")
 
 
-def run_tier(name: str, command: str, clone: str) -> dict:
+def run_tier(name: str, command: str, clone: str, env=None) -> dict:
     """One tier in the clone; its wall time, summary line and --durations rows."""
     print(f"[{name}] {command}", flush=True)
     load_before, t0 = load_averages(), time.monotonic()
-    done = subprocess.run(["bash", "-c", command], cwd=clone, capture_output=True, text=True)
+    done = subprocess.run(["bash", "-c", command], cwd=clone, capture_output=True, text=True, env=env)
     wall = time.monotonic() - t0
     lines = (done.stdout + done.stderr).splitlines()
     summary = summary_line(lines)
@@ -52,12 +54,17 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--out", default="benchmarks/results/suite_cpu", help="result stem (.md and .json)")
     p.add_argument("--clone-to", default=None, help="folder for the clone (default: a temporary one)")
+    p.add_argument("--xla-cache", choices=("on", "off"), default="on",
+                   help="the tests' persistent compile cache (tests/conftest.py): on, as CI runs, or off")
+    p.add_argument("--tiers", nargs="+", choices=("default", "slow"), default=["default", "slow"])
     a = p.parse_args(argv)
     prov = provenance()
+    prov["tests' compile cache"] = a.xla_cache
     clone = a.clone_to or os.path.join(tempfile.mkdtemp(prefix="barpo-suite-"), "repo")
     subprocess.run(["git", "clone", "--quiet", REPO, clone], check=True)
+    env = dict(os.environ, BARPO_TEST_XLA_CACHE="off") if a.xla_cache == "off" else None
     try:
-        tiers = [run_tier(name, command, clone) for name, command in TIERS]
+        tiers = [run_tier(name, command, clone, env) for name, command in TIERS if name.split()[0] in a.tiers]
     finally:  # the clone's `pip install -e` took the package name: give it back to this checkout
         subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "-e", REPO], check=False)
     write(a.out, prov, tiers)
@@ -70,9 +77,10 @@ def write(out: str, prov: dict, tiers: list):
     total = sum(t["wall_s"] for t in tiers)
     print(f"whole .ci/run: {total:.0f} s ({total / 60:.1f} min)")
     rows = [(t["tier"], f"`{t['command']}`", t["wall_s"], round(t["wall_s"] / 60, 1), t["summary"]) for t in tiers]
-    sections = [("Wall time from a fresh clone, empty compile cache",
+    cache = "no compile cache" if prov.get("tests' compile cache") == "off" else "empty compile cache"
+    sections = [(f"Wall time from a fresh clone, {cache}",
                  ("tier", "command", "wall s", "min", "pytest's summary"), rows,
-                 f"The two tiers together, as `.ci/run`: {total:,.0f} s ({total / 60:.1f} min).")]
+                 f"The tiers together ({', '.join(t['tier'].split()[0] for t in tiers)}): {total:,.0f} s ({total / 60:.1f} min).")]
     for t in tiers:
         sections.append((f"Slowest tests, {t['tier']} tier", ("s", "phase", "test"), t["slowest"]))
     write_results(out, prov, {"tiers": tiers, "total_wall_s": total}, sections,
