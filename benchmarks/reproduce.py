@@ -181,7 +181,9 @@ CLAIM_NOTES = ["Ratio of IQMs: bootstrap over each method's seeds independently,
 
 
 def claim_rows(comparison) -> list:
-    """One row per (task, claim) whose two methods both have robustness reports."""
+    """One row per (task, claim) whose two methods both have robustness reports. A worst
+    case is compared only over the same attacks, and a row says so when those are not the
+    whole suite (`attacks.ALL`): a worst case over a few attacks is not the claim's."""
     by = {(r.env, r.algo): r for r in comparison.runs}
     rows = []
     for env in dict.fromkeys(r.env for r in comparison.runs):
@@ -189,6 +191,10 @@ def claim_rows(comparison) -> list:
             a, b = by.get((env, num)), by.get((env, den))
             if a is None or b is None or not (np.isfinite(a.worst).all() and np.isfinite(b.worst).all()):
                 continue
+            if which == "worst" and tuple(a.attacks) != tuple(b.attacks):
+                continue  # worst cases over different attack sets are not comparable
+            label = label if which != "worst" or set(bj.attacks.ALL) <= set(a.attacks) else \
+                f"{label} (over {', '.join(a.attacks)} only)"
             xa, xb = getattr(a, which), getattr(b, which)
             median = xa[a.median_agent] / xb[b.median_agent]
             lo, hi = bootstrap_ratio_ci(xa, xb)

@@ -79,7 +79,7 @@ def main(argv=None):
     tables = [("Runs", ["run", "iterations done", "final training return per seed", "natural (median agent)",
                         "worst (median agent)"], cells,
                "Final training return: the mean of the last 10 % of iterations in which an episode ended "
-               "(stochastic policy, training episodes). Natural and worst: the run's robustness report "
+               "(stochastic policy, training episodes). Natural and worst: the run's robustness report, the worst case over the attacks it holds "
                "(deterministic policy), '-' until it is evaluated. Iterations and training return '-': only the run's "
                "config and report were kept (benchmarks/carry.py).")]
     claims = claim_rows(comparison)  # the claims whose two methods are both evaluated so far
