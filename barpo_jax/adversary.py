@@ -13,6 +13,7 @@ from typing import Callable, NamedTuple
 import chex
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from . import networks
 from .config import ConfigError
@@ -84,6 +85,27 @@ def _apgd_checkpoints(steps: int) -> tuple:
     return tuple(sorted({int(round(q * steps)) for q in p[1:] if 0 < round(q * steps) < steps}))
 
 
+def _apgd_schedule(steps: int):
+    """-> (is_ckpt [steps] bool, since [steps]): whether APGD reviews its step size after
+    step i, and how many steps passed since the previous review (0 between reviews)."""
+    ckpts = _apgd_checkpoints(steps)
+    is_ckpt = np.zeros((steps,), bool)
+    since = np.zeros((steps,), np.float32)
+    last = 0
+    for c in ckpts:
+        is_ckpt[c], since[c], last = True, c - last, c
+    return jnp.asarray(is_ckpt), jnp.asarray(since)
+
+
+def _value_and_sample_grad(objective: Objective):
+    """y -> (objective(y) [B], d objective_b / d y_b [B, obs]) in one pass: the objective
+    is per sample, so the pullback of ones gives each sample's own gradient."""
+    def f_and_grad(y):
+        f, pullback = jax.vjp(objective, y)
+        return f, pullback(jnp.ones_like(f))[0]
+    return f_and_grad
+
+
 def solve_apgd(objective: Objective, s, key, eps, steps: int, random_start: bool = True,
                momentum: float = 0.75, rho: float = 0.75):
     """Auto-PGD: argmax of `objective` over the l_inf ball, per sample, and its value.
@@ -100,19 +122,8 @@ def solve_apgd(objective: Objective, s, key, eps, steps: int, random_start: bool
     """
     chex.assert_rank(s, 2)
     s = jax.lax.stop_gradient(s)
-    ckpts = _apgd_checkpoints(steps)
-    is_ckpt = jnp.zeros((steps,), bool).at[jnp.asarray(ckpts, jnp.int32)].set(True) if ckpts else \
-        jnp.zeros((steps,), bool)
-    since = [0] * steps           # steps since the previous checkpoint, at each checkpoint
-    last = 0
-    for c in ckpts:
-        since[c] = c - last
-        last = c
-    since = jnp.asarray(since, jnp.float32)
-    def f_and_grad(y):  # per-sample objective and its gradient in one pass
-        f, pullback = jax.vjp(objective, y)
-        return f, pullback(jnp.ones_like(f))[0]
-
+    is_ckpt, since = _apgd_schedule(steps)
+    f_and_grad = _value_and_sample_grad(objective)
     k0, _ = jax.random.split(key)
     x0 = uniform_in_ball(k0, s, eps) if random_start else s
     f0, g0 = f_and_grad(x0)

@@ -20,7 +20,7 @@ import numpy as np
 
 from . import acting, adversary, attacks as atk, networks
 from . import normalize as nz
-from .checkpoint import atomic_write
+from .checkpoint import atomic_write, raise_if_terminated
 from .config import ConfigError
 from .envs import VecEnv
 from .progress import progress_bar
@@ -286,6 +286,60 @@ def evaluate(result: "TrainResult", attacks="all", eps: Optional[float] = None, 
     if time_budget_s is not None and (not partial_path or not time_budget_s >= 0):
         raise ConfigError(f"time_budget_s must be >= 0 seconds and come with a partial_path (where the finished "
                           f"columns wait), got {time_budget_s} and {partial_path!r}")
+    plan = _plan(result, attacks, eps, episodes, seed, learned_timesteps, strength, masking_check, learned_scan)
+    reuse = _partial(partial_path, reuse, *plan.settings)
+    table = _Table.copied(_reusable(reuse, *plan.settings))
+    todo = [c for c in plan.columns if c[0] not in table.means]
+    columns = _Columns(result, plan, episode_length, progress, table.learned)
+    bar = progress_bar(progress, len(todo), "evaluate")
+    for name, base, strength_c in todo:
+        ret, excess = columns.play(base, strength_c, bar)
+        table.add(name, ret, excess)
+        if partial_path:
+            table.report(plan).save(partial_path)
+        if bar is not None:
+            bar.update(1)
+        raise_if_terminated()   # a SIGTERM whose interrupt was lost: stop here, the column is kept
+        left = len(plan.columns) - len(table.means)
+        if left and time_budget_s is not None and time.monotonic() - started >= time_budget_s:
+            if bar is not None:
+                bar.close()
+            raise EvaluationStopped(len(table.means), len(plan.columns), partial_path)
+    if bar is not None:
+        bar.close()
+    full = table.report(plan)
+    if partial_path and os.path.exists(partial_path):
+        os.remove(partial_path)
+    return full
+
+
+@dataclasses.dataclass(frozen=True)
+class _Plan:
+    """One evaluation's checked settings and its columns, in order: (column name, attack,
+    strength) for every attack, then the masking checks (`<name>@x2`, twice the effort)."""
+    cfg: object
+    eps: float
+    episodes: int
+    seed: int
+    at: atk.Strength
+    scan: object
+    items: dict
+    budget: int
+    seeds: list
+    columns: list
+
+    @property
+    def names(self) -> list:
+        return list(self.items)
+
+    @property
+    def settings(self) -> tuple:
+        """What `_partial` and `_reusable` compare an earlier report against."""
+        return (self.cfg, self.eps, self.episodes, self.seeds, self.at, self.seed, self.scan, self.budget, self.items)
+
+
+def _plan(result, attacks, eps, episodes, seed, learned_timesteps, strength, masking_check, learned_scan) -> _Plan:
+    """`evaluate`'s arguments checked and resolved (a clear ConfigError otherwise)."""
     cfg = result.config
     eps = float(cfg.eps) if eps is None else float(eps)
     atk.check_eps(eps)
@@ -294,114 +348,115 @@ def evaluate(result: "TrainResult", attacks="all", eps: Optional[float] = None, 
     at = atk.strength(strength)
     scan = atk.scan(learned_scan)
     items = atk.resolve(attacks)
-    names = list(items)
-    key = jax.random.PRNGKey(seed)
-    budget = learned_timesteps or min(cfg.num_timesteps, 2_000_000)
-    seeds = list(result.seeds) if result.seeds is not None else list(range(result.num_runs))
-    reuse = _partial(partial_path, reuse, cfg, eps, int(episodes), seeds, at, seed, scan, budget, items)
-    copied = _reusable(reuse, cfg, eps, int(episodes), seeds, at, seed, scan, budget, items)
-    ac = result.actor_critic()
-    params = jax.tree.map(jnp.asarray, result.params)
-    stats = jax.tree.map(jnp.asarray, result.normalizer)
-
-    # Columns: every attack at `at`, then the masking checks (built-in gradient attacks at twice the effort).
-    columns = [(name, name, at) for name in names]
+    columns = [(name, name, at) for name in items]
     if masking_check and eps > 0:
-        columns += [(f"{name}@x2", name, at.doubled()) for name in names if atk.takes_strength(name, items[name])]
-    todo = [c for c in columns if c[0] not in copied["columns"]]
+        columns += [(f"{name}@x2", name, at.doubled()) for name in items if atk.takes_strength(name, items[name])]
+    seeds = list(result.seeds) if result.seeds is not None else list(range(result.num_runs))
+    return _Plan(cfg, eps, int(episodes), int(seed), at, scan, items,
+                 learned_timesteps or min(cfg.num_timesteps, 2_000_000), seeds, columns)
 
-    learned_info = dict(copied["learned"])
-    fitted, nets = {}, {}  # a learned attack's fitted params and network, made just before its first column
-    env = VecEnv(cfg.env, cfg.backend, int(episodes), episode_length or cfg.episode_length)
-    reward_scale = _reward_scale(result)
 
-    def fit(name):
-        item = items[name]
-        fitted[name], info = item.fit(result, eps, budget, attack_key(jax.random.fold_in(key, 1000), name),
-                                      progress, scan)
-        learned_info[name] = {**info, "timesteps": int(budget)}
-        nets[name] = item.network(cfg, env)  # each learned attack builds its own
+@dataclasses.dataclass
+class _Table:
+    """The columns finished so far ([run] mean return, std and ball excess per column name)
+    and the learned attacks' fit records."""
+    means: dict
+    stds: dict
+    excess: dict
+    learned: dict
 
-    def column(base, strength_c):
-        """One column as a function of one run: (params, stats, reward scale, this attack's
-        fitted params or None, the run's episode key, the attack's key) ->
-        (episode returns, largest excess outside the ball). Each column is its own compiled
-        program: one program for every column compiled for minutes on a CPU, and the
-        progress bar can then advance per attack."""
-        item = items[base]
+    @classmethod
+    def copied(cls, copied: dict) -> "_Table":
+        return cls(dict(copied["columns"]), dict(copied["stds"]), dict(copied["excess"]), dict(copied["learned"]))
 
-        def one_seed(p, s, scale, fitted_params, k, k_attack):
-            if isinstance(item, atk.Learned):
-                fn = item.apply(fitted_params, nets[base], strength_c)
-            else:
-                fn = atk.bind(base, item, strength_c)
-            act = attacked_act(env, cfg.gamma, atk.make_victim(ac, p), s, scale, fn, eps)
-            ret, outside = acting.episode_outcomes(env, act, k, k_attack)
-            return ret, jnp.max(outside)
-        return jax.jit(jax.vmap(one_seed))
+    def add(self, name: str, ret: np.ndarray, excess: np.ndarray) -> None:
+        self.means[name], self.stds[name], self.excess[name] = ret.mean(-1), ret.std(-1), excess
 
-    from .result import TrainResult
-    # The compiled column closes over the victim's network: reuse it only when the config
-    # alone determines that network (a result subclass may supply another, as tests do).
-    standard_network = type(result).actor_critic is TrainResult.actor_critic and type(ac) is networks.ActorCritic
+    def report(self, plan: _Plan) -> RobustnessReport:
+        """The report of the finished columns (all of them once evaluate's loop ends)."""
+        kept = [c for c in plan.names if c in self.means]
+        checks = [c[0] for c in plan.columns[len(plan.names):] if c[0] in self.means]
+        outside = {name: np.maximum(self.excess[name], 0.0) for name in kept
+                   if name != "none" and float(np.max(self.excess[name])) > 1e-4}
+        return RobustnessReport(
+            plan.cfg.env, plan.cfg.algo, plan.eps, plan.episodes, kept, np.stack([self.means[c] for c in kept], 1),
+            np.stack([self.stds[c] for c in kept], 1), plan.seeds, plan.at.describe(), checks,
+            np.stack([self.means[c] for c in checks], 1) if checks else None, outside,
+            {k: v for k, v in self.learned.items() if k in kept}, plan.seed)
 
-    def compiled(base, strength_c):
+
+class _Columns:
+    """Plays columns for one evaluation: the victims, their episode keys, the learned
+    attacks fitted so far (each just before its first column) and the compiled programs."""
+
+    def __init__(self, result, plan: _Plan, episode_length, progress: bool, learned: dict):
+        from .result import TrainResult
+        self.result, self.plan, self.progress, self.learned = result, plan, progress, learned
+        self.env = VecEnv(plan.cfg.env, plan.cfg.backend, plan.episodes, episode_length or plan.cfg.episode_length)
+        self.ac = result.actor_critic()
+        self.victims = (jax.tree.map(jnp.asarray, result.params), jax.tree.map(jnp.asarray, result.normalizer),
+                        _reward_scale(result))
+        self.keys = run_keys(plan.seed, result.num_runs)
+        self.fitted, self.nets = {}, {}
+        # The compiled column closes over the victim's network: reuse it only when the config
+        # alone determines that network (a result subclass may supply another, as tests do).
+        self.standard_network = (type(result).actor_critic is TrainResult.actor_critic
+                                 and type(self.ac) is networks.ActorCritic)
+
+    def play(self, base: str, strength_c, bar) -> tuple:
+        """-> ([run, episode] returns, [run] largest ball excess) of `base` at `strength_c`.
+        Every column starts from the same states; the attack's randomness is keyed by its
+        name (its masking check's too). Both are data, not part of the program."""
+        if isinstance(self.plan.items[base], atk.Learned) and base not in self.fitted:
+            if bar is not None:
+                bar.set_postfix_str(f"fitting {base}")
+            self._fit(base)
+        if bar is not None:
+            bar.set_postfix_str(base if strength_c is self.plan.at else f"{base}@x2")
+        attack_keys = jax.vmap(attack_key, (0, None))(self.keys, base)
+        ret, excess = self._compiled(base, strength_c)(*self.victims, self.fitted.get(base), self.keys, attack_keys)
+        return np.asarray(ret), np.asarray(excess)
+
+    def _fit(self, base: str) -> None:
+        plan, item = self.plan, self.plan.items[base]
+        key = attack_key(jax.random.fold_in(jax.random.PRNGKey(plan.seed), 1000), base)
+        self.fitted[base], info = item.fit(self.result, plan.eps, plan.budget, key, self.progress, plan.scan)
+        self.learned[base] = {**info, "timesteps": int(plan.budget)}
+        self.nets[base] = item.network(plan.cfg, self.env)  # each learned attack builds its own
+
+    def _compiled(self, base: str, strength_c):
         """The column's compiled program, reused across evaluate() calls for built-in
         attacks (evaluation during training calls evaluate at every `eval_every`, and a
         table evaluates many runs of one task). A user's function is compiled each call."""
-        if not atk.is_builtin_heuristic(base, items[base]) or not standard_network:
-            return column(base, strength_c)
-        key = _column_key(cfg, base, strength_c if atk.takes_strength(base, items[base]) else None,
-                          int(episodes), env.episode_length, eps)
+        item = self.plan.items[base]
+        if isinstance(item, atk.Learned):
+            net = self.nets[base]
+            bound = lambda fitted: item.apply(fitted, net, strength_c)
+        else:
+            bound = lambda fitted: atk.bind(base, item, strength_c)
+        if not atk.is_builtin_heuristic(base, item) or not self.standard_network:
+            return _column_program(self.env, self.plan.cfg.gamma, self.ac, bound, self.plan.eps)
+        key = _column_key(self.plan.cfg, base, strength_c if atk.takes_strength(base, item) else None,
+                          self.plan.episodes, self.env.episode_length, self.plan.eps)
         if key not in _COLUMNS:
             if len(_COLUMNS) >= 32:
                 _COLUMNS.pop(next(iter(_COLUMNS)))
-            _COLUMNS[key] = column(base, strength_c)
+            _COLUMNS[key] = _column_program(self.env, self.plan.cfg.gamma, self.ac, bound, self.plan.eps)
         return _COLUMNS[key]
 
-    bar = progress_bar(progress, len(todo), "evaluate")
-    keys = run_keys(seed, result.num_runs)
-    means, stds, excess = dict(copied["columns"]), dict(copied["stds"]), dict(copied["excess"])
 
-    def report(done):
-        """The report of the columns in `done` (all of them once the loop ends)."""
-        kept = [c for c in names if c in done]
-        checks = [c[0] for c in columns[len(names):] if c[0] in done]
-        outside = {name: np.maximum(excess[name], 0.0) for name in kept
-                   if name != "none" and float(np.max(excess[name])) > 1e-4}
-        return RobustnessReport(cfg.env, cfg.algo, eps, int(episodes), kept, np.stack([means[c] for c in kept], 1),
-                                np.stack([stds[c] for c in kept], 1), seeds, at.describe(), checks,
-                                np.stack([means[c] for c in checks], 1) if checks else None, outside,
-                                {k: v for k, v in learned_info.items() if k in kept}, int(seed))
+def _column_program(env: VecEnv, gamma: float, ac, bound, eps: float):
+    """One column as a compiled function of every run: (params, stats, reward scale, the
+    attack's fitted params or None, each run's episode key, each run's attack key) ->
+    ([run, episode] returns, [run] largest excess outside the ball). `bound(fitted)` is the
+    attack function. Each column is its own program: one program for every column compiled
+    for minutes on a CPU, and the progress bar can then advance per attack."""
 
-    for name, base, strength_c in todo:
-        if isinstance(items[base], atk.Learned) and base not in fitted:
-            if bar is not None:
-                bar.set_postfix_str(f"fitting {base}")
-            fit(base)
-        if bar is not None:
-            bar.set_postfix_str(name)
-        # Every column starts from the same states; the attack's randomness is keyed by its name
-        # (its masking check's too). Both are data, not part of the program.
-        attack_keys = jax.vmap(attack_key, (0, None))(keys, base)
-        ret, ex = compiled(base, strength_c)(params, stats, reward_scale, fitted.get(base), keys, attack_keys)
-        ret = np.asarray(ret)  # [run, episode]
-        means[name], stds[name], excess[name] = ret.mean(-1), ret.std(-1), np.asarray(ex)
-        if partial_path:
-            report(means).save(partial_path)
-        if bar is not None:
-            bar.update(1)
-        left = len(columns) - len(means)
-        if left and time_budget_s is not None and time.monotonic() - started >= time_budget_s:
-            if bar is not None:
-                bar.close()
-            raise EvaluationStopped(len(means), len(columns), partial_path)
-    if bar is not None:
-        bar.close()
-    full = report(means)
-    if partial_path and os.path.exists(partial_path):
-        os.remove(partial_path)
-    return full
+    def one_run(p, s, scale, fitted, k, k_attack):
+        act = attacked_act(env, gamma, atk.make_victim(ac, p), s, scale, bound(fitted), eps)
+        ret, outside = acting.episode_outcomes(env, act, k, k_attack)
+        return ret, jnp.max(outside)
+    return jax.jit(jax.vmap(one_run))
 
 
 def _partial(path, reuse, *settings) -> Optional[RobustnessReport]:

@@ -228,21 +228,22 @@ class Trainer:
         metrics.update(am)
         return TrainState(agent, adversary, stats, returns, env_state, key, ts.iteration + 1), metrics
 
-    def chunk_fn(self, length: int, _nested_physics: bool = False):
-        """jit(scan(iteration_runs)) over `length` iterations: the compiled unit.
-        `_nested_physics` (tests only) steps the physics under the run vmap instead,
-        i.e. scan(vmap(iteration)), the program before the flat-batch physics."""
-        if (length, _nested_physics) in self._programs:
-            return self._programs[length, _nested_physics]
-        iteration = jax.vmap(self.iteration) if _nested_physics else self.iteration_runs
+    def chunk_fn(self, length: int):
+        """jit(scan(iteration_runs)) over `length` iterations: the compiled unit."""
+        if length not in self._programs:
+            self._programs[length] = jax.jit(scan_iterations(self.iteration_runs, length))
+        return self._programs[length]
 
-        def run(ts, hp):
-            def body(ts, _):
-                return iteration(ts, hp)
-            ts, metrics = jax.lax.scan(body, ts, None, length=length)
-            return ts, jax.tree.map(lambda m: jnp.swapaxes(m, 0, 1), metrics)  # -> [run, iter]
-        self._programs[length, _nested_physics] = jax.jit(run)
-        return self._programs[length, _nested_physics]
+
+def scan_iterations(iteration, length: int):
+    """-> run(ts, hp) = (ts, metrics {name: [run, iteration]}): `iteration(ts, hp)` (all
+    runs at once) scanned `length` times, the metrics put run-major as histories are."""
+    def run(ts, hp):
+        def body(ts, _):
+            return iteration(ts, hp)
+        ts, metrics = jax.lax.scan(body, ts, None, length=length)
+        return ts, jax.tree.map(lambda m: jnp.swapaxes(m, 0, 1), metrics)
+    return run
 
 
 def shard(state: TrainState, num_envs: int) -> TrainState:

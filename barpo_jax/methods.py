@@ -12,7 +12,6 @@ pieces below.
 from __future__ import annotations
 
 import dataclasses
-from types import SimpleNamespace
 from typing import Callable, Optional
 
 import jax
@@ -183,12 +182,6 @@ def plus_worst_case_critic(outer):
     return f
 
 
-def _replaced(hp, **changes):
-    if hasattr(hp, "_replace"):
-        return hp._replace(**changes)
-    return SimpleNamespace(**{**vars(hp), **changes})
-
-
 @dataclasses.dataclass(frozen=True)
 class Method:
     """One training method: an inner level and an outer loss, plus what else it owns.
@@ -248,7 +241,7 @@ class Method:
         """Policy loss + value/entropy terms. Inside it hp.eps is the radius in force now
         (after the ramp), and each hp field in `ramped` is scaled by eps / hp.eps."""
         frac = jnp.where(hp.eps > 0, eps / jnp.maximum(hp.eps, 1e-12), 1.0)
-        hp = _replaced(hp, eps=eps, **{k: getattr(hp, k) * frac for k in self.ramped})
+        hp = hp._replace(eps=eps, **{k: getattr(hp, k) * frac for k in self.ramped})
         obs_adv = self.perturb(ac, params, batch, key, eps, hp, steps)
         policy_loss, aux = self.outer(ac, params, batch, obs_adv, hp)
         aux = {**aux, "policy_loss": policy_loss}

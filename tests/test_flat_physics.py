@@ -1,14 +1,14 @@
 """The flat-batch physics program (`Trainer.iteration_runs`) gives the numbers of the
 program it replaced, `scan(vmap(iteration))` with the physics under the run vmap:
-bit for bit on the spring configs; on MJX the rollout is bit for bit and the update
-(the same code, compiled inside a different program) agrees to float32 rounding."""
+bit for bit on the spring configs; on MJX the rollout and the update (the same code, compiled
+inside a different program) agree to float32 rounding."""
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
 from barpo_jax.config import hyperparams
-from barpo_jax.learner import Trainer
+from barpo_jax.learner import Trainer, scan_iterations
 
 from helpers import leaves, tiny
 
@@ -18,7 +18,8 @@ def _both(cfg, iterations=2):
     state, hp = trainer.init_runs([0, 1]), hyperparams(cfg, 2)
     hp = hp._replace(eps=hp.eps * np.array([1.0, 0.5], np.float32))  # runs differ in data, not only in seed
     flat = jax.device_get(trainer.chunk_fn(iterations)(state, hp))
-    nested = jax.device_get(trainer.chunk_fn(iterations, _nested_physics=True)(state, hp))
+    # The program before the flat-batch physics: the physics stepped under the run vmap.
+    nested = jax.device_get(jax.jit(scan_iterations(jax.vmap(trainer.iteration), iterations))(state, hp))
     return flat, nested
 
 
@@ -46,8 +47,11 @@ def test_flat_physics_on_mjx():
     flat = jax.jit(lambda ts, hp, k: trainer.collect_runs(ts, hp.eps, hp, k))
     (env_n, _, _, ro), (env_f, tr) = nested(state, hp, keys), flat(state, hp, keys)
     tr = jax.tree.map(lambda x: jnp.swapaxes(x, 0, 1), tr)  # time-major -> [runs, T, ...]
-    for a, b in zip(leaves((env_n, ro.tr)), leaves((env_f, tr)), strict=True):  # 16 steps, resets included
-        np.testing.assert_array_equal(a, b)
+    # 16 steps, resets included. A reset is drawn in its own `lax.cond` branch, which XLA
+    # compiles apart in each program, so the two round differently in the last bit (seen:
+    # 1.5e-8 absolute on 2 of 32 values), as in test_step_runs_equals_vmapped_step.
+    for a, b in zip(leaves((env_n, ro.tr)), leaves((env_f, tr)), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
     (s1, m1), (s2, m2) = _both(cfg, iterations=1)
     for a, b in zip(leaves((s1, m1)), leaves((s2, m2)), strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)

@@ -190,6 +190,32 @@ def _losses(q_params, mb, cfg: RSConfig):
                   "bound_width": jnp.mean(hi - lo)}
 
 
+def _sarsa_transition(env, stats, mu: Callable):
+    """One env step of the victim, as a scan body over (env state, normalised obs, action):
+    the SARSA tuple (s, a, r, terminated, s', mu(s')), with s' the observation before an
+    auto-reset (the TD target's state) and the carry the one after (where it acts next)."""
+    def env_step(state, _):
+        env_state, obs_norm, act = state
+        env_state, out = env.step(env_state, act)
+        next_obs = normalize(stats, out.final_obs)
+        obs_after = normalize(stats, out.obs)
+        tr = (obs_norm, act, out.reward.astype(jnp.float32), out.terminated.astype(jnp.float32),
+              next_obs, mu(next_obs))
+        return (env_state, obs_after, mu(obs_after)), tr
+    return env_step
+
+
+def _sgd_step(opt, scale, cfg: RSConfig):
+    """One minibatch step of Q's MLP on the TD loss plus the robustness regulariser."""
+    def sgd_step(carry, mb):
+        mlp, opt_state = carry
+        (_, aux), grads = jax.value_and_grad(lambda m: _losses({"mlp": m, "scale": scale}, mb, cfg),
+                                             has_aux=True)(mlp)
+        upd, opt_state = opt.update(grads, opt_state, mlp)
+        return (optax.apply_updates(mlp, upd), opt_state), aux
+    return sgd_step
+
+
 def fit(env, policy_dist: Callable, stats, key, cfg: RSConfig):
     """Fit Q^mu of the deterministic victim mu(s) = to_env_action(mean(policy_dist(normalize(stats, s)))).
 
@@ -218,26 +244,8 @@ def fit(env, policy_dist: Callable, stats, key, cfg: RSConfig):
         mean, _ = policy_dist(obs_norm)
         return networks.to_env_action(mean)
 
-    def env_step(state, _):
-        env_state, obs_norm, act = state
-        env_state, out = env.step(env_state, act)
-        next_obs = normalize(stats, out.final_obs)
-        next_act = mu(next_obs)
-        obs_after = normalize(stats, out.obs)  # after auto-reset: where we act next
-        act_after = mu(obs_after)
-        tr = (obs_norm, act, out.reward.astype(jnp.float32), out.terminated.astype(jnp.float32),
-              next_obs, next_act)
-        return (env_state, obs_after, act_after), tr
-
-    def sgd_step(carry, mb):
-        mlp, opt_state = carry
-
-        def loss_fn(m):
-            return _losses({"mlp": m, "scale": q_params["scale"]}, mb, cfg)
-
-        (_, aux), grads = jax.value_and_grad(loss_fn, has_aux=True)(mlp)
-        upd, opt_state = opt.update(grads, opt_state, mlp)
-        return (optax.apply_updates(mlp, upd), opt_state), aux
+    env_step = _sarsa_transition(env, stats, mu)
+    sgd_step = _sgd_step(opt, q_params["scale"], cfg)
 
     def iteration(carry, k):
         mlp, opt_state, roll = carry
