@@ -176,7 +176,14 @@ def prepare_run_dir(out: str, cfg: TrainConfig, resume: bool) -> None:
     if has_checkpoint(out):
         raise ConfigError(f"{out!r} already holds a run: pass --resume to continue it, or choose another --out")
     os.makedirs(out, exist_ok=True)
-    atomic_write(os.path.join(out, "config.json"), cfg.to_json())
+    if _writes():
+        atomic_write(os.path.join(out, "config.json"), cfg.to_json())
+
+
+def _writes() -> bool:
+    """Whether this process writes the run directory's plain files: in a run split over
+    processes (distributed.py) only process 0 does, as orbax writes checkpoints from it."""
+    return jax.process_index() == 0
 
 
 def _clean_tmp(out: str) -> None:
@@ -188,8 +195,23 @@ def _clean_tmp(out: str) -> None:
                 shutil.rmtree(os.path.join(d, name), ignore_errors=True)
 
 
+_TERMINATED = threading.Event()   # SIGTERM arrived inside `stop_on_sigterm`, not yet acted on
+
+
 def _terminate_as_interrupt(signum, frame):
+    """SIGTERM as Ctrl-C. Python runs the handler in whatever frame is current; when that is
+    a callback whose exceptions are ignored (jax's gc callback, seen once in the tests), the
+    KeyboardInterrupt is lost, so the flag makes the loop raise it at its next boundary."""
+    _TERMINATED.set()
     raise KeyboardInterrupt
+
+
+def raise_if_terminated() -> None:
+    """Raise the KeyboardInterrupt of a SIGTERM whose own one was swallowed (see above);
+    the training and evaluation loops call it after each chunk and column."""
+    if _TERMINATED.is_set():
+        _TERMINATED.clear()
+        raise KeyboardInterrupt
 
 
 @contextlib.contextmanager
@@ -203,11 +225,13 @@ def stop_on_sigterm():
     if threading.current_thread() is not threading.main_thread():
         yield
         return
+    _TERMINATED.clear()
     previous = signal.signal(signal.SIGTERM, _terminate_as_interrupt)
     try:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
+        _TERMINATED.clear()
 
 
 @contextlib.contextmanager
@@ -266,13 +290,14 @@ def _save(out, cfg, tree, history, iteration):
         os.makedirs(out, exist_ok=True)
         _check_free_space(out, tree)
         quiet.setLevel(logging.CRITICAL)  # our one-line error replaces orbax's logged tracebacks
-        if not os.path.isfile(os.path.join(out, "config.json")):
+        if _writes() and not os.path.isfile(os.path.join(out, "config.json")):
             atomic_write(os.path.join(out, "config.json"), cfg.to_json())
         mngr = _manager(out)
         if iteration not in mngr.all_steps():
             mngr.save(iteration, args=ocp.args.StandardSave(tree))
             mngr.wait_until_finished()
-        write_metrics(out, history)
+        if _writes():
+            write_metrics(out, history)
     except KeyboardInterrupt:
         _clean_tmp(out)
         raise

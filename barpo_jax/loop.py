@@ -125,6 +125,7 @@ def run_chunks(trainer: Trainer, state: TrainState, hp: HyperParams, stop_at: in
                 bar.set_postfix(sps=f"{steps / (time.perf_counter() - t0):,.0f}", ret=f"{ret:.1f}", **shown)
             if out_of_time:
                 break
+            checkpoint.raise_if_terminated()
     except KeyboardInterrupt:
         # Keep the last completed chunk; a second Ctrl-C during this save still leaves
         # the previous checkpoint intact (orbax renames a step folder only when complete).

@@ -193,7 +193,7 @@ def claim_rows(comparison) -> list:
                 continue
             if which == "worst" and tuple(a.attacks) != tuple(b.attacks):
                 continue  # worst cases over different attack sets are not comparable
-            label = label if which != "worst" or set(bj.attacks.ALL) <= set(a.attacks) else \
+            label = label if which != "worst" or set(bj.attacks.ALL) - {"none"} <= set(a.attacks) else \
                 f"{label} (over {', '.join(a.attacks)} only)"
             xa, xb = getattr(a, which), getattr(b, which)
             median = xa[a.median_agent] / xb[b.median_agent]
