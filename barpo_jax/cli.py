@@ -119,6 +119,11 @@ def parser() -> argparse.ArgumentParser:
                         f"{_DEFAULT['eval_episodes']})")
     t.add_argument("--logdir", default=None, help="also write TensorBoard scalars here (one run per seed and their "
                    "mean; view with `tensorboard --logdir DIR`; default: none)")
+    t.add_argument("--wandb", default=None, metavar="PROJECT",
+                   help="also log to this Weights & Biases project: the config, each metric per seed and their mean, "
+                        "the --eval-every curves (needs `pip install 'barpo-jax[wandb]'`; WANDB_ENTITY, "
+                        "WANDB_MODE=offline and the other WANDB_* variables apply; --resume continues the same W&B "
+                        "run; default: none)")
     t.add_argument("--out", required=True, help="run directory (config.json, checkpoints, metrics)")
     t.add_argument("--resume", action="store_true",
                    help="continue the run in --out from its saved config; config flags given with it change only the "
@@ -129,6 +134,12 @@ def parser() -> argparse.ArgumentParser:
                         f"status {UNFINISHED}; continue with --resume (for machines that limit each command's time; "
                         "default: no limit)")
     t.add_argument("--no-progress", action="store_true", help="no progress bar")
+    t.add_argument("--coordinator", default=None, metavar="HOST:PORT",
+                   help="split the seeds over processes (docs/scaling.md): the address of process 0, the same in "
+                        "every process; 'auto' lets JAX read it from the cluster (SLURM, Open MPI); default: one process")
+    t.add_argument("--num-processes", type=_num, default=None, help="with --coordinator: processes in the run (default: none)")
+    t.add_argument("--process-id", type=_num, default=None, help="with --coordinator: this process, 0 .. N-1 "
+                   "(process 0 writes --out; default: none)")
 
     e = command("eval", "robustness report of a trained run")
     e.add_argument("run", help="run directory written by `barpo train`")
@@ -149,7 +160,8 @@ def parser() -> argparse.ArgumentParser:
                    help="training budget of each learned attack (default: the run's steps, at most 2e6)")
     e.add_argument("--no-progress", action="store_true", help="no progress bars")
 
-    w = command("render", "HTML viewer of one deterministic episode of a run, clean and attacked side by side")
+    w = command("render", "one deterministic episode of a run, clean and attacked side by side, as a GIF, MP4 or "
+                "HTML viewer")
     w.add_argument("run", help="run directory written by `barpo train`")
     w.add_argument("--attack", default="mad", help="none (clean only), random, critic, mad, flip or q_step; the "
                    "learned attacks (rs, sa_rl, pa_ad) need a fit: use `barpo eval` for them")
@@ -161,8 +173,18 @@ def parser() -> argparse.ArgumentParser:
     w.add_argument("--strength", default="strong", choices=["strong", "lineage"],
                    help="gradient-attack strength, as in `barpo eval`")
     w.add_argument("--episode-length", type=_num, default=None, help="at most this many steps (default: the run's)")
-    w.add_argument("--out", default=None, metavar="FILE.html",
-                   help="the page to write (default: RUN/render_<attack>[_run<I>]_seed<N>.html)")
+    w.add_argument("--out", default=None, metavar="FILE.gif|FILE.mp4|FILE.html",
+                   help="the file to write; its extension picks the format: .gif or .mp4 (clean | attacked "
+                   "frames drawn by MuJoCo, headless) or .html (the Brax viewer, loads its scripts online) "
+                   "(default: RUN/render_<attack>[_run<I>]_seed<N>.gif)")
+
+    x = command("export", "one run's deterministic policy as files that run without barpo-jax: arrays (npz) and "
+                "their description (json), a numpy-only policy.py, and a jax.export program")
+    x.add_argument("run", help="run directory written by `barpo train`")
+    x.add_argument("--out", required=True, help="folder to write policy.{npz,json,py,jax_export} into (created if "
+                   "missing; files of those names are replaced)")
+    x.add_argument("--run-index", type=_num, default=0, help="which run of the directory (run i was trained with "
+                   "the i-th seed)")
 
     r = command("report", "learning-curve PNG and summary of a run")
     r.add_argument("run", help="run directory written by `barpo train`")
@@ -228,13 +250,19 @@ def _train_config(a, saved: dict = None) -> TrainConfig:
 def cmd_train(a):
     import barpo_jax as bj
     from . import checkpoint
+    if a.coordinator is not None or a.num_processes is not None or a.process_id is not None:
+        from . import distributed   # before anything starts JAX's backend
+        distributed.initialize(a.coordinator, a.num_processes, a.process_id)
     # A missing run is left to `train`, which says "nothing to resume" and how to start one.
     saved = checkpoint.read_config(a.out) if a.resume and os.path.isfile(os.path.join(a.out, "config.json")) else None
     cfg = _train_config(a, saved.to_dict() if saved is not None else None)
     if a.time_budget is not None and a.time_budget < 0:
         raise ConfigError(f"--time-budget must be >= 0 seconds, got {a.time_budget:g}")
-    result = bj.train(cfg, out=a.out, resume=a.resume, progress=not a.no_progress, logdir=a.logdir,
+    result = bj.train(cfg, out=a.out, resume=a.resume, progress=not a.no_progress, logdir=a.logdir, wandb=a.wandb,
                       time_budget_s=a.time_budget)
+    import jax
+    if jax.process_index() != 0:   # process 0 writes the run directory and reports it
+        return 0
     report_files = write_report(a.out, result)
     print(json.dumps(result.summary()))
     print(f"saved {a.out} ({', '.join(report_files)})")
@@ -319,10 +347,19 @@ def cmd_render(a):
     check_attack(a.attack)   # before the run is loaded
     result = _load_run(a.run)
     run = f"_run{a.run_index}" if a.run_index else ""
-    out = a.out or os.path.join(a.run, f"render_{a.attack}{run}_seed{a.seed}.html")
+    out = a.out or os.path.join(a.run, f"render_{a.attack}{run}_seed{a.seed}.gif")
     shown = bj.render(result, seed=a.seed, attack=a.attack, eps=a.eps, path=out, episode_length=a.episode_length,
                       run=a.run_index, strength=a.strength)
     print(shown.summary())
+
+
+def cmd_export(a):
+    result = _load_run(a.run)
+    paths = result.export(a.out, run=a.run_index)
+    print(f"exported run {a.run_index} of {a.run} to {a.out}: "
+          f"{', '.join(os.path.basename(p) for p in paths.values())}")
+    print(f"numpy only: import policy (from {a.out}); act = policy.load({a.out!r}); act(obs). "
+          f"JAX: jax.export.deserialize(open({paths['program']!r}, 'rb').read()).call(obs_batch)")
 
 
 def _write_eval(out, report):
@@ -360,10 +397,13 @@ def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     args = parser().parse_args(argv)
     from . import checkpoint, compile_cache
+    from .quiet import quiet_third_party
+    quiet_third_party()   # Brax's "not maintained" warning, MJX's "Failed to import warp": not ours to show
     compile_cache.enable()
     try:
         handler = {"train": cmd_train, "eval": cmd_eval, "report": cmd_report, "demo": cmd_demo,
-                   "fields": cmd_fields, "compare": cmd_compare, "render": cmd_render}[args.cmd]
+                   "fields": cmd_fields, "compare": cmd_compare, "render": cmd_render,
+                   "export": cmd_export}[args.cmd]
         with checkpoint.stop_on_sigterm():   # `kill PID` saves and stops as Ctrl-C does
             code = handler(args) or 0  # a command returns a status only when it is not 0 (train: UNFINISHED)
     except (ConfigError, FileNotFoundError) as e:   # documented bad input: one line, no traceback

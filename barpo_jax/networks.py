@@ -6,13 +6,17 @@ weighted squared distance between means.
 """
 from __future__ import annotations
 
+import math
 from typing import Sequence
 
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+import numpy as np
 
-LOG_2PI = jnp.log(2.0 * jnp.pi)
+# The float32 value jnp.log(2 pi) gives, as a Python float: no JAX computation at import,
+# which would start the backend before `jax.distributed.initialize` (distributed.py) can run.
+LOG_2PI = float(np.float32(math.log(2.0 * math.pi)))
 
 
 def orthogonal(scale: float = 1.0):

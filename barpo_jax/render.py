@@ -1,8 +1,10 @@
-"""Watching a trained run: one deterministic episode as a Brax HTML viewer.
+"""Watching a trained run: one deterministic episode as a video or a Brax HTML viewer.
 
 `render` plays one episode of one run, clean and under one named attack, with
-the acting of `evaluate` (`evaluate.attacked_act`), and writes the Brax viewer
-(`brax.io.html.render`, no display needed) of both episodes side by side.
+the acting of `evaluate` (`evaluate.attacked_act`), and writes both episodes side by
+side: a GIF or MP4 drawn by MuJoCo's offscreen renderer (`video`; plays anywhere,
+offline), or the Brax viewer (`brax.io.html.render`, no display needed; its page loads
+the viewer's scripts from a CDN when opened).
 """
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from . import attacks as atk
+from . import video
 from .config import ConfigError
 from .envs import EnvState, VecEnv
 from .evaluate import _reward_scale, attack_key, attacked_act, run_keys
@@ -31,7 +34,8 @@ class Rendering:
     """What `render` wrote.
 
     Attributes:
-      path: the HTML page (clean and attacked viewers side by side, or the clean one alone).
+      path: the file written: a GIF or MP4 (clean | attacked panes, or the clean one alone) or
+        an HTML page (the two viewers side by side).
       attack: the attack's name ('none': clean only).
       eps: the l_inf budget of the attack (normalised-observation units).
       returns: {'none': clean return, attack: attacked return} of the rendered episodes.
@@ -49,9 +53,9 @@ class Rendering:
 
 
 def render(result: "TrainResult", seed: int = 0, attack="mad", eps: Optional[float] = None,
-           path: str = "x.html", episode_length: Optional[int] = None, run: int = 0,
+           path: str = "episode.gif", episode_length: Optional[int] = None, run: int = 0,
            strength="strong") -> Rendering:
-    """Write a Brax HTML viewer of one deterministic episode of one run, clean and attacked.
+    """Write one deterministic episode of one run, clean and attacked, as a video or an HTML viewer.
 
     The attacked episode is the one `evaluate(result, attacks=[attack], episodes=1, seed=seed)`
     plays for that run (same initial state, same attack keys), stopped at its first done; the
@@ -64,8 +68,11 @@ def render(result: "TrainResult", seed: int = 0, attack="mad", eps: Optional[flo
         'none' renders the clean episode alone, anything else the clean and the attacked
         episode side by side (same initial state).
       eps: l_inf budget in normalised-observation units (None: the run's training eps).
-      path: the HTML file to write (a page that embeds both viewers; needs no other file,
-        loads the viewer script from the Brax CDN when opened).
+      path: the file to write; its extension picks the format. '.gif' (default) or '.mp4':
+        each frame is the clean pane | the attacked pane, drawn by MuJoCo's renderer on a
+        headless OpenGL (EGL, else OSMesa; `MUJOCO_GL` if set), played in real time. '.html':
+        a page that embeds the two Brax viewers (needs no other file, but loads the viewer
+        script from the Brax CDN when opened, so it shows nothing offline).
       episode_length: at most this many steps (None: the run's episode length).
       run: which run along the run axis (run i was trained with seed result.seeds[i]).
       strength: how hard the gradient attacks search ('strong', 'lineage' or an `attacks.Strength`).
@@ -75,7 +82,8 @@ def render(result: "TrainResult", seed: int = 0, attack="mad", eps: Optional[flo
 
     Raises:
       ConfigError: an unknown or learned attack, a run index out of range, a bad eps or
-        episode length, or a path that cannot be written.
+        episode length, a path that cannot be written or has another extension, or (video)
+        no OpenGL that MuJoCo can render with.
     """
     result = getattr(result, "result", result)   # a SweepResult: its runs, grid point major
     cfg = result.config
@@ -88,36 +96,31 @@ def render(result: "TrainResult", seed: int = 0, attack="mad", eps: Optional[flo
     length = int(length)
     params, stats = result.run(run)   # ConfigError for an index out of range
     at = atk.strength(strength)
+    fmt = video.prepare(path)   # before the episodes run: the format, and for a video a working GL
     _check_writable(path)
 
     names = ["none"] if name == "none" else ["none", name]
     env = VecEnv(cfg.env, cfg.backend, 1, length)
-    system, links = _viewer_model(env, cfg.env)
+    model, links = _viewer_model(env, cfg.env) if fmt == "html" else _video_model(env, cfg.env)
     ac = result.actor_critic()
     scale = _reward_scale(result)[run]
     # evaluate's keys for run `run`: both episodes start from the same state, and the attack's
     # randomness is keyed by its name
     k = run_keys(seed, result.num_runs)[run]
-    returns, steps, pages = {}, {}, {}
+    returns, steps, episodes = {}, {}, {}
     for n in names:
         fn = atk.bind(n, atk.HEURISTIC[n], at)
         act = attacked_act(env, cfg.gamma, atk.make_victim(ac, params), stats, scale, fn, eps)
         play = jax.jit(lambda kk, ka, act=act: _episode(env, act, kk, links, ka))
         ret, frames, alive = play(k, attack_key(k, n))
         t = int(np.sum(np.asarray(alive)))   # steps taken until (and including) the first done
-        frames = jax.tree.map(np.asarray, frames)
-        states = [_Frame(jax.tree.map(lambda x, j=j: x[j], frames)) for j in range(t + 1)]
         returns[n], steps[n] = float(ret), t
-        pages[n] = _viewer(system, states)
-    if len(names) == 1:
-        text = pages["none"]
+        episodes[n] = jax.tree.map(lambda x, t=t: np.asarray(x)[: t + 1], frames)   # the states until the done
+    panes = [(n, returns[n], steps[n], episodes[n]) for n in names]
+    if fmt == "html":
+        _write_html(path, model, panes, cfg, run, result, eps)
     else:
-        text = _side_by_side(cfg, run, result, eps, [(n, returns[n], steps[n], pages[n]) for n in names])
-    try:
-        with open(path, "w") as f:
-            f.write(text)
-    except OSError as e:
-        raise ConfigError(f"cannot write {path!r} ({e.strerror or e}): choose a writable path") from None
+        _write_video(path, model, panes, eps)
     return Rendering(path, name, eps, returns, steps)
 
 
@@ -184,6 +187,53 @@ def _episode(env: VecEnv, act, key, links, act_key):
                                             jax.random.split(ks, env.episode_length))
     frames = jax.tree.map(lambda a, b: jnp.concatenate([a[None], b]), first(state.inner), xs)
     return ret, frames, alive
+
+
+def _video_model(env: VecEnv, name: str):
+    """((the MjModel MuJoCo draws, the control step in seconds), poses(batched env state) ->
+    (qpos, qvel[, mocap_pos, mocap_quat])). A Brax pipeline state's `q`/`qd` are MuJoCo's
+    qpos/qvel of the System's `mj_model`; a Playground state carries its MJX data."""
+    from .envs import PlaygroundEnv
+    inner = env.env
+    if hasattr(inner, "sys") and hasattr(inner, "pipeline_init") and hasattr(inner.sys, "mj_model"):
+        return (inner.sys.mj_model, float(inner.dt)), lambda s: (s.pipeline_state.q, s.pipeline_state.qd)
+    if isinstance(inner, PlaygroundEnv):
+        return ((inner.env.mj_model, float(inner.env.dt)),
+                lambda s: (s.inner.data.qpos, s.inner.data.qvel, s.inner.data.mocap_pos, s.inner.data.mocap_quat))
+    raise ConfigError(f"render draws Brax pipeline envs and MuJoCo Playground envs; {name!r} is neither (a custom "
+                      "env without a MuJoCo model): score it with `evaluate` instead")
+
+
+def _pane_label(name: str, ret: float, steps: int, eps: float) -> str:
+    return f"{'clean' if name == 'none' else f'{name} (eps {eps:g})'}: return {ret:.1f}, {steps} steps"
+
+
+def _write_video(path: str, model, panes, eps: float):
+    """Draw each episode's states (every `video.stride`-th, so it plays in real time) and
+    write them side by side, one pane per episode, as `path`'s format."""
+    mj_model, dt = model
+    k = video.stride(dt)
+    drawn = []
+    for _, _, _, poses in panes:
+        poses = [np.concatenate([p[::k], p[-1:]]) if (len(p) - 1) % k else p[::k] for p in poses]
+        mocap = (poses[2], poses[3]) if len(poses) == 4 else None
+        drawn.append(video.episode_frames(mj_model, poses[0], poses[1], mocap))
+    frames = video.side_by_side(drawn, [_pane_label(n, r, t, eps) for n, r, t, _ in panes])
+    video.write(path, frames, fps=1.0 / (dt * k))
+
+
+def _write_html(path: str, system, panes, cfg, run, result, eps: float):
+    """The Brax viewer of each episode; two in one page side by side."""
+    pages = []
+    for n, r, t, links in panes:
+        states = [_Frame(jax.tree.map(lambda x, j=j: x[j], links)) for j in range(t + 1)]
+        pages.append((n, r, t, _viewer(system, states)))
+    text = pages[0][3] if len(pages) == 1 else _side_by_side(cfg, run, result, eps, pages)
+    try:
+        with open(path, "w") as f:
+            f.write(text)
+    except OSError as e:
+        raise ConfigError(f"cannot write {path!r} ({e.strerror or e}): choose a writable path") from None
 
 
 def _viewer(sys, states) -> str:

@@ -93,6 +93,21 @@ class TrainResult:
         ac = self.actor_critic()
         return lambda params, stats, obs: networks.to_env_action(ac.dist(params, nz.normalize(stats, obs))[0])
 
+    def export(self, out: str, run: int = 0) -> dict:
+        """Write one run's deterministic policy (`policy(run)`) to run without barpo-jax.
+
+        Args:
+          out: the folder to write (created if missing): policy.npz (arrays), policy.json
+            (what they mean), policy.py (`load(out)` -> `act(obs)`, numpy only) and
+            policy.jax_export (a `jax.export` program over a batch of any size).
+          run: the index along the run axis.
+
+        Returns:
+          {"arrays", "spec", "module", "program"}: the paths written.
+        """
+        from .export import export_policy
+        return export_policy(self, out, run)
+
     def summary(self) -> dict:
         ret = self.metrics.get("episode_return")
         last = [final_return(r) for r in ret] if ret is not None else []

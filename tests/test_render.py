@@ -1,11 +1,12 @@
-"""`render`: a Brax HTML viewer of one episode, clean and attacked (and `barpo render`)."""
+"""`render`: one episode, clean and attacked, as a GIF/MP4 or a Brax HTML viewer (and `barpo render`)."""
 import os
+import warnings
 
 import numpy as np
 import pytest
 
 import barpo_jax as bj
-from barpo_jax import attacks
+from barpo_jax import attacks, video
 
 from helpers import run_cli, tiny
 
@@ -80,3 +81,62 @@ def test_cli_render_and_its_errors(run_dir, tmp_path, capsys):
     code, stdout, err = run_cli(capsys, "render", out, "--attack", "none", "--episode-length", "10", "--out", page)
     assert code == 0, err
     assert "episode return: clean" in stdout and page in stdout and os.path.isfile(page)
+
+
+def _read_frames(path):
+    """Every frame of a GIF or MP4 as uint8 [T, H, W, 3], decoded as a player would."""
+    if path.endswith(".gif"):
+        from PIL import Image, ImageSequence
+        with Image.open(path) as im:
+            assert im.format == "GIF" and im.is_animated
+            return np.stack([np.asarray(f.convert("RGB")) for f in ImageSequence.Iterator(im)])
+    import imageio.v2 as imageio
+    with open(path, "rb") as f:
+        assert f.read(12)[4:8] == b"ftyp"   # an ISO media (MP4) file
+    with warnings.catch_warnings():   # JAX's warning of the fork that starts ffmpeg
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return np.stack(imageio.mimread(path, memtest=False))
+
+
+def _pixels_apart(frames):
+    """Per frame, how many pixels of the left (clean) and right (attacked) pane differ by more
+    than a lossy codec's noise (the label strip left out)."""
+    panes = frames[:, video.LABEL_HEIGHT:].astype(np.int16)
+    return (np.abs(panes[:, :, :video.PANE_WIDTH] - panes[:, :, video.PANE_WIDTH:]).max(axis=-1) > 40).sum(axis=(1, 2))
+
+
+@pytest.mark.parametrize("ext", [".gif", ".mp4"])
+def test_video_clean_and_attacked_side_by_side(run_dir, tmp_path, ext):
+    _, result = run_dir
+    path = str(tmp_path / f"ep{ext}")
+    # flip at a large budget: the barely trained pendulum visibly leaves the clean episode within 30 steps
+    shown = bj.render(result, seed=3, attack="flip", eps=1.0, path=path, run=1, strength=TINY_STRENGTH)
+    frames = _read_frames(path)
+    assert frames.shape[1:] == (video.LABEL_HEIGHT + video.PANE_HEIGHT, 2 * video.PANE_WIDTH, 3)
+    k = video.stride(0.02)   # inverted_pendulum steps 0.02 s: every k-th state is drawn
+    assert len(frames) == -(-max(shown.steps.values()) // k) + 1 >= 3, (len(frames), shown.steps)
+    apart = _pixels_apart(frames)
+    # both episodes start from the same state; the attack then moves them apart
+    assert apart[0] <= 5 and apart.max() > 100, apart
+
+
+def test_video_errors_and_cli_default(run_dir, tmp_path, capsys, monkeypatch):
+    out, result = run_dir
+    with pytest.raises(bj.ConfigError, match="must end in .html, .gif, .mp4"):
+        bj.render(result, attack="none", path=str(tmp_path / "x.png"))
+    # no OpenGL: one line that names the fix
+    monkeypatch.delenv("MUJOCO_GL", raising=False)
+    monkeypatch.setattr(video, "_probe", lambda backend: f"no {backend} here")
+    video.gl_backend.cache_clear()
+    try:
+        with pytest.raises(bj.ConfigError, match="egl: no egl here; osmesa: no osmesa here.*libegl1.*x.html"):
+            bj.render(result, attack="none", path=str(tmp_path / "x.gif"))
+    finally:
+        video.gl_backend.cache_clear()
+    assert not os.path.exists(tmp_path / "x.gif")
+    monkeypatch.undo()
+    # without --out: a GIF (clean only: one pane) in the run directory
+    code, stdout, err = run_cli(capsys, "render", out, "--attack", "none", "--episode-length", "6")
+    gif = os.path.join(out, "render_none_seed0.gif")
+    assert code == 0 and gif in stdout, err
+    assert _read_frames(gif).shape[1:] == (video.LABEL_HEIGHT + video.PANE_HEIGHT, video.PANE_WIDTH, 3)
