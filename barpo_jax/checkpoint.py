@@ -14,6 +14,7 @@ from __future__ import annotations
 import csv
 import json
 import contextlib
+import functools
 import logging
 import os
 import shutil
@@ -195,7 +196,7 @@ def _clean_tmp(out: str) -> None:
                 shutil.rmtree(os.path.join(d, name), ignore_errors=True)
 
 
-_TERMINATED = threading.Event()   # SIGTERM arrived inside `stop_on_sigterm`, not yet acted on
+_TERMINATED = threading.Event()   # an interrupt inside `stop_on_sigterm` that was lost, not yet acted on
 
 
 def _terminate_as_interrupt(signum, frame):
@@ -227,11 +228,24 @@ def stop_on_sigterm():
         return
     _TERMINATED.clear()
     previous = signal.signal(signal.SIGTERM, _terminate_as_interrupt)
+    previous_hook = sys.unraisablehook
+    sys.unraisablehook = functools.partial(_keep_lost_interrupt, previous_hook)
     try:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
+        sys.unraisablehook = previous_hook
         _TERMINATED.clear()
+
+
+def _keep_lost_interrupt(previous, unraisable) -> None:
+    """An interrupt (Ctrl-C, or SIGTERM made one) raised inside a callback whose exceptions
+    Python ignores, such as jax's gc callback, reaches sys.unraisablehook instead of the
+    loop: keep it pending for `raise_if_terminated` rather than print its traceback."""
+    if issubclass(unraisable.exc_type, KeyboardInterrupt):
+        _TERMINATED.set()
+        return
+    previous(unraisable)
 
 
 @contextlib.contextmanager

@@ -241,21 +241,31 @@ def test_checkpoint_every_s_saves_between_chunk_cadence(tmp_path, monkeypatch):
     assert saves == [8]
 
 
-def test_a_sigterm_whose_interrupt_was_lost_still_stops_at_the_next_chunk(tmp_path):
+def test_a_sigterm_whose_interrupt_was_lost_still_stops_at_the_next_chunk(tmp_path, capsys):
     """Python runs a signal handler in whatever frame is current; in a callback whose
     exceptions are ignored (jax's gc callback) the KeyboardInterrupt is lost, and a killed
     run used to train on to the end and exit 0. The loop then stops after the chunk."""
     out = str(tmp_path / "run")
     chunks = []
 
-    def sigterm_swallowed_once(env_steps, metrics):   # runs after each chunk, as the gc callback ran
+    class Unraisable:  # what Python hands sys.unraisablehook when a callback's exception is ignored
+        exc_type, exc_value, exc_traceback, err_msg, object = KeyboardInterrupt, KeyboardInterrupt(), None, None, None
+
+    def interrupt_swallowed_once(env_steps, metrics):   # runs after each chunk, as the gc callback ran
         if not chunks:
             try:
                 checkpoint._terminate_as_interrupt(signal.SIGTERM, None)
             except KeyboardInterrupt:
-                pass
+                sys.unraisablehook(Unraisable())
         chunks.append(env_steps)
     with checkpoint.stop_on_sigterm(), pytest.raises(KeyboardInterrupt):
-        bj.train(tiny(), out=out, progress=False, callback=sigterm_swallowed_once)
+        bj.train(tiny(), out=out, progress=False, callback=interrupt_swallowed_once)
     assert len(chunks) == 1 and checkpoint.latest_step(out) == 2   # stopped and saved after the first chunk
     checkpoint.raise_if_terminated()   # acted on once: nothing left pending
+    assert "Traceback" not in capsys.readouterr().err and "KeyboardInterrupt" not in capsys.readouterr().err
+    # Ctrl-C (Python's own handler, no flag) lost the same way: the hook alone keeps it pending.
+    with checkpoint.stop_on_sigterm():
+        sys.unraisablehook(Unraisable())
+        with pytest.raises(KeyboardInterrupt):
+            checkpoint.raise_if_terminated()
+    assert capsys.readouterr().err == ""
