@@ -32,7 +32,16 @@ FINAL_FRACTION = 0.1  # the last 10% of iterations make a run's final training r
 
 def iqm(x) -> float:
     """Interquartile mean: the mean of the middle half of the sorted values (a quarter
-    cut from each end, rounded down as scipy.stats.trim_mean(x, 0.25) and rliable do)."""
+    cut from each end, rounded down as scipy.stats.trim_mean(x, 0.25) and rliable do).
+
+    Robust to one outlying seed, unlike the mean, yet uses more seeds than the median.
+
+    Args:
+      x: per-seed values.
+
+    Returns:
+      The IQM.
+    """
     return float(_iqm_rows(np.asarray(x, float)[None])[0])
 
 
@@ -45,7 +54,17 @@ def _iqm_rows(x: np.ndarray) -> np.ndarray:
 
 def bootstrap_ci(x, reps: int = 2000, seed: int = 0, confidence: float = CONFIDENCE) -> tuple[float, float]:
     """Percentile-bootstrap confidence interval of the IQM over seeds: resample the seeds
-    with replacement `reps` times (a fixed seed, so the table is reproducible)."""
+    with replacement `reps` times (a fixed seed, so the table is reproducible).
+
+    Args:
+      x: per-seed values.
+      reps: bootstrap resamples.
+      seed: the resampling's PRNG seed.
+      confidence: the interval's coverage.
+
+    Returns:
+      (low, high); NaN, NaN when `x` is empty or holds a non-finite value.
+    """
     x = np.asarray(x, float)
     if x.size == 0 or not np.all(np.isfinite(x)):
         return float("nan"), float("nan")
@@ -56,7 +75,18 @@ def bootstrap_ci(x, reps: int = 2000, seed: int = 0, confidence: float = CONFIDE
 def bootstrap_ratio_ci(x, y, reps: int = 2000, seed: int = 0,
                        confidence: float = CONFIDENCE) -> tuple[float, float]:
     """Percentile-bootstrap confidence interval of IQM(x) / IQM(y), the seeds of the two
-    groups resampled independently (they are different agents, e.g. two methods)."""
+    groups resampled independently (they are different agents, e.g. two methods).
+
+    Args:
+      x: per-seed values of the first group (the numerator).
+      y: per-seed values of the second group (the denominator).
+      reps: bootstrap resamples.
+      seed: the resampling's PRNG seed.
+      confidence: the interval's coverage.
+
+    Returns:
+      (low, high) of the ratio.
+    """
     x, y = np.asarray(x, float), np.asarray(y, float)
     rng = np.random.default_rng(seed)
     ix = rng.integers(0, x.size, size=(reps, x.size))
@@ -69,7 +99,15 @@ def rank_test(x, y) -> float:
     probability, over every equally likely split of the pooled values into groups of
     these sizes, of a rank sum at least as far from its mean as the observed one. Ties
     get mid-ranks and are counted exactly (no normal approximation, which is poor at 5
-    or 10 seeds). NaN when a group is empty or holds a non-finite value."""
+    or 10 seeds).
+
+    Args:
+      x: per-seed values of one group (e.g. one method's worst cases).
+      y: per-seed values of the other group.
+
+    Returns:
+      The two-sided p-value; NaN when a group is empty or holds a non-finite value.
+    """
     x, y = np.asarray(x, float).ravel(), np.asarray(y, float).ravel()
     if x.size == 0 or y.size == 0 or not (np.isfinite(x).all() and np.isfinite(y).all()):
         return float("nan")
@@ -214,14 +252,25 @@ COLUMNS = ("run", "algo", "env", "eps", "seeds", "source", "natural (median agen
 @dataclasses.dataclass(frozen=True)
 class Comparison:
     """The comparison of several runs: `rows` (one dict per run, keys COLUMNS), the
-    per-seed scores behind them, and the files written (if any)."""
+    per-seed scores behind them, and the files written (if any).
+
+    Attributes:
+      runs: each run's per-seed scores (`RunScores`).
+      rows: {column: value} per run, the numbers of `table()` and comparison.csv.
+      reps: bootstrap resamples behind the confidence intervals.
+      files: the paths `save` wrote (empty until then).
+    """
     runs: tuple            # RunScores per run
     rows: tuple            # {column: value} per run
     reps: int
     files: tuple = ()
 
     def cells(self) -> tuple[list, list]:
-        """(headers, rows of strings) of the Markdown table."""
+        """The Markdown table's cells, for other renderings (e.g. a terminal table).
+
+        Returns:
+          (headers, rows): the column names and one list of strings per run.
+        """
         head = ["run", "method / task", "eps", "seeds", "natural (median agent)", "worst (median agent)",
                 "natural IQM [95% CI]", "worst IQM [95% CI]", "from"]
         rows = [[r["run"], f"{r['algo']} / {r['env']}", f"{r['eps']:g}", str(r["seeds"]),
@@ -230,20 +279,36 @@ class Comparison:
         return head, rows
 
     def note(self) -> str:
-        """What the columns mean, printed under the table."""
+        """What the columns mean, printed under the table.
+
+        Returns:
+          One paragraph of text.
+        """
         return (f"IQM: mean of the middle half of the seeds; [95% CI]: percentile bootstrap over seeds, {self.reps} "
                 "resamples, fixed seed (rliable: Agarwal et al., NeurIPS 2021). Worst: the minimum over the "
                 "report's attacks; '-' where a run has no robustness report (`barpo eval`).")
 
     def table(self) -> str:
-        """Markdown: median agent (the lineage's protocol) and IQM [95% CI] across seeds."""
+        """Markdown: median agent (the lineage's protocol) and IQM [95% CI] across seeds.
+
+        Returns:
+          The table followed by `note()`.
+        """
         head, rows = self.cells()
         lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
         lines += ["| " + " | ".join(r) + " |" for r in rows]
         return "\n".join(lines + ["", self.note()])
 
     def save(self, out: str) -> "Comparison":
-        """comparison.csv, comparison.md, natural_vs_worst.png, learning_curves.png in `out`."""
+        """Write comparison.csv, comparison.md, natural_vs_worst.png, learning_curves.png in `out`.
+
+        Args:
+          out: the folder; created if missing.
+
+        Returns:
+          A copy of this Comparison with `files` set to the paths written (a plot with
+          nothing to draw is left out).
+        """
         os.makedirs(out, exist_ok=True)
         files = [os.path.join(out, "comparison.csv"), os.path.join(out, "comparison.md")]
         with open(files[0], "w", newline="") as f:
@@ -294,7 +359,8 @@ def compare(runs: Sequence[str], out: Optional[str] = None, eps: Optional[float]
         (None: write nothing).
       eps: read each run's robustness report at this budget (None: at the eps it was
         trained with; a run with only one report uses that one).
-      reps, seed: bootstrap resamples and their PRNG seed.
+      reps: bootstrap resamples of each confidence interval.
+      seed: the bootstrap's PRNG seed (fixed, so the table is reproducible).
 
     Returns:
       A Comparison (`table()` for Markdown, `rows` for numbers, `files` written).

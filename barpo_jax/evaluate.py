@@ -31,7 +31,13 @@ if TYPE_CHECKING:
 
 class EvaluationStopped(Exception):
     """`evaluate` spent its time budget before its last column. The finished columns are in
-    its `partial_path`; the same call again continues from them."""
+    its `partial_path`; the same call again continues from them.
+
+    Attributes:
+      done: columns finished so far.
+      total: columns of the whole evaluation (attacks and masking checks).
+      partial_path: the file that holds the finished columns.
+    """
 
     def __init__(self, done: int, total: int, partial_path: str):
         super().__init__(f"evaluation stopped after {done} of {total} columns (time budget spent); the finished ones "
@@ -97,10 +103,12 @@ class RobustnessReport:
 
     @property
     def attack_columns(self):
+        """Indices of the attack columns in `attacks` ('none' left out, unless it is the only one)."""
         return [i for i, a in enumerate(self.attacks) if a != "none"] or [0]
 
     @property
     def natural(self) -> np.ndarray:
+        """Per seed: the mean return without attack (the 'none' column)."""
         return self.returns[:, self.attacks.index("none")]
 
     @property
@@ -116,7 +124,17 @@ class RobustnessReport:
 
     def flags(self) -> list:
         """Signs that the gradient attacks were not strong enough (gradient masking) or
-        that an attack left the ball; printed under the table."""
+        that an attack left the ball; printed under the table.
+
+        A seed is flagged when the random attack clearly beats every gradient attack,
+        when an attack at twice the steps and restarts (a masking check column) lowers the
+        return by more than `MASKING_TOLERANCE`, or when an attack pushed an observation
+        outside the eps-ball.
+
+        Returns:
+          One sentence per flag, naming the seed, the numbers and what to do; empty when
+          nothing is suspicious.
+        """
         out = []
         grad = [j for j, a in enumerate(self.attacks) if a in atk.TAKES_STRENGTH]
         for i, s in enumerate(self.seeds):
@@ -152,6 +170,14 @@ class RobustnessReport:
         return bool(self.returns[i, b] - self.returns[i, a] > 2.0 * se)
 
     def table(self) -> str:
+        """The report as Markdown: one row per seed, mean ± std per attack and the worst case.
+
+        The median agent (by worst case, the lineage's protocol) is marked; the gradient
+        attacks' strength, the learned attacks' chosen fits and the `flags` follow the table.
+
+        Returns:
+          The Markdown text.
+        """
         head = ["agent"] + ["natural" if a == "none" else a for a in self.attacks] + ["worst"]
         lines = [f"**{self.env} / {self.algo}**, eps = {self.eps:g}, {self.episodes} episodes per cell "
                  f"(mean ± std of episode return)", "",
@@ -174,6 +200,11 @@ class RobustnessReport:
         return "\n".join(lines)
 
     def to_dict(self) -> dict:
+        """Every field as plain JSON types, with the derived `worst_case`, `median_agent` and `flags`.
+
+        Returns:
+          The dict `save` writes and `load` reads.
+        """
         return {"env": self.env, "algo": self.algo, "eps": self.eps, "episodes": self.episodes,
                 "attacks": self.attacks, "seeds": self.seeds, "returns": self.returns.tolist(),
                 "returns_std": self.returns_std.tolist(), "worst_case": self.worst_case.tolist(),
@@ -183,14 +214,28 @@ class RobustnessReport:
                 "learned": self.learned, "eval_seed": self.eval_seed, "keying": self.keying, "flags": self.flags()}
 
     def save(self, path: str) -> str:
-        """Write the report as JSON (atomically: an earlier report at `path` survives a crash)."""
+        """Write the report as JSON (atomically: an earlier report at `path` survives a crash).
+
+        Args:
+          path: the file to write; its folder is created if missing.
+
+        Returns:
+          `path`.
+        """
         os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
         atomic_write(path, json.dumps(self.to_dict(), indent=2))
         return path
 
     def save_csv(self, path: str) -> str:
         """One row per seed: mean and std of the return under each attack, the worst case and
-        whether the seed is the median agent (for spreadsheets and pandas)."""
+        whether the seed is the median agent (for spreadsheets and pandas).
+
+        Args:
+          path: the CSV file to write; its folder is created if missing.
+
+        Returns:
+          `path`.
+        """
         import csv
         os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
         names = ["natural" if a == "none" else a for a in self.attacks]
@@ -206,6 +251,14 @@ class RobustnessReport:
 
     @classmethod
     def load(cls, path: str) -> "RobustnessReport":
+        """Read a report written by `save` (or `barpo eval`), older formats included.
+
+        Args:
+          path: the JSON file.
+
+        Returns:
+          The RobustnessReport, e.g. to print, plot or pass to `evaluate(reuse=...)`.
+        """
         with open(path) as f:
             d = json.load(f)
         checks = d.get("check_returns")
@@ -216,7 +269,14 @@ class RobustnessReport:
                    int(d.get("eval_seed", 0)), d.get("keying", "by-position"))
 
     def plot(self, path: Optional[str] = None):
-        """Bars: the median agent's return under each attack; dots: every seed."""
+        """Bars: the median agent's return under each attack; dots: every seed.
+
+        Args:
+          path: write the figure to this image file and close it (None: keep it open).
+
+        Returns:
+          The matplotlib Figure.
+        """
         from .plots import finish, subplots
         fig, ax = subplots(path, figsize=(1.2 * len(self.attacks) + 2, 3.5))
         x = np.arange(len(self.attacks))

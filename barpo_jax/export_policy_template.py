@@ -28,6 +28,9 @@ def load(folder=None):
 
     Returns:
       act(obs) -> action, as float32 numpy arrays, for one observation or a batch.
+
+    Raises:
+      ValueError: the folder holds another format or version (export the policy again).
     """
     folder = os.path.dirname(os.path.abspath(__file__)) if folder is None else folder
     with open(os.path.join(folder, "policy.json")) as f:
@@ -41,7 +44,20 @@ def load(folder=None):
 
 
 def make_act(spec, arrays):
-    """act(obs) from policy.json's fields and policy.npz's arrays (float64 inside)."""
+    """act(obs) from policy.json's fields and policy.npz's arrays (float64 inside).
+
+    For arrays kept somewhere other than an exported folder.
+
+    Args:
+      spec: policy.json's contents, as a dict.
+      arrays: {name: array} with policy.npz's names (kernel_i, bias_i, obs_mean, obs_std).
+
+    Returns:
+      act(obs) -> action, as `load` returns it.
+
+    Raises:
+      ValueError: an activation this loader does not know.
+    """
     if spec["hidden_activation"] != "tanh":
         raise ValueError(f"unsupported activation {spec['hidden_activation']!r}: export the policy again")
     f64 = lambda name: np.asarray(arrays[name], np.float64)

@@ -48,6 +48,11 @@ class Rendering:
     steps: dict
 
     def summary(self) -> str:
+        """One line to print after rendering: each episode's return and length, eps and the file.
+
+        Returns:
+          The line.
+        """
         parts = [f"{'clean' if n == 'none' else n} {r:.1f} ({self.steps[n]} steps)" for n, r in self.returns.items()]
         return f"episode return: {', '.join(parts)}; eps = {self.eps:g}; wrote {self.path}"
 

@@ -36,18 +36,22 @@ class TrainResult:
 
     @property
     def params(self):
+        """The actor-critic's parameters, every leaf with a leading run axis."""
         return self.state.agent.params
 
     @property
     def normalizer(self) -> nz.RunningStats:
+        """The observation normaliser's running statistics, leading run axis."""
         return self.state.stats
 
     @property
     def num_runs(self) -> int:
+        """How many runs (seeds, or grid points x seeds for a sweep) the result holds."""
         return int(np.asarray(self.state.iteration).shape[0])
 
     @property
     def env_steps(self) -> int:
+        """Environment steps each run has trained for."""
         return self.iterations * self.config.batch_size
 
     def run(self, run: int = 0, **renamed):
@@ -58,6 +62,9 @@ class TrainResult:
 
         Returns:
           (params, normaliser) of that run, as jax arrays.
+
+        Raises:
+          ConfigError: `run` out of range, or the old keyword `seed=` (now `run=`).
         """
         run = _run_index(run, renamed, "run")
         if not 0 <= run < self.num_runs:
@@ -66,6 +73,11 @@ class TrainResult:
         return pick(self.params), pick(self.normalizer)
 
     def actor_critic(self) -> networks.ActorCritic:
+        """The runs' network, rebuilt from the config (the env gives its input and output sizes).
+
+        Returns:
+          The `networks.ActorCritic` that `params` belong to.
+        """
         env = make_brax_env(self.config.env, self.config.backend)
         c = self.config
         return networks.ActorCritic(env.observation_size, env.action_size, c.policy_hidden, c.value_hidden,
@@ -79,6 +91,9 @@ class TrainResult:
 
         Returns:
           A jitted function: raw obs -> action (the clipped Gaussian mean), normalisation inside.
+
+        Raises:
+          ConfigError: `run` out of range.
         """
         params, stats = self.run(_run_index(run, renamed, "policy"))
         apply = self.policy_apply()
@@ -89,6 +104,10 @@ class TrainResult:
 
         For jitting one program over several runs' arrays (passed as arguments) instead of
         compiling one policy per run.
+
+        Returns:
+          A pure function `apply(params, normaliser, obs) -> action`, for the arrays of
+          any run (as `run(i)` returns them).
         """
         ac = self.actor_critic()
         return lambda params, stats, obs: networks.to_env_action(ac.dist(params, nz.normalize(stats, obs))[0])
@@ -104,11 +123,21 @@ class TrainResult:
 
         Returns:
           {"arrays", "spec", "module", "program"}: the paths written.
+
+        Raises:
+          ConfigError: `run` out of range, or `out` is a file.
         """
         from .export import export_policy
         return export_policy(self, out, run)
 
     def summary(self) -> dict:
+        """A short description of the runs, for printing or logging.
+
+        Returns:
+          {"env", "algo", "runs", "iterations", "env_steps_per_run",
+          "final_return_per_run"}: the last is each run's mean training return over its
+          last 10% of iterations (NaN for a run in which no episode ended).
+        """
         ret = self.metrics.get("episode_return")
         last = [final_return(r) for r in ret] if ret is not None else []
         return {"env": self.config.env, "algo": self.config.algo, "runs": self.num_runs,
@@ -139,21 +168,49 @@ def _run_index(run, renamed: dict, where: str) -> int:
 
 @dataclasses.dataclass
 class SweepResult:
-    """A sweep's runs: `result` holds one run per (grid point, seed), grid point major."""
+    """A sweep's runs: `result` holds one run per (grid point, seed), grid point major.
+
+    `result` is an ordinary TrainResult, so `evaluate(sw.result)` and
+    `sw.result.policy(run)` work on every run of the grid at once or one at a time.
+
+    Attributes:
+      result: every run; grid point g's runs are `runs_of(g)`.
+      grid: [{field: value}] per grid point.
+      seeds: seeds per grid point.
+    """
     result: TrainResult   # one run per (grid point, seed)
     grid: list            # [{field: value}] per grid point
     seeds: int
 
     def runs_of(self, i: int) -> list:
-        """Run indices of grid point i."""
+        """Run indices of grid point i.
+
+        Args:
+          i: the grid point's index in `grid`.
+
+        Returns:
+          Its runs' indices along `result`'s run axis (one per seed).
+        """
         return list(range(i * self.seeds, (i + 1) * self.seeds))
 
     def final_returns(self, last_fraction: float = 0.1) -> np.ndarray:
-        """[grid point, seed] mean training-episode return over the last iterations."""
+        """Each run's mean training-episode return over its last iterations.
+
+        Args:
+          last_fraction: the share of iterations (those in which an episode ended) averaged.
+
+        Returns:
+          [grid point, seed] array; NaN for a run in which no episode ended.
+        """
         per_run = np.asarray([final_return(r, last_fraction) for r in self.result.metrics["episode_return"]])
         return per_run.reshape(len(self.grid), self.seeds)
 
     def table(self) -> str:
+        """The grid as a Markdown table: each point's final training return over seeds.
+
+        Returns:
+          One row per grid point, mean ± std of `final_returns` across its seeds.
+        """
         names = list(self.grid[0])
         fr = self.final_returns()
         lines = ["| " + " | ".join(names) + " | final return (mean ± std over seeds) |",

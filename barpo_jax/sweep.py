@@ -35,7 +35,10 @@ def sweep(cfg: TrainConfig, seeds: int = 1, progress: bool = True, out: Optional
       max_iterations: stop once this many iterations are done (the sweep stays resumable).
       time_budget_s: stop after the first chunk that ends this many seconds after the start
         (as `train`'s); `resume=True` continues.
-      **grid: {{field: values}}. Only float hyper-parameters can be swept this way: {HP}.
+      **grid: {field: values}. Only the float hyper-parameters in `config.HP_FIELDS` (the
+        learning rates, gamma, gae_lambda, clip_eps, the loss and reward coefficients, eps, kappa and
+        the robust methods' weights) can be swept this way: they enter the one compiled
+        program as data, while any other field would change the program itself.
 
     Returns:
       A SweepResult: one run per (grid point, seed), grid point major.
@@ -83,6 +86,3 @@ def _prepare_sweep_dir(out: str, points: list, seeds: int, run_seeds: list, resu
     if checkpoint.has_checkpoint(out):
         raise ConfigError(f"{out!r} already holds a run: pass resume=True to continue it, or choose another out")
     checkpoint.write_sweep(out, points, seeds, run_seeds)
-
-
-sweep.__doc__ = sweep.__doc__.format(HP=", ".join(HP_FIELDS))

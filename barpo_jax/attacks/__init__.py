@@ -24,7 +24,9 @@ from .learned import SPECS as LEARNED_SPECS
 # place here, so a new attack may go anywhere and `evaluate(reuse=...)` adds its column to an
 # earlier report without changing the others.
 ALL = tuple(a for a in HEURISTIC if a not in OPT_IN) + tuple(LEARNED)
+"""What `attacks="all"` runs: every built-in attack but the opt-in ones (`q_step`)."""
 NAMES = tuple(HEURISTIC) + tuple(LEARNED)                                 # every built-in name
+"""Every built-in attack name, the opt-in `q_step` included."""
 
 
 def _named(value, kind, registry: dict, what: str, how: str):

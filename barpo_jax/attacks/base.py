@@ -14,24 +14,44 @@ PGD_STEPS = 10      # lineage default: 10 steps of size eps/10
 class Strength(NamedTuple):
     """How hard a gradient attack searches the ball: `restarts` solves of `steps`
     steps each, per-sample best kept; schedule 'constant' (steps of eps/steps, the
-    lineage's), 'apgd' (adversary.solve_apgd) or 'decay' (adversary.solve_sign_decay)."""
+    lineage's), 'apgd' (adversary.solve_apgd) or 'decay' (adversary.solve_sign_decay).
+
+    Pass one as `evaluate(strength=...)`; `STRONG` and `LINEAGE` are the named ones.
+
+    Attributes:
+      name: how reports refer to it.
+      steps: gradient steps per solve.
+      restarts: independent solves from random starts; the best per sample is kept.
+      schedule: the step-size schedule: 'constant', 'apgd' or 'decay'.
+    """
     name: str
     steps: int
     restarts: int
     schedule: str
 
     def describe(self) -> str:
+        """One line for reports, e.g. 'strong: 10 apgd steps x 32 restart(s)'.
+
+        Returns:
+          The description (also what `evaluate(reuse=...)` compares strengths by).
+        """
         return f"{self.name}: {self.steps} {self.schedule} steps x {self.restarts} restart(s)"
 
     def doubled(self) -> "Strength":
-        """Twice the steps and twice the restarts: the gradient-masking check."""
+        """Twice the steps and twice the restarts: the gradient-masking check.
+
+        Returns:
+          The doubled Strength, named `<name>x2`.
+        """
         return Strength(self.name + "x2", 2 * self.steps, 2 * self.restarts, self.schedule)
 
 
 LINEAGE = Strength("lineage", PGD_STEPS, 1, "constant")   # SA-PPO/ATLA/WocaR tables
+"""`strength="lineage"`: 10 steps of eps/10 from one start, as the published tables ran them."""
 # Restarts, not steps, are what find the rare perturbations that topple a hopper: on the
 # table's BARPO agents 10 x 32 went lower than 50 x 2 and 50 x 16 (docs/attacks.md).
 STRONG = Strength("strong", 10, 32, "apgd")   # from benchmarks/results/attack_strength
+"""`strength="strong"`, the default: APGD, 10 steps x 32 restarts (docs/attacks.md says why)."""
 STRENGTHS = {"strong": STRONG, "lineage": LINEAGE}
 
 
@@ -43,6 +63,14 @@ class LearnedScan(NamedTuple):
     vmapped program -- and the point that lowers that victim's mean return most on
     `select_episodes` held-out episodes is kept. Empty grids mean "the run's own
     adv_learning_rate and entropy_coef" and no selection.
+
+    Pass one as `evaluate(learned_scan=...)`; `SCANS` holds the named ones.
+
+    Attributes:
+      name: how reports refer to it.
+      learning_rates: the attack policy's learning rates to try.
+      entropy_coefs: the entropy bonuses to try.
+      select_episodes: held-out episodes per victim that choose the strongest fit.
     """
     name: str
     learning_rates: tuple = ()
@@ -50,12 +78,25 @@ class LearnedScan(NamedTuple):
     select_episodes: int = 0
 
     def points(self, default_lr: float, default_entropy: float) -> list:
-        """[(learning rate, entropy coefficient)] in the order the fits are stacked."""
+        """The grid's points, in the order the fits are stacked.
+
+        Args:
+          default_lr: the learning rate used when `learning_rates` is empty (the run's own).
+          default_entropy: the entropy coefficient used when `entropy_coefs` is empty.
+
+        Returns:
+          [(learning rate, entropy coefficient)].
+        """
         lrs = self.learning_rates or (default_lr,)
         ents = self.entropy_coefs or (default_entropy,)
         return [(lr, e) for lr in lrs for e in ents]
 
     def describe(self) -> str:
+        """One line for reports: the grid and how the fit is chosen.
+
+        Returns:
+          The description (also what `evaluate(reuse=...)` compares scans by).
+        """
         if not self.learning_rates and not self.entropy_coefs:
             return f"{self.name}: one fit at the run's own settings"
         return (f"{self.name}: learning rate {list(self.learning_rates)} x entropy {list(self.entropy_coefs)}, "
@@ -75,6 +116,11 @@ class Victim(NamedTuple):
     `q`, when the evaluation can provide it, is a one-step model of the victim's own
     action value at the current state: obs_norm' -> r(s, a) + gamma * V(s_next) for the
     action a = mean(pi(.|obs_norm')) (differentiable through the physics); None otherwise.
+
+    Attributes:
+      dist: obs_norm -> (mean, std) of the victim's Gaussian policy.
+      value: obs_norm -> the victim's value estimate V.
+      q: obs_norm' -> one-step Q at the current state, or None.
     """
     dist: Callable   # obs_norm -> (mean, std)
     value: Callable  # obs_norm -> v
