@@ -14,7 +14,6 @@ from __future__ import annotations
 import csv
 import json
 import contextlib
-import functools
 import logging
 import os
 import shutil
@@ -228,24 +227,31 @@ def stop_on_sigterm():
         return
     _TERMINATED.clear()
     previous = signal.signal(signal.SIGTERM, _terminate_as_interrupt)
-    previous_hook = sys.unraisablehook
-    sys.unraisablehook = functools.partial(_keep_lost_interrupt, previous_hook)
+    keep = sys.unraisablehook = _KeepLostInterrupt(sys.unraisablehook)
     try:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
-        sys.unraisablehook = previous_hook
+        keep.active = False   # a hook installed on top of it inside the block (a restore's) stays
+        if sys.unraisablehook is keep:
+            sys.unraisablehook = keep.previous
         _TERMINATED.clear()
 
 
-def _keep_lost_interrupt(previous, unraisable) -> None:
+class _KeepLostInterrupt:
     """An interrupt (Ctrl-C, or SIGTERM made one) raised inside a callback whose exceptions
     Python ignores, such as jax's gc callback, reaches sys.unraisablehook instead of the
-    loop: keep it pending for `raise_if_terminated` rather than print its traceback."""
-    if issubclass(unraisable.exc_type, KeyboardInterrupt):
-        _TERMINATED.set()
-        return
-    previous(unraisable)
+    loop: while active, keep it pending for `raise_if_terminated` rather than print its
+    traceback. Anything else goes on to the hook it replaced."""
+
+    def __init__(self, previous):
+        self.previous, self.active = previous, True
+
+    def __call__(self, unraisable) -> None:
+        if self.active and issubclass(unraisable.exc_type, KeyboardInterrupt):
+            _TERMINATED.set()
+            return
+        self.previous(unraisable)
 
 
 @contextlib.contextmanager
@@ -346,29 +352,46 @@ def size_bytes(out: str, step=None) -> int:
     return sum(os.path.getsize(os.path.join(dp, f)) for dp, _, fs in os.walk(root) for f in fs)
 
 
-def _silence_orphaned_reads(step_dir: str) -> None:
-    """After a failed restore, orbax's reads of the checkpoint's other arrays are still in
-    flight in tensorstore's threads. They end in one of two ways, and Python reports each
-    after the one-line error (pages of tracebacks, seen on a checkpoint with one damaged file
-    in about half the runs): a read that finishes calls back into the asyncio loop orbax has
-    closed (an unraisable 'Event loop is closed'), and a read that failed leaves a future
-    whose error nobody retrieves (asyncio logs 'Future exception was never retrieved' when
-    it is collected). Those reads' results are discarded, so exactly these two messages are
-    silenced, the second only where it names this checkpoint; everything else still shows."""
-    previous = sys.unraisablehook
-    if not getattr(previous, "silences_orphaned_reads", False):
-        def hook(unraisable):
-            if isinstance(unraisable.exc_value, RuntimeError) and str(unraisable.exc_value) == "Event loop is closed":
-                return
-            previous(unraisable)
+def _silence_closed_loop_callbacks() -> None:
+    """A failed restore leaves orbax's reads of the checkpoint's other arrays in flight in
+    tensorstore's threads, and each that finishes after orbax closed its asyncio loop calls
+    back into it: 'Event loop is closed', printed by tensorstore through sys.excepthook or by
+    Python through sys.unraisablehook, pages of tracebacks after the one-line error (seen on a
+    checkpoint with one damaged file in most runs). Those reads' results are discarded, so
+    exactly this error is silenced, from before the restore starts (the loop can close, and
+    a read finish, before the error reaches us); every other error still shows."""
+    previous_unraisable, previous_except = sys.unraisablehook, sys.excepthook
+    if not getattr(previous_unraisable, "silences_orphaned_reads", False):
+        def unraisable_hook(unraisable):
+            if not _is_orphaned_callback(unraisable.exc_value, unraisable.exc_traceback):
+                previous_unraisable(unraisable)
 
-        hook.silences_orphaned_reads = True
-        sys.unraisablehook = hook
-    logging.getLogger("asyncio").addFilter(_OrphanedReadFilter(step_dir))
+        unraisable_hook.silences_orphaned_reads = True
+        sys.unraisablehook = unraisable_hook
+    if not getattr(previous_except, "silences_orphaned_reads", False):
+        def except_hook(exc_type, exc, traceback):
+            if not _is_orphaned_callback(exc, traceback):
+                previous_except(exc_type, exc, traceback)
+
+        except_hook.silences_orphaned_reads = True
+        sys.excepthook = except_hook
+
+
+def _is_orphaned_callback(exc, traceback) -> bool:
+    """A finished read calling back into a closed asyncio loop, and nothing else."""
+    if not (isinstance(exc, RuntimeError) and str(exc) == "Event loop is closed"):
+        return False
+    while traceback is not None:
+        if traceback.tb_frame.f_code.co_name == "call_soon_threadsafe":
+            return True
+        traceback = traceback.tb_next
+    return False
 
 
 class _OrphanedReadFilter(logging.Filter):
-    """Drops asyncio's 'never retrieved' record for a failed read of one damaged checkpoint."""
+    """Drops asyncio's 'never retrieved' record for a failed read of one damaged checkpoint:
+    a read that failed after the restore gave up leaves a future whose error nobody
+    retrieves, and asyncio logs it when the future is collected."""
 
     def __init__(self, step_dir: str):
         super().__init__()
@@ -387,10 +410,11 @@ def restore(out: str, template):
     step = latest_step(out)
     where = f"{out}/checkpoints/{step}"
     mngr = _manager(out)
+    _silence_closed_loop_callbacks()
     try:
         tree = mngr.restore(step, args=ocp.args.StandardRestore())
     except Exception as e:  # noqa: BLE001 - orbax raises many types for damaged files
-        _silence_orphaned_reads(os.path.join(out, "checkpoints", str(step)))
+        logging.getLogger("asyncio").addFilter(_OrphanedReadFilter(os.path.join(out, "checkpoints", str(step))))
         raise CheckpointError(f"checkpoint {where} is unreadable ({type(e).__name__}): delete that folder to fall "
                               "back to an earlier one, or retrain") from None
     finally:

@@ -269,3 +269,14 @@ def test_a_sigterm_whose_interrupt_was_lost_still_stops_at_the_next_chunk(tmp_pa
         with pytest.raises(KeyboardInterrupt):
             checkpoint.raise_if_terminated()
     assert capsys.readouterr().err == ""
+    # A hook installed inside the block (a restore's silencing of its orphaned reads) outlives
+    # it, and the kept interrupt is no longer acted on once the block is over.
+    before = sys.unraisablehook
+    with checkpoint.stop_on_sigterm():
+        checkpoint._silence_closed_loop_callbacks()
+        inside = sys.unraisablehook
+    assert sys.unraisablehook is inside is not before
+    sys.unraisablehook = before
+    with checkpoint.stop_on_sigterm():
+        pass
+    assert sys.unraisablehook is before

@@ -1,4 +1,6 @@
 """Integration tests of the training loop on a small Brax task."""
+import asyncio
+import ctypes
 import json
 import logging
 import os
@@ -104,6 +106,16 @@ def test_corrupt_checkpoint_gives_clear_error(tmp_path):
         bj.load(out)
 
 
+def _callback_into_a_closed_loop() -> RuntimeError:
+    loop = asyncio.new_event_loop()
+    loop.close()
+    try:
+        loop.call_soon_threadsafe(print)
+    except RuntimeError as e:
+        return e
+    raise AssertionError("asyncio accepted a callback on a closed loop")
+
+
 def test_one_damaged_file_gives_one_line_and_no_tracebacks(tmp_path, monkeypatch):
     """Only one data file damaged: orbax's reads of the others are still in flight when the
     error is raised, and finish into a closed event loop (each an unraisable exception)."""
@@ -114,18 +126,31 @@ def test_one_damaged_file_gives_one_line_and_no_tracebacks(tmp_path, monkeypatch
     assert len(data) > 1   # else there is nothing left in flight, and this test tests nothing
     with open(max(data, key=os.path.getsize), "wb") as f:
         f.write(b"garbage")
-    seen = []
+    seen, printed = [], []
     monkeypatch.setattr(sys, "unraisablehook", seen.append)
+    monkeypatch.setattr(sys, "excepthook", lambda *exc: printed.append(exc[1]))
     with pytest.raises(bj.ConfigError, match="unreadable"):
         bj.load(out)
 
     class Unraisable:  # what Python passes to sys.unraisablehook
         def __init__(self, exc):
-            self.exc_type, self.exc_value = type(exc), exc
-    sys.unraisablehook(Unraisable(RuntimeError("Event loop is closed")))   # an orphaned read: silenced
-    other = Unraisable(ValueError("anything else"))
-    sys.unraisablehook(other)
-    assert seen == [other]   # still reported
+            self.exc_type, self.exc_value, self.exc_traceback = type(exc), exc, exc.__traceback__
+    closed = _callback_into_a_closed_loop()
+    sys.unraisablehook(Unraisable(closed))   # an orphaned read: silenced on both paths
+    sys.excepthook(type(closed), closed, closed.__traceback__)
+    same_words = RuntimeError("Event loop is closed")   # raised anywhere else: still reported
+    others = [Unraisable(ValueError("anything else")), Unraisable(same_words)]
+    for other in others:
+        sys.unraisablehook(other)
+    sys.excepthook(RuntimeError, same_words, None)
+    assert seen == others and printed == [same_words]
+    # tensorstore reports a callback that raised from its own threads with PyErr_Print, which
+    # goes through sys.excepthook: the same call from C is silenced, another error is not.
+    printed.clear()
+    ctypes.pythonapi.PyRun_SimpleString(b"import asyncio; loop = asyncio.new_event_loop(); loop.close(); "
+                                        b"loop.call_soon_threadsafe(print)")
+    ctypes.pythonapi.PyRun_SimpleString(b"raise RuntimeError('Event loop is closed')")
+    assert [str(e) for e in printed] == ["Event loop is closed"]
     asyncio_log = logging.getLogger("asyncio")   # a failed read's future, collected later: silenced
 
     def passes(message):
