@@ -16,7 +16,21 @@ class FiniteSAMDP:
     Observations are states: the adversary replaces the true state ``s`` by an
     observed state ``o`` with ``nbhd[s, o] == True`` (``s`` is always in
     ``N(s)``, so "no attack" is one of the adversary's options).
-    ``eq=False`` keeps hashing by identity (fields are arrays).
+    ``eq=False`` keeps hashing by identity (fields are arrays), so an MDP can be
+    closed over by jitted functions. Build one with `make_mdp` (which validates it)
+    rather than directly.
+
+    Attributes:
+      P: [S, A, S] transition probabilities, ``P[s, a, t] = Pr(t | s, a)``.
+      R: [S, A] expected immediate reward of action ``a`` in state ``s``.
+      rho: [S] initial-state distribution.
+      nbhd: [S, S] bool, ``nbhd[s, o]`` iff observation ``o`` is in ``N(s)``, i.e. the
+        adversary may show ``o`` when the true state is ``s``; the diagonal is all True.
+      gamma: discount factor in [0, 1).
+      state_names: S labels, used in tables, plots and error messages.
+      action_names: A labels.
+      n_states: S (a property, read off ``P``'s shape).
+      n_actions: A (a property, read off ``P``'s shape).
     """
 
     P: np.ndarray  # [S, A, S] transition probabilities
@@ -29,10 +43,12 @@ class FiniteSAMDP:
 
     @property
     def n_states(self) -> int:
+        """S, the number of states (which are also the observations)."""
         return int(self.P.shape[0])
 
     @property
     def n_actions(self) -> int:
+        """A, the number of actions."""
         return int(self.P.shape[1])
 
 
@@ -45,6 +61,20 @@ class ChainConfig:
     slips and stays); ``go`` in the last cell pays ``goal_reward`` on success.
     ``stop`` pays ``stop_reward`` immediately and ends the episode. The agent's
     position sensor can be spoofed by up to ``radius`` cells.
+    `make_chain_mdp` turns it into a `FiniteSAMDP`.
+
+    Attributes:
+      n_chain: number of corridor cells n (the MDP has n + 1 states with ``T``).
+      gamma: discount factor.
+      p_advance: probability that ``go`` moves one cell on (from the last cell: into ``T``).
+      stop_reward: reward of ``stop``, in every corridor cell.
+      goal_reward: reward of a successful ``go`` from the last cell (so its expected
+        reward there is ``p_advance * goal_reward``).
+      rho_start: initial probability of ``c0``; the rest is spread evenly over
+        ``c1..c{n-1}`` (with a single cell, ``c0`` gets everything).
+      radius: the adversary may show any cell within this many cells of the true one
+        (``T`` is never confused with a cell).
+      wait_action: add a third action ``wait`` (stay put, reward 0).
     """
 
     n_chain: int = 4
@@ -71,6 +101,25 @@ def make_mdp(
 
     The ISA check runs at build time so that no study can silently run on an
     MDP where the robust and the natural optimum differ.
+
+    Args:
+      P: [S, A, S] transition probabilities (each ``P[s, a]`` sums to one).
+      R: [S, A] expected rewards.
+      rho: [S] initial-state distribution.
+      nbhd: [S, S] bool, ``nbhd[s, o]`` iff the adversary may show ``o`` in true state ``s``;
+        its diagonal must be True.
+      gamma: discount factor in [0, 1).
+      state_names: S state labels (None or empty: ``s0, s1, ...``).
+      action_names: A action labels (None or empty: ``a0, a1, ...``).
+      check: run `check_isa_consistency` on the result.
+
+    Returns:
+      The FiniteSAMDP, its arrays converted to float64 (``nbhd`` to bool).
+
+    Raises:
+      ValueError: inconsistent shapes, ``P`` or ``rho`` not probabilities, a state
+        outside its own neighbourhood, ``gamma`` outside [0, 1), or (with ``check``) an
+        MDP that violates ISA.
     """
     P = np.asarray(P, dtype=np.float64)
     R = np.asarray(R, dtype=np.float64)
@@ -102,7 +151,19 @@ def make_mdp(
 
 
 def make_chain_mdp(cfg: ChainConfig = ChainConfig()) -> FiniteSAMDP:
-    """The default toy ISA-MDP (see :class:`ChainConfig` and docs/landscape.md)."""
+    """The default toy ISA-MDP (see `ChainConfig` and docs/landscape.md).
+
+    Args:
+      cfg: the corridor's parameters.
+
+    Returns:
+      A FiniteSAMDP with states ``c0..c{n-1}, T`` and actions ``go, stop`` (and ``wait``
+        when ``cfg.wait_action``), checked for ISA consistency.
+
+    Raises:
+      ValueError: parameters that give no valid MDP (e.g. ``p_advance`` or ``rho_start``
+        outside [0, 1], ``gamma`` outside [0, 1)) or one that violates ISA.
+    """
     n = cfg.n_chain
     S, A = n + 1, (3 if cfg.wait_action else 2)
     GO, STOP, WAIT = 0, 1, 2
@@ -134,7 +195,16 @@ def make_chain_mdp(cfg: ChainConfig = ChainConfig()) -> FiniteSAMDP:
 
 
 def optimal_q(mdp: FiniteSAMDP, tol: float = 1e-12, max_iter: int = 100_000) -> np.ndarray:
-    """Natural optimal ``Q*`` by value iteration (float64 numpy; build-time only)."""
+    """Natural optimal ``Q*`` by value iteration (float64 numpy; build-time only).
+
+    Args:
+      mdp: the MDP.
+      tol: stop once an iteration changes ``V`` by less than this (sup norm).
+      max_iter: the most iterations (the last iterate is used if ``tol`` is not reached).
+
+    Returns:
+      [S, A] array, ``Q*(s, a) = R(s, a) + gamma * sum_t P(t|s, a) V*(t)``.
+    """
     P, R, g = mdp.P, mdp.R, mdp.gamma
     V = np.zeros(mdp.n_states)
     for _ in range(max_iter):
@@ -148,7 +218,16 @@ def optimal_q(mdp: FiniteSAMDP, tol: float = 1e-12, max_iter: int = 100_000) -> 
 
 
 def optimal_action_sets(mdp: FiniteSAMDP, tol: float = 1e-8) -> np.ndarray:
-    """Boolean ``[S, A]``: actions within ``tol`` of ``max_a Q*(s, a)``."""
+    """Boolean ``[S, A]``: actions within ``tol`` of ``max_a Q*(s, a)``.
+
+    Args:
+      mdp: the MDP.
+      tol: how far below the best action's ``Q*`` an action may be and still count as
+        optimal (absorbs value-iteration error and exact ties).
+
+    Returns:
+      [S, A] bool array, True where the action is optimal in that state.
+    """
     Q = optimal_q(mdp)
     return Q >= Q.max(-1, keepdims=True) - tol
 
@@ -167,6 +246,17 @@ def check_isa_consistency(mdp: FiniteSAMDP, tol: float = 1e-8) -> np.ndarray:
     Condition 2 yields a deterministic policy ``orp[o]`` that plays an optimal
     action whatever the adversary shows; its value under every adversary is
     ``V*``, so ``rho . V*`` is the exact robust optimum used as the target.
+
+    Args:
+      mdp: the MDP.
+      tol: the optimality tolerance of `optimal_action_sets`.
+
+    Returns:
+      The optimal robust policy (ORP) as an [S] int64 array: ``orp[o]`` is the
+        lowest-indexed action optimal in every true state that can be shown as ``o``.
+
+    Raises:
+      ValueError: either condition is violated (the message names the states).
     """
     opt = optimal_action_sets(mdp, tol)
     S = mdp.n_states
@@ -189,7 +279,20 @@ def check_isa_consistency(mdp: FiniteSAMDP, tol: float = 1e-8) -> np.ndarray:
 
 
 def robust_optimum(mdp: FiniteSAMDP) -> float:
-    """Exact robust optimum ``rho . V*`` (valid because ISA holds)."""
+    """Exact robust optimum ``rho . V*`` (valid because ISA holds).
+
+    Under ISA the ORP reaches ``V*`` against every adversary, and no policy can beat
+    ``V*`` even without one, so the natural optimum is also the robust one.
+
+    Args:
+      mdp: the MDP.
+
+    Returns:
+      ``rho . V*`` as a float.
+
+    Raises:
+      ValueError: the MDP violates ISA (then ``rho . V*`` is not the robust optimum).
+    """
     check_isa_consistency(mdp)
     V = optimal_q(mdp).max(-1)
     return float(mdp.rho @ V)

@@ -69,17 +69,51 @@ def plus_guidance(objective: Callable) -> Callable:
 
 @dataclasses.dataclass(frozen=True)
 class Method:
+    """One studied method: an adversary (the inner level) and an objective (the outer one).
+
+    The adversary's choice is treated as a constant when differentiating, which is what
+    turns ``jax.grad`` of the objective into ARPO's Danskin gradient or BARPO's
+    outer-level gradient.
+
+    Attributes:
+      adversary: ``(mdp, pi, nu_prev) -> nu``, an [S, S] adversary computed from
+        ``stop_gradient(pi)`` and warm-started from ``nu_prev``; None for no adversary
+        (``nu_prev`` is carried through unchanged).
+      objective: ``(mdp, pi, nu, kappa) -> J``, a scalar differentiable in the [S, A]
+        policy ``pi``; ``kappa`` is the guidance weight (ignored by unguided objectives).
+    """
+
     adversary: Callable | None  # None: no adversary, nu is carried through unchanged
     objective: Callable
 
     def value_and_adversary(self, mdp: FiniteSAMDP, theta: jax.Array, nu_prev: jax.Array, kappa=1.0):
-        """``(J(theta), nu)``; ``nu_prev`` warm-starts the adversary (the training loop's carry)."""
+        """``(J(theta), nu)``; ``nu_prev`` warm-starts the adversary (the training loop's carry).
+
+        Args:
+          mdp: the MDP.
+          theta: [S, A] logits.
+          nu_prev: [S, S] previous adversary (the identity for "no attack").
+          kappa: guidance weight passed to the objective.
+
+        Returns:
+          (J, nu): the scalar objective, differentiable in ``theta`` with ``nu`` held
+            fixed, and the [S, S] adversary used (to carry into the next step).
+        """
         pi = solvers.policy_from_logits(theta)
         nu = nu_prev if self.adversary is None else self.adversary(mdp, jax.lax.stop_gradient(pi), nu_prev)
         return self.objective(mdp, pi, nu, kappa), nu
 
     def value(self, mdp: FiniteSAMDP, theta: jax.Array, kappa=1.0) -> jax.Array:
-        """``J(theta)``, the adversary started from "no attack"."""
+        """``J(theta)``, the adversary started from "no attack".
+
+        Args:
+          mdp: the MDP.
+          theta: [S, A] logits.
+          kappa: guidance weight passed to the objective.
+
+        Returns:
+          The scalar objective.
+        """
         return self.value_and_adversary(mdp, theta, jnp.eye(mdp.n_states, dtype=theta.dtype), kappa)[0]
 
 
@@ -106,22 +140,62 @@ def method(name: str, kl_temperature: float = 0.0) -> Method:
 
 
 def objective_fn(mdp: FiniteSAMDP, name: str, kappa: float = 1.0) -> Callable[[jax.Array], jax.Array]:
-    """Scalar objective of method ``name`` (a key of :data:`METHODS`) as ``theta -> J``."""
+    """Scalar objective of method ``name`` (a key of `METHODS`) as ``theta -> J``.
+
+    Args:
+      mdp: the MDP.
+      name: the method.
+      kappa: guidance weight (used by ``barpo`` and ``arpo_guided`` only).
+
+    Returns:
+      A function from [S, A] logits to the scalar objective, with the adversary
+        recomputed from "no attack" at each call; ``jax.grad`` of it is the method's
+        ascent direction.
+
+    Raises:
+      ValueError: ``name`` is not a key of `METHODS`.
+    """
     m = method(name)
     return lambda theta: m.value(mdp, theta, kappa)
 
 
 def spo_objective(mdp: FiniteSAMDP, theta: jax.Array) -> jax.Array:
-    """Natural objective ``rho . V^pi``."""
+    """Natural objective ``rho . V^pi``.
+
+    Args:
+      mdp: the MDP.
+      theta: [S, A] logits.
+
+    Returns:
+      The scalar natural value, SPO's objective.
+    """
     return METHODS["spo"].value(mdp, theta)
 
 
 def robust_value(mdp: FiniteSAMDP, theta: jax.Array) -> jax.Array:
     """Exact value under the strongest adversary (the quantity the study reports, and ARPO's
-    objective: ``jax.grad`` of it is the Danskin gradient)."""
+    objective: ``jax.grad`` of it is the Danskin gradient).
+
+    Args:
+      mdp: the MDP.
+      theta: [S, A] logits.
+
+    Returns:
+      The scalar ``min_nu rho . V^{pi o nu}``.
+    """
     return METHODS["arpo"].value(mdp, theta)
 
 
 def barpo_objective(mdp: FiniteSAMDP, theta: jax.Array, kappa: float = 0.0) -> jax.Array:
-    """Outer BARPO objective: value under the (fixed) KL adversary + kappa * SPO."""
+    """Outer BARPO objective: value under the (fixed) KL adversary + kappa * SPO.
+
+    Args:
+      mdp: the MDP.
+      theta: [S, A] logits.
+      kappa: SPO-guidance weight; the default 0 gives ``barpo_unguided``'s objective
+        (note: `objective_fn` and the study default to 1).
+
+    Returns:
+      The scalar ``rho . V^{pi o nu_KL} + kappa * rho . V^pi``.
+    """
     return METHODS["barpo"].value(mdp, theta, kappa)

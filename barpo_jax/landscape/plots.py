@@ -14,7 +14,16 @@ from .study import StudyResult
 
 
 def logits_from_probs(p_opt: jax.Array, a_opt: jax.Array, n_actions: int) -> jax.Array:
-    """Logits putting mass ``p_opt`` on ``a_opt`` and the rest evenly elsewhere."""
+    """Logits putting mass ``p_opt`` on ``a_opt`` and the rest evenly elsewhere.
+
+    Args:
+      p_opt: probability of ``a_opt``, in [0, 1].
+      a_opt: index of the favoured action.
+      n_actions: A.
+
+    Returns:
+      [A] logits: the log-probabilities, clipped below at 1e-12.
+    """
     rest = (1.0 - p_opt) / max(n_actions - 1, 1)
     probs = jnp.where(jnp.arange(n_actions) == a_opt, p_opt, rest)
     return jnp.log(jnp.clip(probs, 1e-12, 1.0))
@@ -33,7 +42,24 @@ def landscape_slice(
     ``a*`` is the ORP action of each observation; ``base_p`` is the
     probability of ``a*`` at the observations that are held fixed. Returns the
     grid, every method's objective and its gradient w.r.t. the two grid
-    probabilities (to draw the ascent direction field).
+    probabilities (to draw the ascent direction field). Computed in float32.
+
+    Args:
+      mdp: the MDP.
+      obs: the two observations (state indices) ``(i, j)`` whose probabilities vary.
+      base_p: ``pi(a*|o)`` at the other observations: a scalar, or [S] per observation.
+      n_grid: grid points per axis, evenly spaced over [0.005, 0.995].
+      kappa: guidance weight of the guided methods.
+      methods: keys of `METHODS` to evaluate.
+
+    Returns:
+      ``{"grid": [n_grid]}`` and, per method ``m``, ``m``: [n_grid, n_grid] objective
+        values and ``m + "_grad"``: [n_grid, n_grid, 2] its derivatives with respect to
+        ``(pi(a*|o_i), pi(a*|o_j))``. Row ``r``, column ``c`` is the point
+        ``pi(a*|o_i) = grid[c]``, ``pi(a*|o_j) = grid[r]``.
+
+    Raises:
+      ValueError: the MDP violates ISA (there is no ``a*``), or an unknown method.
     """
     orp = jnp.asarray(check_isa_consistency(mdp))
     S, A = mdp.n_states, mdp.n_actions
@@ -76,6 +102,21 @@ def plot_landscape_slice(
 
     Arrows show the (normalised) gradient-ascent direction of each method's
     own objective; the robust-value panel is the ARPO objective itself.
+
+    Args:
+      mdp: the MDP.
+      path: write the figure here as an image and close it (None: only return it).
+      obs: the two observations whose ``pi(a*|o)`` span the slice.
+      base_p: ``pi(a*|o)`` at the other observations (scalar or [S]).
+      n_grid: grid points per axis.
+      kappa: guidance weight of the guided methods.
+      methods: one panel per method, in this order (keys of `METHODS`).
+
+    Returns:
+      The matplotlib Figure.
+
+    Raises:
+      ValueError: as `landscape_slice`.
     """
     sl = landscape_slice(mdp, obs, base_p, n_grid, kappa, methods)
     g = sl["grid"]
@@ -105,7 +146,16 @@ def plot_landscape_slice(
 
 
 def plot_final_values(result: StudyResult, path: str | None = None):
-    """Histogram of final robust values per method, with ``J*`` marked."""
+    """Histogram of final robust values per method, with ``J*`` marked.
+
+    Args:
+      result: a study's result.
+      path: write the figure here as an image and close it (None: only return it).
+
+    Returns:
+      The matplotlib Figure: one panel per method, titled with its optimal and stuck
+        fractions.
+    """
     M = len(result.methods)
     fig, axes = subplots(path, nrows=1, ncols=M, figsize=(3.6 * M, 3.2), sharey=True, squeeze=False)
     lo = min(result.final_robust.min(), result.j_star) - 0.02

@@ -22,21 +22,57 @@ from .mdp import FiniteSAMDP
 
 
 def random_logits(key: jax.Array, n: int, n_states: int, n_actions: int) -> jax.Array:
-    """Logits of ``n`` policies drawn uniformly from the simplex per state."""
+    """Logits of ``n`` policies drawn uniformly from the simplex per state.
+
+    Uniform draws (``Dirichlet(1)``) favour no action and so no method.
+
+    Args:
+      key: PRNG key.
+      n: number of policies.
+      n_states: S.
+      n_actions: A.
+
+    Returns:
+      [n, S, A] logits: the log-probabilities of the draws (clipped below at 1e-12), so
+        their softmax is the drawn policy.
+    """
     p = jax.random.dirichlet(key, jnp.ones(n_actions), (n, n_states))
     return jnp.log(jnp.clip(p, 1e-12, 1.0))
 
 
 @dataclass(frozen=True)
 class Tabular:
-    """One logit row per observation, drawn uniformly from the simplex (``log Dirichlet(1)``)."""
+    """One logit row per observation, drawn uniformly from the simplex (``log Dirichlet(1)``).
+
+    Attributes:
+      name: the key of this parameterisation in `POLICIES`.
+    """
 
     name: str = "tabular"
 
     def init(self, key: jax.Array, n: int, mdp: FiniteSAMDP) -> jax.Array:
+        """Parameters of ``n`` random policies (`random_logits`).
+
+        Args:
+          key: PRNG key.
+          n: number of policies.
+          mdp: the MDP (gives S and A).
+
+        Returns:
+          [n, S, A] logits.
+        """
         return random_logits(key, n, mdp.n_states, mdp.n_actions)
 
     def logits(self, params: jax.Array, mdp: FiniteSAMDP) -> jax.Array:
+        """The logits, which here are the parameters themselves.
+
+        Args:
+          params: [S, A] logits of one policy (any leading axes pass through).
+          mdp: the MDP (unused).
+
+        Returns:
+          ``params`` unchanged.
+        """
         return params
 
 
@@ -52,7 +88,14 @@ class Shared:
     """``logits(o) = tanh(x(o) W1 + b1) W2 + b2`` with ``x(o)`` the sensor reading: every
     weight is shared by every observation. Initialisation: W1, b1 ~ N(0, ``in_scale``^2)
     (so the hidden units bend within the sensor's range), W2 ~ N(0, ``out_scale``^2 / hidden),
-    b2 = 0, so the initial logits have a spread of about ``out_scale`` like a network's."""
+    b2 = 0, so the initial logits have a spread of about ``out_scale`` like a network's.
+
+    Attributes:
+      hidden: width h of the hidden layer.
+      in_scale: standard deviation of W1 and b1 at initialisation.
+      out_scale: W2's standard deviation times sqrt(h) at initialisation.
+      name: the key of this parameterisation in `POLICIES`.
+    """
 
     hidden: int = 8
     in_scale: float = 2.0
@@ -60,6 +103,16 @@ class Shared:
     name: str = "shared"
 
     def init(self, key: jax.Array, n: int, mdp: FiniteSAMDP) -> dict:
+        """Random weights of ``n`` networks.
+
+        Args:
+          key: PRNG key.
+          n: number of networks.
+          mdp: the MDP (gives A).
+
+        Returns:
+          ``{"w1": [n, 1, h], "b1": [n, h], "w2": [n, h, A], "b2": [n, A]}``.
+        """
         k1, k2, k3 = jax.random.split(key, 3)
         h, a = self.hidden, mdp.n_actions
         return {
@@ -70,6 +123,16 @@ class Shared:
         }
 
     def logits(self, params: dict, mdp: FiniteSAMDP) -> jax.Array:
+        """The network's logits at every observation.
+
+        Args:
+          params: one network's weights, as `init` returns them without the leading
+            axis (``vmap`` over it for several).
+          mdp: the MDP (gives the sensor readings).
+
+        Returns:
+          [S, A] logits.
+        """
         hid = jnp.tanh(sensor(mdp).astype(params["w1"].dtype) @ params["w1"] + params["b1"])
         return hid @ params["w2"] + params["b2"]
 

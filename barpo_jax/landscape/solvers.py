@@ -21,7 +21,14 @@ def _arrays(mdp: FiniteSAMDP, dtype=None):
 
 
 def policy_from_logits(theta: jax.Array) -> jax.Array:
-    """Tabular softmax over *observed* states: ``pi[o, a]``."""
+    """Tabular softmax over *observed* states: ``pi[o, a]``.
+
+    Args:
+      theta: [..., S, A] logits, one row per observation.
+
+    Returns:
+      Array of ``theta``'s shape, each row a distribution over actions.
+    """
     return jax.nn.softmax(theta, axis=-1)
 
 
@@ -34,12 +41,32 @@ def perceived_policy(pi: jax.Array, nu: jax.Array) -> jax.Array:
     this stays differentiable in ``pi`` for a fixed (stop-gradient) ``nu``.
     (Written as broadcast-and-sum: for these tiny shapes it vectorises better
     under ``vmap`` on CPU than a batched matmul.)
+
+    Args:
+      pi: [S_obs, A] policy over observations.
+      nu: [S, S_obs] adversary, ``nu[s, o]`` the probability of showing ``o`` in true
+        state ``s`` (one-hot rows for a deterministic adversary).
+
+    Returns:
+      [S, A] state-indexed policy: row ``s`` is the action distribution in true state ``s``.
     """
     return jnp.sum(nu[:, :, None] * pi[None, :, :], axis=1)
 
 
 def policy_evaluation(mdp: FiniteSAMDP, pi_s: jax.Array) -> jax.Array:
-    """Exact ``V`` of a state-indexed policy via ``(I - gamma P_pi) V = r_pi``."""
+    """Exact ``V`` of a state-indexed policy via ``(I - gamma P_pi) V = r_pi``.
+
+    One linear solve instead of iterating the Bellman operator, so the value and its
+    gradient in ``pi_s`` carry no truncation error.
+
+    Args:
+      mdp: the MDP.
+      pi_s: [S, A] action distribution in each *true* state (e.g. from
+        `perceived_policy`); the computation runs in its dtype.
+
+    Returns:
+      [S] state values ``V(s)``.
+    """
     P, R, _, _ = _arrays(mdp, pi_s.dtype)
     P_pi = jnp.einsum("sa,sat->st", pi_s, P)
     r_pi = jnp.sum(pi_s * R, axis=-1)
@@ -48,10 +75,29 @@ def policy_evaluation(mdp: FiniteSAMDP, pi_s: jax.Array) -> jax.Array:
 
 
 def natural_value(mdp: FiniteSAMDP, theta: jax.Array) -> jax.Array:
+    """Exact value ``V^pi`` of the softmax policy of ``theta`` with no adversary.
+
+    Args:
+      mdp: the MDP.
+      theta: [S, A] logits.
+
+    Returns:
+      [S] state values; ``rho . V^pi`` is SPO's objective.
+    """
     return policy_evaluation(mdp, policy_from_logits(theta))
 
 
 def value_under_adversary(mdp: FiniteSAMDP, theta: jax.Array, nu: jax.Array) -> jax.Array:
+    """Exact value ``V^{pi o nu}`` when the agent in true state ``s`` acts on what ``nu`` shows.
+
+    Args:
+      mdp: the MDP.
+      theta: [S, A] logits.
+      nu: [S, S] row-stochastic adversary (see `perceived_policy`).
+
+    Returns:
+      [S] state values under the attack.
+    """
     return policy_evaluation(mdp, perceived_policy(policy_from_logits(theta), nu))
 
 
@@ -72,10 +118,22 @@ def strongest_adversary(
     ``sum_a pi(a|o) P(.|s,a)``, cost = victim reward). Policy iteration is
     used because it terminates at the exact optimum after a handful of
     linear solves (value iteration only gets there asymptotically; see
-    :func:`adversary_value_iteration` for the cross-check). ``nu0`` warm-starts
+    `adversary_value_iteration` for the cross-check). ``nu0`` warm-starts
     it (e.g. from the previous gradient step), which does not change the
     fixed point, only the number of iterations. A relative switching margin
-    keeps float ties from cycling. Returns a one-hot ``[S, S]`` matrix.
+    keeps float ties from cycling.
+
+    Args:
+      mdp: the MDP.
+      pi: [S, A] victim policy over observations (pass it through ``stop_gradient``
+        when differentiating: the result is piecewise constant in ``pi``).
+      nu0: [S, S] one-hot adversary to start from (None: the identity, "no attack").
+      max_iter: cap on policy-iteration rounds; if it is reached the last iterate is
+        returned, which may not be optimal.
+
+    Returns:
+      One-hot [S, S] matrix in ``pi``'s dtype, ``nu[s, o] = 1`` for the observation shown
+        in true state ``s``; it minimises every state's value ``V^{pi o nu}(s)`` at once.
     """
     S = mdp.n_states
     nu0 = jnp.eye(S, dtype=pi.dtype) if nu0 is None else nu0.astype(pi.dtype)
@@ -104,7 +162,19 @@ def strongest_adversary(
 
 
 def adversary_value_iteration(mdp: FiniteSAMDP, pi: jax.Array, n_iter: int = 2000) -> jax.Array:
-    """Value of the strongest adversary by plain value iteration (cross-check)."""
+    """Value of the strongest adversary by plain value iteration (cross-check).
+
+    Independent of `strongest_adversary`'s policy iteration, so the two can check each
+    other.
+
+    Args:
+      mdp: the MDP.
+      pi: [S, A] victim policy over observations.
+      n_iter: Bellman iterations from ``V = 0``; the error shrinks like ``gamma ** n_iter``.
+
+    Returns:
+      [S] victim values under the value-minimising adversary.
+    """
     V0 = jnp.zeros(mdp.n_states, pi.dtype)
 
     def body(V, _):
@@ -126,7 +196,16 @@ def kl_adversary(mdp: FiniteSAMDP, pi: jax.Array) -> jax.Array:
 
     Exact by enumeration over the neighbourhood. Ties with "no attack" (all
     KLs ~0) resolve to the identity, so a neighbourhood-consistent policy is
-    left unperturbed. Returns a one-hot ``[S, S]``.
+    left unperturbed; other ties go to the lowest-indexed observation.
+
+    Args:
+      mdp: the MDP.
+      pi: [S, A] policy over observations (``pi[s]`` is also the policy at the true
+        state ``s``, since observations are states).
+
+    Returns:
+      One-hot [S, S] matrix in ``pi``'s dtype, ``nu[s, o] = 1`` for the observation shown
+        in true state ``s``.
     """
     S = mdp.n_states
     kl = _kl_to_neighbours(mdp, pi)
@@ -140,9 +219,17 @@ def soft_kl_adversary(mdp: FiniteSAMDP, pi: jax.Array, temperature) -> jax.Array
     """A distribution over perturbations instead of the argmax: ``nu(o|s) ∝ exp(KL(pi(.|s) ||
     pi(.|o)) / temperature)`` on ``N(s)``, the Gibbs measure that Langevin dynamics (SGLD) on
     the KL samples. Every neighbour is shown with some probability, so every observation in
-    a neighbourhood keeps a gradient; temperature -> 0 approaches :func:`kl_adversary`
-    (except its tie-break), temperature -> inf shows a uniform neighbour. ``[S, S]``, rows
-    sum to one.
+    a neighbourhood keeps a gradient; temperature -> 0 approaches `kl_adversary`
+    (except its tie-break), temperature -> inf shows a uniform neighbour.
+
+    Args:
+      mdp: the MDP.
+      pi: [S, A] policy over observations.
+      temperature: positive scalar (may be traced).
+
+    Returns:
+      [S, S] matrix, ``nu[s, o]`` the probability of showing ``o`` in true state ``s``;
+        zero outside ``N(s)``, rows sum to one.
     """
     return jax.nn.softmax(_kl_to_neighbours(mdp, pi) / temperature, axis=-1)
 
@@ -155,7 +242,18 @@ def gradient_by_true_state(mdp: FiniteSAMDP, theta: jax.Array, nu: jax.Array) ->
     ``d = rho (I - gamma P)^-1`` the discounted visitation and ``A`` the
     advantage, both under ``pi o nu``. Summing over ``s`` gives the gradient;
     the split shows which true states pull an observation's policy where.
-    Returns ``[S_true, S_obs, A]``.
+
+    Args:
+      mdp: the MDP.
+      theta: [S, A] logits.
+      nu: [S, S] adversary, held fixed. The split sums to the exact gradient for a
+        one-hot ``nu`` (as `strongest_adversary` and `kl_adversary` return); for a
+        stochastic one (`soft_kl_adversary`) the state-only baseline ``V(s)`` differs
+        from the per-observation one, and the sum is not the exact gradient.
+
+    Returns:
+      [S_true, S_obs, A] array; its sum over the first axis is the gradient with
+        respect to ``theta``.
     """
     P, R, rho, _ = _arrays(mdp, theta.dtype)
     pi = policy_from_logits(theta)

@@ -22,7 +22,7 @@ from .objectives import METHODS, objective_fn, robust_value, spo_objective
 
 @dataclass(frozen=True)
 class StudyConfig:
-    """Settings of :func:`run_study`.
+    """Settings of `run_study`.
 
     Initial policies are drawn uniformly from the simplex at every observed
     state (``theta = log Dirichlet(1)``), so no method is favoured by the
@@ -33,6 +33,25 @@ class StudyConfig:
     a small network shared across observations (``policies.Shared``), and
     ``kl_temperature > 0`` replaces BARPO's argmax KL adversary by the soft one
     (``solvers.soft_kl_adversary``) at that temperature.
+
+    Attributes:
+      mdp: the corridor `run_study` builds (ignored when it is given an MDP).
+      n_inits: number N of initial policies, the same ones for every method.
+      n_steps: gradient steps per run; rounded down to a multiple of ``n_checkpoints``
+        (at least one step per checkpoint).
+      lr: learning rate.
+      optimizer: "sgd" (plain gradient ascent) or "adam".
+      kappa: SPO-guidance weight of "barpo" (and of the "arpo_guided" control).
+      seed: PRNG seed of the initial policies.
+      methods: keys of `METHODS` to train, in the order of the result's rows.
+      policy: "tabular" (logits per observation), "shared", or a parameterisation object
+        (see `Tabular`, `Shared`).
+      kl_temperature: 0: BARPO's adversary is the argmax; > 0: the soft KL adversary at
+        this temperature (affects the methods with the KL adversary only).
+      n_checkpoints: number K of times the robust value is recorded, evenly over training.
+      opt_rtol: a run is "optimal" when its final ``J_R >= J* - opt_rtol * |J*|``.
+      plateau_tol: a non-optimal run is "stuck" when ``J_R`` moved by less than this over
+        the last quarter of the checkpoints.
     """
 
     mdp: ChainConfig = ChainConfig()
@@ -60,7 +79,27 @@ class _TrainOut(NamedTuple):
 
 @dataclass(frozen=True, eq=False)
 class StudyResult:
-    """Outcome of :func:`run_study` (arrays are numpy, one row per method)."""
+    """Outcome of `run_study` (arrays are numpy, one row per method).
+
+    M is the number of methods, N of initial policies, K of checkpoints.
+
+    Attributes:
+      config: the settings it ran with.
+      j_star: the exact robust optimum ``rho . V*``.
+      methods: the M methods, in the order of the arrays' first axis.
+      theta0: [N, S, A] initial logits (of whatever parameterisation).
+      final_theta: [M, N, S, A] final logits.
+      final_robust: [M, N] final value under the strongest adversary, ``J_R``.
+      final_natural: [M, N] final natural value ``rho . V^pi``.
+      final_grad_norm: [M, N] norm of the method's own gradient (over all parameters) at
+        the end.
+      robust_curve: [M, K, N] ``J_R`` at each checkpoint.
+      checkpoint_steps: [K] gradient steps done at each checkpoint.
+      summary: {method: {"frac_optimal", "frac_stuck", "frac_unconverged", "mean_robust",
+        "mean_natural", "mean_robust_stuck", "mean_natural_stuck", "n_inits"}}; the
+        "_stuck" means are None when no run is stuck.
+      seconds: wall time of the training call, its compilation included.
+    """
 
     config: StudyConfig
     j_star: float
@@ -76,7 +115,12 @@ class StudyResult:
     seconds: float
 
     def table(self) -> str:
-        """Markdown table of the per-method summary."""
+        """Markdown table of the per-method summary.
+
+        Returns:
+          One row per method (fractions optimal / stuck / unconverged, mean ``J_R`` and
+            ``J_nat``, mean ``J_R`` of the stuck runs), then a line giving ``J*``.
+        """
         head = (
             "| method | optimal | stuck | unconverged | mean J_R | mean J_nat | mean J_R (stuck) |\n"
             "|---|---|---|---|---|---|---|\n"
@@ -102,7 +146,26 @@ def _make_optimizer(cfg: StudyConfig) -> optax.GradientTransformation:
 
 def make_trainer(mdp: FiniteSAMDP, cfg: StudyConfig) -> Callable[[jax.Array], dict[str, _TrainOut]]:
     """One jitted program: for every method, vmap over inits, scan over steps. It takes the
-    policy parameters (leading axis: inits) of ``cfg.policy``; for "tabular" they are the logits."""
+    policy parameters (leading axis: inits) of ``cfg.policy``; for "tabular" they are the logits.
+
+    Each run carries its adversary from step to step as the warm start of the next, and
+    records the robust value after every ``n_steps // n_checkpoints`` steps.
+
+    Args:
+      mdp: the MDP.
+      cfg: the settings (optimizer, lr, steps, checkpoints, methods, kappa, policy,
+        kl_temperature are used).
+
+    Returns:
+      A jitted function from the initial parameters (a pytree, leading axis N) to
+        ``{method: out}``, where ``out`` holds ``theta`` [N, S, A] (final logits),
+        ``robust_curve`` [N, K], ``final_natural``, ``final_robust`` and
+        ``final_grad_norm`` (each [N]).
+
+    Raises:
+      ValueError: an unknown optimizer or policy parameterisation (an unknown method
+        raises at the first call).
+    """
     tx = _make_optimizer(cfg)
     S = mdp.n_states
     K = cfg.n_checkpoints
@@ -170,6 +233,17 @@ def run_study(cfg: StudyConfig = StudyConfig(), mdp: FiniteSAMDP | None = None) 
     as *stuck* when it is not and its robust value moved by less than
     ``plateau_tol`` over the last quarter of training (a stationary plateau);
     otherwise as *unconverged*. The three fractions sum to one.
+
+    Args:
+      cfg: the settings.
+      mdp: the MDP to study (None: ``make_chain_mdp(cfg.mdp)``).
+
+    Returns:
+      A StudyResult; its ``summary`` holds the fractions per method.
+
+    Raises:
+      ValueError: an MDP that violates ISA (or a ``cfg.mdp`` that gives no valid MDP),
+        or an unknown optimizer, policy parameterisation or method.
     """
     mdp = mdp if mdp is not None else make_chain_mdp(cfg.mdp)
     j_star = robust_optimum(mdp)
@@ -208,6 +282,23 @@ def describe_runs(mdp: FiniteSAMDP, result: StudyResult, method: str, which: str
 
     Used to see *why* runs stick: which observation each adversary shows in
     each true state and which observations receive (almost) no gradient.
+
+    Args:
+      mdp: the MDP the study ran on.
+      result: the study's result.
+      method: one of ``result.methods``.
+      which: "stuck" or "optimal": the runs to show (classified as in `run_study`).
+      n: the most runs shown.
+
+    Returns:
+      A header line, then per run the probability of the ORP action at each
+        observation, its final ``J_R`` and ``J_nat``, the strongest and the KL adversary's
+        choice in each true state, and the norm of the method's gradient with respect to
+        each observation's logits (the argmax KL adversary, whatever ``kl_temperature``).
+
+    Raises:
+      ValueError: ``method`` is not in ``result.methods``, or the MDP violates ISA.
+      KeyError: ``which`` is neither "stuck" nor "optimal".
     """
     i = result.methods.index(method)
     cfg = result.config

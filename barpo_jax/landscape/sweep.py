@@ -27,7 +27,23 @@ SWEEP_DESIGNS: tuple[tuple[str, dict], ...] = (
 def design_sweep(base: StudyConfig, designs=SWEEP_DESIGNS, kappas=(0.25, 0.5, 2.0, 4.0)) -> str:
     """Markdown tables: optimal/stuck fractions per design, then per kappa.
 
-    Same measurement as :func:`run_study`; only the MDP (or kappa) changes.
+    Same measurement as `run_study`; only the MDP (or kappa) changes. Runs one study
+    per design and one per kappa.
+
+    Args:
+      base: the study's settings; each design replaces fields of ``base.mdp``.
+      designs: (label, {ChainConfig field: value}) pairs.
+      kappas: guidance weights tried on ``base``'s own design, for those of "barpo" and
+        "arpo_guided" that are in ``base.methods``.
+
+    Returns:
+      Two Markdown tables separated by a blank line: per design, ``J*`` and each method's
+        optimal / stuck fractions; per kappa, each guided method's optimal / stuck fractions
+        and mean ``J_R``.
+
+    Raises:
+      ValueError: a design that gives no valid or no ISA-consistent MDP, or settings
+        `run_study` rejects.
     """
     lines = [
         "| design | J* | " + " | ".join(f"{m} opt / stuck" for m in base.methods) + " |",
