@@ -1,14 +1,15 @@
 """Acting in the environment: training rollouts and evaluation episodes."""
 from __future__ import annotations
 
-from typing import Callable, NamedTuple
+from typing import TYPE_CHECKING, Callable, NamedTuple
 
 import jax
 import jax.numpy as jnp
 
 from . import networks
 from . import normalize as nz
-from .envs import EnvState, VecEnv
+if TYPE_CHECKING:   # annotations only: methods.py (which config.py reads) imports this module,
+    from .envs import EnvState, VecEnv   # and envs.py imports config.py
 
 
 class Transition(NamedTuple):

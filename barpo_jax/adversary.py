@@ -16,7 +16,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from . import networks
-from .config import ConfigError
+from .errors import ConfigError
 
 Objective = Callable[[jnp.ndarray], jnp.ndarray]  # s' [B, obs] -> [B], to be maximised
 

@@ -161,23 +161,60 @@ def read_sweep(out: str):
                           "sweep") from None
 
 
-def prepare_run_dir(out: str, cfg: TrainConfig, resume: bool) -> None:
+def prepare_run_dir(out: str, cfg: TrainConfig, resume: bool, extend: bool = False):
+    """Check `out` for a new run (write its config.json) or a resumed one (its config must
+    match). With `extend`, a resumed run may take a new total (`num_timesteps`): returns
+    that change as config.json will record it ({from_steps, to_steps, at_iteration}; see
+    `record_extension`), None when the total is unchanged."""
     if resume:
         if not has_checkpoint(out):
             raise ConfigError(f"nothing to resume in {out!r}: no checkpoint there; drop --resume to start a new run")
         # An Env object saved by another process is taken to be the one passed again now.
         same_object = all(str(e).startswith("object:") for e in (_saved_env(out), cfg.env))
-        diff = read_config(out, env=cfg.env if same_object else None).diff(cfg, ignore=IGNORED_ON_RESUME)
+        saved = read_config(out, env=cfg.env if same_object else None)
+        diff = saved.diff(cfg, ignore=IGNORED_ON_RESUME + (("num_timesteps",) if extend else ()))
         if diff:
             fields = "; ".join(f"{k}: saved {a!r} vs now {b!r}" for k, (a, b) in diff.items())
+            more = (" (to train it longer, pass extend=True: `barpo train --resume --steps N` does)"
+                    if "num_timesteps" in diff else "")
             raise ConfigError(f"cannot resume {out!r} with a different config ({fields}): use the saved values "
-                              "or a new --out")
-        return
+                              f"or a new --out{more}")
+        return new_total(out, saved, cfg)
     if has_checkpoint(out):
         raise ConfigError(f"{out!r} already holds a run: pass --resume to continue it, or choose another --out")
     os.makedirs(out, exist_ok=True)
     if _writes():
         atomic_write(os.path.join(out, "config.json"), cfg.to_json())
+
+
+def new_total(out: str, saved: TrainConfig, cfg: TrainConfig):
+    """The change of total of a resumed run ({from_steps, to_steps, at_iteration}), None if
+    there is none; a total not past the iterations already done is refused."""
+    if cfg.num_timesteps == saved.num_timesteps:
+        return None
+    done = latest_step(out)
+    if cfg.num_iterations <= done:
+        raise ConfigError(f"cannot train {out!r} to {cfg.num_timesteps} steps per seed: {done * cfg.batch_size} "
+                          f"are done already (iteration {done}); pass more to train it longer")
+    return {"from_steps": saved.num_timesteps, "to_steps": cfg.num_timesteps, "at_iteration": done}
+
+
+def record_extension(out: str, cfg: TrainConfig, change: dict) -> None:
+    """config.json of `out` with the new total (`cfg`) and `change` appended to its
+    `extended` list; the saved checkpoints and metrics are untouched."""
+    if _writes():
+        record = {**json.loads(cfg.to_json()), "extended": extensions(out) + [change]}
+        atomic_write(os.path.join(out, "config.json"), json.dumps(record, indent=2, sort_keys=True))
+
+
+def extensions(out: str) -> list:
+    """The `extended` list of `out`'s config.json: each new total the run was given
+    ({from_steps, to_steps, at_iteration}); [] for a run trained to its first total."""
+    try:
+        with open(os.path.join(out, "config.json")) as f:
+            return list(json.load(f).get("extended", []))
+    except (OSError, ValueError, AttributeError):
+        return []
 
 
 def _writes() -> bool:

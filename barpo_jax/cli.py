@@ -15,7 +15,7 @@ import traceback
 from importlib import metadata
 
 from .config import (ALGO_ALIASES, ALGOS, BACKENDS, DEFAULT_EPISODE_LENGTH, TASKS, ConfigError, TrainConfig,
-                     field_rows)
+                     field_rows, field_source)
 
 USAGE_ERRORS = 2
 INTERNAL_ERROR = 1  # an unexpected exception: its traceback is shown
@@ -84,7 +84,22 @@ def parser() -> argparse.ArgumentParser:
     def command(name, text):
         return sub.add_parser(name, help=text, description=text.replace("%%", "%"), formatter_class=_Help)
 
+    _train_parser(command)
+    _eval_parser(command)
+    _render_parser(command)
+    _other_parsers(command)
+    return p
+
+
+def _train_parser(command) -> None:
+    """`barpo train`: the config flags, then how the run is logged, saved and split."""
     t = command("train", "train num_seeds agents in one program")
+    _config_flags(t)
+    _run_flags(t)
+
+
+def _config_flags(t) -> None:
+    """`barpo train`'s TrainConfig flags (a JSON config, the common fields, --set)."""
     t.add_argument("--config", default=None, metavar="FILE.json",
                    help="a TrainConfig as JSON, e.g. a run's saved config.json (its values are kept, presets "
                         "included); the flags below override its fields (default: none, flags and presets only)")
@@ -103,7 +118,7 @@ def parser() -> argparse.ArgumentParser:
     t.add_argument("--eps", type=float, default=None, help="l_inf attack budget in normalised-observation units "
                    "(default: task preset, see `barpo fields`)")
     t.add_argument("--kappa", type=float, default=None,
-                   help="SPO-guidance weight (default: 1 for barpo and arpo_guided, else 0)")
+                   help=f"SPO-guidance weight (default: {field_source('kappa')})")
     t.add_argument("--episode-length", type=_num, default=None,
                    help=f"steps before a time-limit truncation (default: {DEFAULT_EPISODE_LENGTH}; a "
                    "playground env's own)")
@@ -124,11 +139,17 @@ def parser() -> argparse.ArgumentParser:
                         "the --eval-every curves (needs `pip install 'barpo-jax[wandb]'`; WANDB_ENTITY, "
                         "WANDB_MODE=offline and the other WANDB_* variables apply; --resume continues the same W&B "
                         "run; default: none)")
+
+
+def _run_flags(t) -> None:
+    """`barpo train`'s flags for the run itself: logging, its directory, resuming, time, processes."""
     t.add_argument("--out", required=True, help="run directory (config.json, checkpoints, metrics)")
     t.add_argument("--resume", action="store_true",
                    help="continue the run in --out from its saved config; config flags given with it change only the "
                         "fields they name (e.g. --set chunk_iterations=5), and a change the run cannot continue "
-                        "under is refused, naming the field")
+                        "under is refused, naming the field. --steps N trains it to a new total N past the "
+                        "steps done, its learning-rate anneal and eps ramp re-defined over N from where it "
+                        "stands (recorded under 'extended' in config.json)")
     t.add_argument("--time-budget", type=float, default=None, metavar="SECONDS",
                    help="stop and save after the first chunk that ends this long after the start, exiting with "
                         f"status {UNFINISHED}; continue with --resume (for machines that limit each command's time; "
@@ -141,6 +162,9 @@ def parser() -> argparse.ArgumentParser:
     t.add_argument("--process-id", type=_num, default=None, help="with --coordinator: this process, 0 .. N-1 "
                    "(process 0 writes --out; default: none)")
 
+
+def _eval_parser(command) -> None:
+    """`barpo eval`: which attacks, how strong, how many episodes."""
     e = command("eval", "robustness report of a trained run")
     e.add_argument("run", help="run directory written by `barpo train`")
     e.add_argument("--attacks", default="all", help=f"'all' or a comma list of: {ATTACK_NAMES}")
@@ -160,6 +184,9 @@ def parser() -> argparse.ArgumentParser:
                    help="training budget of each learned attack (default: the run's steps, at most 2e6)")
     e.add_argument("--no-progress", action="store_true", help="no progress bars")
 
+
+def _render_parser(command) -> None:
+    """`barpo render`: one episode, clean and attacked."""
     w = command("render", "one deterministic episode of a run, clean and attacked side by side, as a GIF, MP4 or "
                 "HTML viewer")
     w.add_argument("run", help="run directory written by `barpo train`")
@@ -178,6 +205,9 @@ def parser() -> argparse.ArgumentParser:
                    "frames drawn by MuJoCo, headless) or .html (the Brax viewer, loads its scripts online) "
                    "(default: RUN/render_<attack>[_run<I>]_seed<N>.gif)")
 
+
+def _other_parsers(command) -> None:
+    """`barpo export`, `report`, `compare`, `fields` and `demo`."""
     x = command("export", "one run's deterministic policy as files that run without barpo-jax: arrays (npz) and "
                 "their description (json), a numpy-only policy.py, and a jax.export program")
     x.add_argument("run", help="run directory written by `barpo train`")
@@ -212,7 +242,6 @@ def parser() -> argparse.ArgumentParser:
     d.add_argument("--episodes", type=_num, default=20, help="evaluation episodes per (seed, attack)")
     d.add_argument("--eps", type=float, default=0.3, help="attack budget for training and evaluation")
     d.add_argument("--no-progress", action="store_true", help="no progress bars")
-    return p
 
 
 _CONFIG_FLAGS = (("env", "env"), ("algo", "algo"), ("seeds", "num_seeds"), ("seed", "seed"), ("backend", "backend"),
@@ -258,8 +287,9 @@ def cmd_train(a):
     cfg = _train_config(a, saved.to_dict() if saved is not None else None)
     if a.time_budget is not None and a.time_budget < 0:
         raise ConfigError(f"--time-budget must be >= 0 seconds, got {a.time_budget:g}")
+    # Layered on the saved fields, a new total is one the user named (--steps): train to it.
     result = bj.train(cfg, out=a.out, resume=a.resume, progress=not a.no_progress, logdir=a.logdir, wandb=a.wandb,
-                      time_budget_s=a.time_budget)
+                      time_budget_s=a.time_budget, extend=a.resume)
     import jax
     if jax.process_index() != 0:   # process 0 writes the run directory and reports it
         return 0
@@ -302,11 +332,14 @@ def cmd_compare(a):
 
 
 def write_report(out: str, result) -> list:
-    """Learning curve PNG + summary.json in the run directory."""
+    """Learning curve PNG + summary.json in the run directory (with the run's new totals,
+    `extended`, when it was trained longer than first set)."""
+    from .checkpoint import extensions
     from .plots import learning_curve
     learning_curve(result.metrics, result.config, os.path.join(out, "learning_curve.png"))
+    extended = extensions(out)
     with open(os.path.join(out, "summary.json"), "w") as f:
-        json.dump(result.summary(), f, indent=2)
+        json.dump({**result.summary(), **({"extended": extended} if extended else {})}, f, indent=2)
     return ["learning_curve.png", "summary.json", "metrics.csv", "metrics.json"]
 
 

@@ -307,7 +307,7 @@ class Comparison:
 
         Returns:
           A copy of this Comparison with `files` set to the paths written (a plot with
-          nothing to draw is left out).
+            nothing to draw is left out).
         """
         os.makedirs(out, exist_ok=True)
         files = [os.path.join(out, "comparison.csv"), os.path.join(out, "comparison.md")]

@@ -9,20 +9,28 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import json
-from typing import Any, NamedTuple, Optional
+from typing import Any, Optional
 
-ALGOS = ("spo", "arpo", "arpo_guided", "barpo_unguided", "barpo", "sa_ppo", "car_ppo", "atla_ppo", "radial_ppo",
-         "wocar_ppo")
-# Other names users type for a method: SPO is standard PPO, and PPO users say "ppo".
-# A config built with an alias records the canonical name.
-ALGO_ALIASES = {"ppo": "spo"}
+import jax
+
+from .errors import ConfigError
+from .methods import ALIASES, DEFAULT_METHOD, METHODS
+from .weights import Weight, collect, describe_preset, preset_at
+
+ALGOS = tuple(METHODS)
+"""The built-in methods `TrainConfig(algo=...)` accepts (and the aliases in ALGO_ALIASES,
+recorded by their canonical name); methods.register adds more. docs/methods.md."""
+ALGO_ALIASES = ALIASES
 LR_SCHEDULES = ("constant", "linear")
 INNER_SCHEDULES = ("minibatch", "epoch", "rollout")
 BACKENDS = ("mjx", "generalized", "positional", "spring")
+"""Brax physics backends for `TrainConfig(backend=...)`; None picks one (`auto_backend`)."""
 TASKS = (
     "ant", "halfcheetah", "hopper", "humanoid", "humanoidstandup", "inverted_pendulum",
     "inverted_double_pendulum", "pusher", "reacher", "swimmer", "walker2d",
 )
+"""The built-in Brax tasks with presets. `env` also takes other registered Brax envs, Env
+objects and `playground:<Name>` (docs/envs.md)."""
 
 # Time limit of the Brax tasks (Brax's own default) and of any env that sets none itself;
 # a MuJoCo Playground env brings its own (its config's episode_length).
@@ -33,33 +41,9 @@ DEFAULT_EPISODE_LENGTH = 1000
 # and so does every env beyond the built-in TASKS (registered, object or Playground),
 # with the _BASE PPO preset below: no preset was tuned for them.
 EPS_PRESETS = {"hopper": 0.075, "walker2d": 0.05, "halfcheetah": 0.15, "ant": 0.15, "humanoid": 0.075}
+"""The l_inf attack budget per task in normalised-observation units (the lineage's values),
+used when `eps` is None; every other env gets `DEFAULT_EPS`."""
 DEFAULT_EPS = 0.1
-
-# Robust-method weights per task, from the published code (docs/methods.md cites each file).
-# SA-PPO's KL-regulariser weight (`kappa_reg`): huanzhang12/SA_PPO src/config_{hopper,walker,
-# humanoid}_robust_ppo_sgld.json (robust_ppo_reg). SA_PPO publishes halfcheetah and ant only
-# with its convex-relaxation regulariser (config_{halfcheetah,ant}_robust_ppo_convex.json);
-# those weights are used for the SGLD variant here, unvalidated. Other tasks: 0.1, our choice.
-SA_PPO_REG = {"hopper": 1.0, "walker2d": 0.1, "humanoid": 0.01, "halfcheetah": 0.1, "ant": 0.003}
-DEFAULT_SA_PPO_REG = 0.1
-# CAR-PPO's soft-max temperature and adversarial-term weight (`car_temperature`, `car_reg`):
-# RyanHaoranLi/CAR-RL src/config_{hopper,walker,halfcheetah,ant}_car_ppo_pgd.json
-# (robust_soft_lambda, robust_ppo_reg), the PGD configs, whose inner level is ours. Other
-# tasks: the median of those four, our choice.
-CAR_PPO = {"hopper": (1000.0, 0.3), "walker2d": (100.0, 0.1), "halfcheetah": (1000.0, 1.0), "ant": (1e4, 0.3)}
-DEFAULT_CAR_PPO = (1000.0, 0.3)
-# WocaR-PPO's worst-case weight (`q_weight` in WocaR-RL's WocaR-PPO/src/config_*_robust_q_ppo*.json:
-# hopper, walker 0.8, halfcheetah 0.5, ant 0.8); other tasks get 0.8, the most common value (our choice).
-WOCAR_WEIGHT = {"hopper": 0.8, "walker2d": 0.8, "halfcheetah": 0.5, "ant": 0.8}
-DEFAULT_WOCAR_WEIGHT = 0.8
-# WocaR-PPO's KL-regulariser weight (robust_ppo_reg in the same configs): 0.1.
-WOCAR_KAPPA_REG = 0.1
-# ATLA-PPO's learned-adversary Adam rate (`adv_ppo_lr_adam` in huanzhang12/ATLA_robust_RL
-# configs/{hopper,walker,halfcheetah,ant}_atla_ppo_best.py, the MLP agents). Other tasks, and
-# every other algo (for which it is only the base point of a learned attack's "none" scan):
-# 3e-4, our choice.
-ATLA_ADV_LR = {"hopper": 3e-3, "walker2d": 1e-3, "halfcheetah": 3e-3, "ant": 3e-5}
-DEFAULT_ADV_LR = 3e-4
 
 # PPO presets. Source: Brax's published PPO settings for each task (brax training
 # colab / README), with two deliberate changes kept for every task: the 64-64 tanh
@@ -151,10 +135,6 @@ def auto_backend() -> str:
 _AUTO_BACKEND_SAID: list = []  # the automatic choice is printed once per process
 
 
-class ConfigError(ValueError):
-    """Bad user input. The message is one line that names the fix."""
-
-
 # Env names (docs/envs.md) --------------------------------------------------------
 # A config records its env as a string (it is JSON and a cache key); envs.make_brax_env
 # builds the env from it. An Env object is kept here under a generated name.
@@ -214,9 +194,9 @@ def resolve_env(env, backend: Optional[str]) -> tuple[str, Optional[str], Option
 
     Returns:
       (env name, backend (None: resolve automatically), the env's own episode length or
-      None). Brax names keep the backend given. An Env object records the backend it
-      was built with when it tells one (another given backend is an error). Playground
-      envs run on MJX's pure-JAX implementation, so their backend is 'mjx'.
+        None). Brax names keep the backend given. An Env object records the backend it
+        was built with when it tells one (another given backend is an error). Playground
+        envs run on MJX's pure-JAX implementation, so their backend is 'mjx'.
 
     Raises:
       ConfigError: an unknown name, a lost object, or a backend the env cannot honour.
@@ -249,10 +229,36 @@ def resolve_env(env, backend: Optional[str]) -> tuple[str, Optional[str], Option
 
 @dataclasses.dataclass(frozen=True)
 class TrainConfig:
-    """Everything that determines a training run. ``None`` means "task preset"."""
+    """Everything that determines a training run. ``None`` means "task preset".
+
+    The config is frozen and complete once built: every field left as None is filled
+    from the task (and backend) preset, and the whole config is checked, so a mistake
+    fails here with one message rather than minutes into compilation. `barpo fields`
+    lists every field with its default and where its preset comes from; the comments
+    beside the fields in `barpo_jax/config.py` say what each one does, and the methods'
+    weights (the last fields) are described where they are declared (methods.py).
+
+    The main fields:
+
+    - `env`, `algo`, `backend`: the task (a name in `TASKS`, another registered Brax
+      env, an Env object or `playground:<Name>`), the method (`ALGOS`) and the physics
+      (`BACKENDS`; None picks one for the machine).
+    - `num_timesteps` (per seed), `num_envs`, `num_seeds`, `seed`: the budget and the
+      seeds trained together in one program (seeds `seed`, `seed + 1`, ...).
+    - PPO: `learning_rate`, `gamma`, `gae_lambda`, `clip_eps`, `entropy_coef`, ...
+    - Threat model: `eps` (l_inf budget in normalised-observation units), its ramp,
+      and the inner solve (`inner_steps`, `inner_schedule`; docs/methods.md).
+    - The methods' weights: `kappa` (SPO-guidance weight), `kappa_reg`, ... each
+      declared by the method that reads it, with its preset (`methods.py`).
+    - Evaluation during training: `eval_every`, `eval_attacks`, `eval_episodes`.
+
+    Raises:
+      ConfigError: an unknown name, a value out of range, or fields that do not fit
+        together (e.g. a batch that does not split into the minibatches).
+    """
 
     env: str = "hopper"  # a Brax task name, an Env object or playground:<Name> (docs/envs.md); recorded as a name
-    algo: str = "spo"
+    algo: str = DEFAULT_METHOD   # plain PPO (methods.py)
     backend: Optional[str] = None  # None: mjx on an accelerator, positional on a CPU (see `auto_backend`)
     num_timesteps: Optional[int] = None
     num_envs: Optional[int] = None
@@ -289,20 +295,12 @@ class TrainConfig:
     eps_ramp_start: float = 0.0            # eps is 0 before this fraction of training (RADIAL-RL's configs: 0.25)
     inner_steps: int = 10                  # K
     inner_step_size: Optional[float] = None  # None -> eps / K
-    sgld_temperature: float = 0.01         # SGLD temperature beta of the KL inner level (adversary.solve);
-                                           # SA-PPO's 1e-5 in its units, see docs/methods.md
     inner_schedule: str = "minibatch"      # when the loss's inner solve runs: per minibatch (lineage),
                                            # once per epoch, or once per rollout (see docs/methods.md)
-    kappa: Optional[float] = None          # SPO-guidance weight (barpo, arpo_guided)
-    kappa_reg: Optional[float] = None      # KL-regulariser weight: SA-PPO per task (SA_PPO_REG), WocaR-PPO 0.1
-    car_temperature: Optional[float] = None  # CAR-PPO soft-max temperature: weights ∝ exp(loss / T) (CAR_PPO)
-    car_reg: Optional[float] = None        # CAR-PPO: loss = clean + car_reg * weighted adversarial loss (CAR_PPO)
-    radial_weight: float = 1.0             # RADIAL-PPO: loss = (clean + w * bound-worst) / (1 + w); 1 = RADIAL-RL's 50/50
-    wocar_weight: Optional[float] = None   # WocaR-PPO worst-case weight (ramped with eps); None: task preset
-    wocar_q_coef: float = 0.5              # WocaR-PPO: weight of the worst-case critic's TD loss
     rollout_under_adversary: bool = False  # else: loss on perturbed copies of clean rollouts
-    adv_learning_rate: Optional[float] = None  # ATLA's learned adversary; None: ATLA_ADV_LR per task for atla_ppo
-    adv_update_every: int = 1              # ATLA: adversary update every N agent iterations
+    adv_update_every: int = 1              # a learned adversary (methods.py) is updated every N agent iterations
+    # The methods' float weights (kappa, kappa_reg, ...) follow the loop fields: each method
+    # declares its own (methods.py, `Weight`), and `declare_weights` adds them below.
     # Loop
     chunk_iterations: int = 10             # iterations per compiled chunk (progress/ckpt cadence)
     checkpoint_every: int = 1              # in chunks
@@ -313,53 +311,69 @@ class TrainConfig:
     eval_episodes: int = 10                # deterministic episodes per (run, attack), the same at every evaluation
 
     def __post_init__(self):
+        self._resolve_names()
+        self._fill_presets()
+        self._normalise_types()
+        self._check_ranges()
+        self._check_shapes()
+
+    def _set(self, name: str, value) -> None:
+        object.__setattr__(self, name, value)   # the config is frozen once __post_init__ returns
+
+    def _resolve_names(self) -> None:
+        """env, backend and algo as recorded names (an alias becomes its method's name)."""
         env, backend, own_length = resolve_env(self.env, self.backend)
-        object.__setattr__(self, "env", env)
-        object.__setattr__(self, "backend", backend)
+        self._set("env", env)
+        self._set("backend", backend)
         if self.episode_length is None:
-            object.__setattr__(self, "episode_length", own_length or DEFAULT_EPISODE_LENGTH)
-        object.__setattr__(self, "algo", ALGO_ALIASES.get(self.algo, self.algo))
-        if self.algo not in ALGOS:
-            raise ConfigError(f"unknown algo {self.algo!r}: choose one of {', '.join(ALGOS)} "
+            self._set("episode_length", own_length or DEFAULT_EPISODE_LENGTH)
+        self._set("algo", ALGO_ALIASES.get(self.algo, self.algo))
+        if self.algo not in METHODS:
+            raise ConfigError(f"unknown algo {self.algo!r}: choose one of {', '.join(METHODS)} "
                               f"({', '.join(f'{a} = {b}' for a, b in ALGO_ALIASES.items())})")
         if self.backend is None:
-            object.__setattr__(self, "backend", auto_backend())
+            self._set("backend", auto_backend())
         if self.backend not in BACKENDS:
             raise ConfigError(f"unknown backend {self.backend!r}: choose one of {', '.join(BACKENDS)}")
+
+    def _fill_presets(self) -> None:
+        """Every None field from the task (and backend) preset; each weight from its method's
+        preset (`Method.presets`), else the weight's own."""
         preset = {**_BASE, **PPO_PRESETS.get(self.env, {})}
         if self.backend != "mjx":
             preset.update(CPU_PRESETS.get(self.env, {}))
         preset["eps"] = EPS_PRESETS.get(self.env, DEFAULT_EPS)
-        preset["wocar_weight"] = WOCAR_WEIGHT.get(self.env, DEFAULT_WOCAR_WEIGHT)
-        # SPO guidance weight: on for the guided methods (our choice, see docs/methods.md).
-        preset["kappa"] = {"arpo_guided": 1.0, "barpo": 1.0}.get(self.algo, 0.0)
-        preset["kappa_reg"] = (WOCAR_KAPPA_REG if self.algo == "wocar_ppo"
-                               else SA_PPO_REG.get(self.env, DEFAULT_SA_PPO_REG))
-        preset["car_temperature"], preset["car_reg"] = CAR_PPO.get(self.env, DEFAULT_CAR_PPO)
-        preset["adv_learning_rate"] = (ATLA_ADV_LR.get(self.env, DEFAULT_ADV_LR) if self.algo == "atla_ppo"
-                                       else DEFAULT_ADV_LR)
+        method = METHODS[self.algo]
+        for weight in WEIGHTS.values():
+            preset[weight.name] = preset_at(method.preset(weight), self.env)
         for name, value in preset.items():
             if getattr(self, name) is None:
-                object.__setattr__(self, name, value)
+                self._set(name, value)
         if self.value_learning_rate is None:  # one rate for both networks unless a preset or the user says
-            object.__setattr__(self, "value_learning_rate", self.learning_rate)
+            self._set("value_learning_rate", self.learning_rate)
+
+    def _normalise_types(self) -> None:
+        """Tuples, ints and the eval-attack list in one form, so equal configs compare equal."""
         for name in ("policy_hidden", "value_hidden"):
-            object.__setattr__(self, name, tuple(int(h) for h in getattr(self, name)))
+            self._set(name, tuple(int(h) for h in getattr(self, name)))
         attacks = self.eval_attacks
         attacks = attacks.split(",") if isinstance(attacks, str) else attacks
-        object.__setattr__(self, "eval_attacks", tuple(str(a).strip() for a in attacks if str(a).strip()))
+        self._set("eval_attacks", tuple(str(a).strip() for a in attacks if str(a).strip()))
         if int(self.eval_every) != self.eval_every or self.eval_every < 0:
             raise ConfigError(f"eval_every must be an integer >= 0 (iterations; 0 = off), got {self.eval_every!r}")
-        object.__setattr__(self, "eval_every", int(self.eval_every))
+        self._set("eval_every", int(self.eval_every))
         for name in ("num_timesteps", "num_envs", "unroll_length", "num_minibatches", "num_epochs",
                      "episode_length", "inner_steps", "chunk_iterations", "checkpoint_every",
                      "adv_update_every", "eval_episodes"):
             value = getattr(self, name)
             if int(value) != value or value < 1:
                 raise ConfigError(f"{name} must be a positive integer, got {value!r}")
-            object.__setattr__(self, name, int(value))
+            self._set(name, int(value))
         if self.num_seeds < 1 or int(self.num_seeds) != self.num_seeds:
             raise ConfigError(f"num_seeds must be an integer >= 1, got {self.num_seeds!r}")
+
+    def _check_ranges(self) -> None:
+        """Each value in its range (the weights by their own declarations)."""
         if self.checkpoint_every_s is not None and not self.checkpoint_every_s > 0:
             raise ConfigError(f"checkpoint_every_s must be > 0 seconds (or None), got {self.checkpoint_every_s}")
         if self.inner_schedule not in INNER_SCHEDULES:
@@ -372,12 +386,11 @@ class TrainConfig:
         for name in ("learning_rate", "value_learning_rate", "clip_eps", "reward_scaling"):
             if not getattr(self, name) > 0:
                 raise ConfigError(f"{name} must be > 0, got {getattr(self, name)}")
-        for name in ("kappa", "max_grad_norm", "reward_clip", "kappa_reg", "car_reg", "sgld_temperature",
-                     "entropy_coef", "value_coef", "value_clip", "radial_weight", "wocar_weight", "wocar_q_coef"):
+        for name in ("max_grad_norm", "reward_clip", "entropy_coef", "value_coef", "value_clip"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)}")
-        if not self.car_temperature > 0:
-            raise ConfigError(f"car_temperature must be > 0 (inf gives the plain mean), got {self.car_temperature}")
+        for weight in WEIGHTS.values():
+            weight.check(getattr(self, weight.name))
         if not 0 < self.gamma <= 1 or not 0 <= self.gae_lambda <= 1:
             raise ConfigError("gamma must be in (0, 1] and gae_lambda in [0, 1]")
         if not 0 <= self.eps_ramp_fraction <= 1:
@@ -385,6 +398,8 @@ class TrainConfig:
         if not (self.eps_ramp_start == 0 or 0 < self.eps_ramp_start < self.eps_ramp_fraction):  # NaN fails too
             raise ConfigError(f"eps_ramp_start must be in [0, eps_ramp_fraction) (the ramp starts before it ends), got "
                               f"{self.eps_ramp_start} with eps_ramp_fraction {self.eps_ramp_fraction}")
+
+    def _check_shapes(self) -> None:
         if self.batch_size % self.num_minibatches:
             raise ConfigError(
                 f"num_envs*unroll_length = {self.batch_size} does not divide into "
@@ -399,17 +414,48 @@ class TrainConfig:
 
     @property
     def num_iterations(self) -> int:
+        """Training iterations per seed: `num_timesteps` over `batch_size`, rounded up."""
         return max(1, -(-self.num_timesteps // self.batch_size))
 
     def replace(self, **changes) -> "TrainConfig":
+        """A copy with some fields changed, checked again (the config is frozen).
+
+        Args:
+          **changes: {field: new value}.
+
+        Returns:
+          The new TrainConfig. Fields already filled from a preset keep their value: to
+            get another task's preset, build a new config instead.
+
+        Raises:
+          ConfigError: as the constructor.
+        """
         return dataclasses.replace(self, **changes)
 
     def to_dict(self) -> dict:
+        """The fields as plain JSON types (tuples as lists), as run directories store them.
+
+        Returns:
+          {field: value} for every field.
+        """
         return {k: (list(v) if isinstance(v, tuple) else v) for k, v in dataclasses.asdict(self).items()}
 
     @classmethod
     def from_dict(cls, d: dict) -> "TrainConfig":
-        d = _from_legacy(d)
+        """Build a config from `to_dict`'s output, a JSON file or `--set` values.
+
+        Args:
+          d: {field: value}; fields left out get their default or preset, and field names
+            of older versions are translated.
+
+        Returns:
+          The TrainConfig.
+
+        Raises:
+          ConfigError: an unknown field, a number given as a string, or what the
+            constructor refuses.
+        """
+        d = {k: v for k, v in _from_legacy(d).items() if k not in RUN_RECORD}
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = set(d) - known
         if unknown:
@@ -424,18 +470,96 @@ class TrainConfig:
         return cls(**d)
 
     def to_json(self) -> str:
+        """`to_dict` as indented JSON with sorted keys (a run directory's config.json).
+
+        Returns:
+          The JSON text.
+        """
         return json.dumps(self.to_dict(), indent=2, sort_keys=True)
 
     def diff(self, other: "TrainConfig", ignore=("num_timesteps",)) -> dict:
-        """Fields (other than `ignore`) whose values differ: {name: (self, other)}."""
+        """The fields whose values differ, e.g. to say why a run cannot be resumed.
+
+        Args:
+          other: the config to compare with.
+          ignore: field names left out (by default the budget, which a resumed run may extend).
+
+        Returns:
+          {name: (value here, value in other)} for every differing field.
+        """
         a, b = self.to_dict(), other.to_dict()
         return {k: (a[k], b[k]) for k in a if k not in ignore and a[k] != b[k]}
+
+
+# The methods' weights as TrainConfig fields ---------------------------------------
+
+WEIGHTS: dict[str, Weight] = {}
+"""Every method's float weights by name (methods.py declares them; `declare_weights`)."""
+_GENERATED = ("__init__", "__repr__", "__eq__", "__hash__", "__setattr__", "__delattr__", "__match_args__",
+              "__getstate__", "__setstate__", "__dataclass_fields__", "__dataclass_params__")
+
+
+def declare_weights(weights) -> None:
+    """Make each `Weight` not declared yet a TrainConfig field (Optional[float], None: its
+    preset) and a sweepable `HyperParams` entry. config.py calls it on the built-in methods'
+    weights; methods.register on a new method's. A declared name is kept as it is.
+
+    Args:
+      weights: an iterable of Weight.
+
+    Raises:
+      ValueError: a new declaration reuses a name with another meaning, or the name of a
+        field that is not a weight.
+    """
+    new = [w for w in collect(weights).values() if w.name not in WEIGHTS or WEIGHTS[w.name] != w]
+    taken = {f.name for f in dataclasses.fields(TrainConfig)}
+    for weight in new:
+        if weight.name in taken:
+            raise ValueError(f"weight {weight.name!r} would redefine a TrainConfig field")
+    if not new:
+        return
+    for weight in new:
+        WEIGHTS[weight.name] = weight
+        TrainConfig.__annotations__[weight.name] = "Optional[float]"
+        setattr(TrainConfig, weight.name, None)
+    # Re-derive the dataclass with the new fields (the class object stays the same, so every
+    # module's reference to it sees them): drop what dataclass() generated, and apply it again.
+    for name in _GENERATED:
+        if name in TrainConfig.__dict__:
+            delattr(TrainConfig, name)
+    dataclasses.dataclass(frozen=True)(TrainConfig)
+
+
+declare_weights(w for method in METHODS.values() for w in method.weights)
+
+
+def register_method(name: str, method) -> None:
+    """Add a training method under `name`, from any file: `TrainConfig(algo=name)` trains
+    it, and each weight it declares (`Method.weights`) that no method declared before
+    becomes a TrainConfig field with its preset and check, and is sweepable.
+
+    Args:
+      name: the algo name (not one in use).
+      method: a `methods.Method`.
+
+    Raises:
+      ValueError: the name is taken, or a weight clashes with a field.
+    """
+    if name in METHODS or name in ALGO_ALIASES:
+        raise ValueError(f"a method named {name!r} exists already")
+    declare_weights(method.weights)
+    METHODS[name] = method
 
 
 # The host loop's cadence: how often it saves and how long a compiled chunk is. They enter no
 # compiled program (a chunk of any length is built from one Trainer) and a run may resume
 # with other values.
 LOOP_FIELDS = ("chunk_iterations", "checkpoint_every", "checkpoint_every_s")
+
+# What a run directory's config.json records beside the config: the run's history, not a
+# field (`extended`: [{from_steps, to_steps, at_iteration}], each time it was given a new
+# total). `from_dict` skips it, so that config.json reads back as a config.
+RUN_RECORD = ("extended",)
 
 
 # Fields added after runs were saved, with the value that reproduces how those runs trained.
@@ -461,8 +585,9 @@ def _from_legacy(d: dict) -> dict:
     d = dict(d)
     lam = d.pop("car_lambda", None)
     d.pop("sgld_noise", None)
-    if lam is not None and d.get("algo") == "car_ppo":
-        d.setdefault("car_temperature", float("inf") if lam == 0 else 1.0 / lam)
+    method = METHODS.get(ALGO_ALIASES.get(d.get("algo"), d.get("algo")))
+    if lam is not None and method is not None and "car_temperature" in {w.name for w in method.weights}:
+        d.setdefault("car_temperature", float("inf") if lam == 0 else 1.0 / lam)   # where the loss read it
     warnings.warn("config written before issue 11 (fields car_lambda/sgld_noise): translated to "
                   "car_temperature/sgld_temperature; evaluation is unaffected, but CAR-PPO's loss and the "
                   "SGLD inner solver changed since, so retrain rather than resume such a run "
@@ -472,16 +597,22 @@ def _from_legacy(d: dict) -> dict:
 
 # What `barpo fields` prints -------------------------------------------------------
 
+def field_source(name: str) -> str:
+    """Where field `name` gets its value when left None (as `barpo fields` prints it)."""
+    return _preset_source(name)
+
+
 def _preset_source(name: str) -> str:
     """Where a field left as None gets its value: the base PPO value and each task (and
-    backend) preset that overrides it; '' for a field with a fixed default."""
+    backend) preset that overrides it, or a method weight's declaration (methods.py);
+    '' for a field with a fixed default."""
     if name == "backend":
         return "auto: mjx on an accelerator, positional on a CPU"
     if name == "eps":
         return ("EPS_PRESETS: " + ", ".join(f"{t}={v:g}" for t, v in EPS_PRESETS.items())
                 + f"; other tasks DEFAULT_EPS={DEFAULT_EPS:g}")
-    if name == "kappa":
-        return "by algo: arpo_guided=1, barpo=1; others 0"
+    if name in WEIGHTS:
+        return _weight_source(WEIGHTS[name])
     if name == "inner_step_size":
         return "eps / inner_steps"
     if name == "value_learning_rate":
@@ -501,6 +632,14 @@ def _preset_source(name: str) -> str:
     return "; ".join(parts)
 
 
+def _weight_source(weight: Weight) -> str:
+    """A method weight's preset, each method's own preset of it, and where they come from."""
+    own = [f"{algo}={describe_preset(m.presets[weight.name])}" for algo, m in METHODS.items()
+           if weight.name in m.presets]
+    text = describe_preset(weight.preset) + (f"; by algo: {', '.join(own)}" if own else "")
+    return f"{text} ({weight.source})" if weight.source else text
+
+
 def field_rows(resolved: Optional["TrainConfig"] = None) -> list[dict]:
     """One row per TrainConfig field: name, type, default ('preset' for a None filled from
     a preset), where the preset comes from, and the value in `resolved` if given. It is
@@ -510,6 +649,8 @@ def field_rows(resolved: Optional["TrainConfig"] = None) -> list[dict]:
         kind = str(f.type).replace("Optional[", "").rstrip("]") if "Optional[" in str(f.type) else str(f.type)
         source = _preset_source(f.name)
         default = "preset" if f.default is None and source else f.default
+        if f.default is not None and not source:
+            source = "fixed default"
         row = {"field": f.name, "type": kind, "default": default, "preset": source}
         if resolved is not None:
             row["value"] = getattr(resolved, f.name)
@@ -519,34 +660,83 @@ def field_rows(resolved: Optional["TrainConfig"] = None) -> list[dict]:
 
 # Float hyper-parameters: data, not part of the compiled program ---------------
 
-class HyperParams(NamedTuple):
-    """A run's float hyper-parameters as a pytree of float32 arrays (the TrainConfig
-    fields of the same names). They enter the jitted program as data with a leading
-    run axis, so one compiled program trains every point of a sweep (sweep.py)."""
-    learning_rate: Any
-    value_learning_rate: Any
-    gamma: Any
-    gae_lambda: Any
-    clip_eps: Any
-    value_coef: Any
-    entropy_coef: Any
-    reward_scaling: Any
-    eps: Any
-    kappa: Any
-    kappa_reg: Any
-    car_temperature: Any
-    car_reg: Any
-    radial_weight: Any
-    wocar_weight: Any
-    wocar_q_coef: Any
-    sgld_temperature: Any
-    adv_learning_rate: Any
-    value_clip: Any
-    reward_clip: Any
-    step_frac: Any  # inner step size / eps (derived from inner_step_size and inner_steps; not sweepable)
+@jax.tree_util.register_pytree_node_class
+class HyperParams:
+    """A run's float hyper-parameters as a pytree of float32 arrays: the TrainConfig fields
+    of the same names (`hp_fields`: the PPO floats, eps and every method's weights) and the
+    derived `DERIVED_HP`. They enter the jitted program as data with a leading run axis, so
+    one compiled program trains every point of a sweep (sweep.py). Read as attributes
+    (`hp.kappa`), changed with `_replace`, as a NamedTuple is; its fields are whatever the
+    methods declare, so a new method's weight is one more entry.
+    """
+    __slots__ = ("_values",)
+
+    def __init__(self, **values):
+        object.__setattr__(self, "_values", dict(values))
+
+    def __getattr__(self, name: str):
+        try:
+            return self._values[name]
+        except KeyError:
+            raise AttributeError(f"HyperParams has no {name!r}") from None
+
+    def __setattr__(self, name, value):
+        raise AttributeError("HyperParams is immutable: use _replace")
+
+    def __repr__(self) -> str:
+        return f"HyperParams({', '.join(f'{k}={v!r}' for k, v in self._values.items())})"
+
+    @property
+    def _fields(self) -> tuple:
+        return tuple(self._values)
+
+    def _replace(self, **changes) -> "HyperParams":
+        unknown = set(changes) - set(self._values)
+        if unknown:
+            raise AttributeError(f"HyperParams has no {sorted(unknown)}")
+        return HyperParams(**{**self._values, **changes})
+
+    def _asdict(self) -> dict:
+        return dict(self._values)
+
+    def tree_flatten(self):
+        names = tuple(self._values)
+        return tuple(self._values[n] for n in names), names
+
+    @classmethod
+    def tree_unflatten(cls, names, children):
+        return cls(**dict(zip(names, children)))
 
 
-HP_FIELDS = HyperParams._fields[:-1]  # the TrainConfig fields a sweep may vary
+# The PPO and threat-model floats that are data (the methods' weights join them, `hp_fields`).
+_PPO_FLOATS = ("learning_rate", "value_learning_rate", "gamma", "gae_lambda", "clip_eps", "value_coef",
+               "entropy_coef", "reward_scaling", "eps", "value_clip", "reward_clip")
+# Derived, not sweepable: the inner step size / eps (from inner_step_size and inner_steps),
+# and the schedules over the run's length in iterations. The schedules are data rather
+# than constants of the program, so a run trained to a new total (`train(..., extend=True)`)
+# keeps its compiled program (`schedule_lengths`): the linear anneal reaches 0 at
+# anneal_iterations; eps is 0 up to eps_ramp_begin, then grows linearly to eps over
+# eps_ramp_length iterations (0: full eps from the start).
+DERIVED_HP = ("step_frac", "anneal_iterations", "eps_ramp_begin", "eps_ramp_length")
+
+
+def hp_fields() -> tuple:
+    """The TrainConfig fields a sweep may vary inside one program: the PPO floats, eps and
+    every declared method weight."""
+    return _PPO_FLOATS + tuple(WEIGHTS)
+
+
+# The config fields that enter the program only through the schedule lengths above.
+SCHEDULE_FIELDS = ("num_timesteps", "eps_ramp_fraction", "eps_ramp_start")
+
+
+def schedule_lengths(cfg: TrainConfig) -> dict:
+    """The learning-rate anneal and eps ramp of `cfg`, in iterations of its total
+    (`num_iterations`). A run trained to a new total follows the schedules of that total
+    from the iteration it was extended at on."""
+    n = cfg.num_iterations
+    begin, end = cfg.eps_ramp_start * n, cfg.eps_ramp_fraction * n
+    return {"anneal_iterations": n, "eps_ramp_begin": begin, "eps_ramp_length": max(end - begin, 0.0)}
 
 
 def hyperparams(cfg: TrainConfig, num_runs: int, **overrides) -> HyperParams:
@@ -555,14 +745,15 @@ def hyperparams(cfg: TrainConfig, num_runs: int, **overrides) -> HyperParams:
     Args:
       cfg: the run's config (the default value of every field).
       num_runs: the length of the leading run axis.
-      **overrides: {field in HP_FIELDS: per-run values} (used by sweeps).
+      **overrides: {field in `hp_fields()`: per-run values} (used by sweeps).
 
     Returns:
       HyperParams of float32 arrays of shape [num_runs].
     """
     import jax.numpy as jnp
-    values = {name: overrides.get(name, getattr(cfg, name)) for name in HP_FIELDS}
+    values = {name: overrides.get(name, getattr(cfg, name)) for name in hp_fields()}
     step = cfg.inner_step_size
     values["step_frac"] = 1.0 / cfg.inner_steps if step is None else step / max(cfg.eps, 1e-12)
+    values.update(schedule_lengths(cfg))
     return HyperParams(**{name: jnp.broadcast_to(jnp.asarray(v, jnp.float32), (num_runs,))
                           for name, v in values.items()})

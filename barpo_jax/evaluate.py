@@ -133,7 +133,7 @@ class RobustnessReport:
 
         Returns:
           One sentence per flag, naming the seed, the numbers and what to do; empty when
-          nothing is suspicious.
+            nothing is suspicious.
         """
         out = []
         grad = [j for j, a in enumerate(self.attacks) if a in atk.TAKES_STRENGTH]

@@ -46,7 +46,7 @@ def export_policy(result, out: str, run: int = 0) -> dict:
 
     Returns:
       {"arrays", "spec", "module", "program"}: the paths of policy.npz, policy.json,
-      policy.py and policy.jax_export.
+        policy.py and policy.jax_export.
 
     Raises:
       ConfigError: `run` out of range, or `out` is a file.

@@ -25,7 +25,7 @@ import numpy as np
 
 from . import acting, ppo
 from . import normalize as nz
-from .config import HP_FIELDS, LOOP_FIELDS, ConfigError, TrainConfig
+from .config import LOOP_FIELDS, SCHEDULE_FIELDS, ConfigError, TrainConfig, hp_fields
 from .envs import EnvState, VecEnv
 from .methods import METHODS
 
@@ -100,9 +100,10 @@ class Trainer:
         fields that do not enter the compiled program: seed, num_seeds, the float
         hyper-parameters, which are data (`config.hyperparams`), and the host loop's
         cadence (chunk length, checkpoint and evaluation settings: a chunk of any length
-        is built from the same Trainer)."""
-        ignored = set(HP_FIELDS) | set(LOOP_FIELDS) | {"seed", "num_seeds", "inner_step_size", "eval_every",
-                                                        "eval_attacks", "eval_episodes"}
+        is built from the same Trainer), and the run's total and eps ramp, which reach the
+        program as data too (`config.schedule_lengths`): a run trained longer recompiles nothing."""
+        ignored = set(hp_fields()) | set(LOOP_FIELDS) | set(SCHEDULE_FIELDS) | {
+            "seed", "num_seeds", "inner_step_size", "eval_every", "eval_attacks", "eval_episodes"}
         key = tuple(sorted((k, str(v)) for k, v in cfg.to_dict().items() if k not in ignored))
         if key not in _TRAINERS:
             if len(_TRAINERS) >= 16:
@@ -117,13 +118,8 @@ class Trainer:
 
     # ---- one iteration (one run) ---------------------------------------------
     def eps_at(self, iteration, hp):
-        """The training radius: 0 until `eps_ramp_start`, then linear up to hp.eps at
-        `eps_ramp_fraction` of the iterations (the lineage's ramp starts at 0)."""
-        start = self.cfg.eps_ramp_start * self.cfg.num_iterations
-        end = self.cfg.eps_ramp_fraction * self.cfg.num_iterations
-        if end <= 0:
-            return hp.eps
-        return hp.eps * jnp.clip((iteration.astype(jnp.float32) - start) / (end - start), 0.0, 1.0)
+        """The training radius at `iteration` (`eps_ramp`)."""
+        return eps_ramp(iteration, hp)
 
     def perturber(self, ts: TrainState, eps, hp):
         """How observations are perturbed while collecting the rollout (the method decides)."""
@@ -203,13 +199,13 @@ class Trainer:
         env_state, stats, returns, ro = collected
         lr, value_lr = hp.learning_rate, hp.value_learning_rate
         if cfg.lr_schedule == "linear":  # both rates anneal to 0 (the lineage anneals both optimisers)
-            anneal = 1.0 - ts.iteration.astype(jnp.float32) / cfg.num_iterations
+            anneal = lr_anneal(ts.iteration, hp)
             lr, value_lr = lr * anneal, value_lr * anneal
         n_done = jnp.sum(ro.tr.done)
         metrics = {
             "episode_return": jnp.where(n_done > 0, jnp.sum(ro.tr.episode_return) / jnp.maximum(n_done, 1),
                                         jnp.nan),
-            "episodes": n_done, "eps": eps,
+            "episodes": n_done, "eps": eps, "learning_rate": lr,
         }
         agent = ts.agent
         if self.train_agent:
@@ -235,6 +231,25 @@ class Trainer:
         return self._programs[length]
 
 
+def lr_anneal(iteration, hp):
+    """The factor of both learning rates under lr_schedule "linear": 1 at the start, 0 at
+    hp.anneal_iterations (the run's total; a run trained to a new total anneals to that
+    one from where it stands, so the rate can step up at the extension)."""
+    # Times the reciprocal, not divided: XLA computed the old constant divisor's quotient this
+    # way, so runs keep their numbers bit for bit now that the total is data.
+    return 1.0 - jnp.asarray(iteration).astype(jnp.float32) * (1.0 / hp.anneal_iterations)
+
+
+def eps_ramp(iteration, hp):
+    """The training radius: 0 up to hp.eps_ramp_begin (`eps_ramp_start` of the total), then
+    linear up to hp.eps over hp.eps_ramp_length iterations (ending at `eps_ramp_fraction`
+    of the total; the lineage's ramp starts at 0). A run trained to a new total follows the
+    ramp of that total, so a radius already reached can drop back while the ramp catches up."""
+    length = hp.eps_ramp_length
+    rising = (jnp.asarray(iteration).astype(jnp.float32) - hp.eps_ramp_begin) / jnp.where(length > 0, length, 1.0)
+    return hp.eps * jnp.where(length > 0, jnp.clip(rising, 0.0, 1.0), 1.0)
+
+
 def scan_iterations(iteration, length: int):
     """-> run(ts, hp) = (ts, metrics {name: [run, iteration]}): `iteration(ts, hp)` (all
     runs at once) scanned `length` times, the metrics put run-major as histories are."""
@@ -242,6 +257,9 @@ def scan_iterations(iteration, length: int):
         def body(ts, _):
             return iteration(ts, hp)
         ts, metrics = jax.lax.scan(body, ts, None, length=length)
+        # Strong types, as `init` and a restore give: a weak-typed leaf (the spring env's
+        # reward) made the next chunk's input another signature, compiled a second time.
+        ts = jax.tree.map(lambda x: x.astype(x.dtype), ts)
         return ts, jax.tree.map(lambda m: jnp.swapaxes(m, 0, 1), metrics)
     return run
 

@@ -5,19 +5,72 @@
 
 A `Method` also owns every other perturbation the loop needs: the one applied while
 collecting rollouts (none, its own inner objective, or a learned adversary) and the
-learned adversary's update. The loop (`train.py`) asks a method for these and never
-asks which method it runs. Adding a method is one entry in METHODS built from the
-pieces below.
+learned adversary's update, and the float hyper-parameters its loss reads (`Weight`s,
+with their per-task presets and checks; config.py derives the `TrainConfig` fields from
+them). The learner asks a method for these and never asks which method it runs. Adding a
+method is one `config.register_method(name, Method(...))` built from the pieces below,
+in any file.
 """
 from __future__ import annotations
 
 import dataclasses
-from typing import Callable, Optional
+from typing import Callable, Mapping, Optional
 
 import jax
 import jax.numpy as jnp
 
 from . import acting, adversary, bounds, networks, ppo
+from .weights import PerTask, Preset, Weight
+
+# The weights the methods below read from `hp` ---------------------------------
+# Each is declared once; a method presets one differently in its own `presets`.
+
+SGLD_TEMPERATURE = Weight(
+    "sgld_temperature", "temperature beta of the SGLD noise in the KL inner level (adversary.solve)", 0.01,
+    "our choice; SA-PPO's 1e-5 is in other units, docs/methods.md")
+KAPPA = Weight(
+    "kappa", "SPO-guidance weight: + kappa * the clean PPO surrogate", 0.0,
+    "our choice, docs/methods.md")
+# huanzhang12/SA_PPO src/config_{hopper,walker,humanoid}_robust_ppo_sgld.json (robust_ppo_reg).
+# SA_PPO publishes halfcheetah and ant only with its convex-relaxation regulariser
+# (config_{halfcheetah,ant}_robust_ppo_convex.json); those weights are used for the SGLD
+# variant here, unvalidated. Other tasks: 0.1, our choice.
+KAPPA_REG = Weight(
+    "kappa_reg", "weight of the KL regulariser 2 KL(pi(s) || pi(nu(s)))",
+    PerTask({"hopper": 1.0, "walker2d": 0.1, "humanoid": 0.01, "halfcheetah": 0.1, "ant": 0.003}, 0.1,
+            "SA_PPO_REG"),
+    "SA_PPO's robust_ppo_reg per task; WocaR-RL's for wocar_ppo")
+# RyanHaoranLi/CAR-RL src/config_{hopper,walker,halfcheetah,ant}_car_ppo_pgd.json
+# (robust_soft_lambda, robust_ppo_reg), the PGD configs, whose inner level is ours. Other
+# tasks: the median of those four, our choice.
+CAR_TEMPERATURE = Weight(
+    "car_temperature", "CAR-PPO soft-max temperature: weights proportional to exp(loss / T); inf: the plain mean",
+    PerTask({"hopper": 1000.0, "walker2d": 100.0, "halfcheetah": 1000.0, "ant": 1e4}, 1000.0, "CAR_PPO"),
+    "CAR-RL's robust_soft_lambda per task", positive=True)
+CAR_REG = Weight(
+    "car_reg", "CAR-PPO: loss = clean + car_reg * the weighted adversarial loss",
+    PerTask({"hopper": 0.3, "walker2d": 0.1, "halfcheetah": 1.0, "ant": 0.3}, 0.3, "CAR_PPO"),
+    "CAR-RL's robust_ppo_reg per task")
+RADIAL_WEIGHT = Weight(
+    "radial_weight", "RADIAL-PPO: loss = (clean + w * bound-worst) / (1 + w)", 1.0,
+    "RADIAL-RL's half-and-half mix")
+# WocaR-RL's WocaR-PPO/src/config_*_robust_q_ppo*.json (q_weight); other tasks get 0.8,
+# the most common value (our choice).
+WOCAR_WEIGHT = Weight(
+    "wocar_weight", "WocaR-PPO worst-case weight on the advantage (ramped with eps)",
+    PerTask({"hopper": 0.8, "walker2d": 0.8, "halfcheetah": 0.5, "ant": 0.8}, 0.8, "WOCAR_WEIGHT"),
+    "WocaR-RL's q_weight per task")
+WOCAR_Q_COEF = Weight(
+    "wocar_q_coef", "WocaR-PPO: weight of the worst-case critic's TD loss", 0.5, "our choice")
+# huanzhang12/ATLA_robust_RL configs/{hopper,walker,halfcheetah,ant}_atla_ppo_best.py
+# (adv_ppo_lr_adam, the MLP agents). Every other method reads it only as the base point of a
+# learned attack's "none" scan: 3e-4, our choice.
+ADV_LEARNING_RATE = Weight(
+    "adv_learning_rate", "Adam rate of a learned adversary (ATLA's, and the learned attacks' base point)",
+    3e-4, "our choice; ATLA_robust_RL's adv_ppo_lr_adam for atla_ppo", positive=True)
+ATLA_ADV_LR = PerTask({"hopper": 3e-3, "walker2d": 1e-3, "halfcheetah": 3e-3, "ant": 3e-5}, 3e-4, "ATLA_ADV_LR")
+# WocaR-PPO's KL-regulariser weight (robust_ppo_reg in WocaR-RL's configs).
+WOCAR_KAPPA_REG = 0.1
 
 # Inner objectives: (ac, params, batch, hp) -> Objective over s' ---------------
 
@@ -197,6 +250,9 @@ class Method:
       learned_adversary: rollouts collected under a PPO-trained adversary (ATLA).
       worst_case_critic: the agent's network carries WocaR's worst-case critic head.
       ramped: hp fields scaled by the eps ramp (weights that grow with the radius).
+      weights: the float hyper-parameters its loss reads (`Weight`s; TrainConfig fields).
+      presets: {weight name: preset} where this method presets a weight differently from
+        the weight's own preset (BARPO's guidance weight is 1).
     """
     inner: Optional[Inner]
     outer: Callable
@@ -206,6 +262,12 @@ class Method:
     worst_case_critic: bool = False
     # hp fields scaled by the eps ramp (eps now / eps): weights that grow with the radius
     ramped: tuple = ()
+    weights: tuple = ()
+    presets: Mapping[str, Preset] = dataclasses.field(default_factory=dict, hash=False)
+
+    def preset(self, weight: Weight) -> Preset:
+        """This method's preset of `weight`: its own, else the weight's."""
+        return self.presets.get(weight.name, weight.preset)
 
     def actor_critic(self, cfg, env) -> networks.ActorCritic:
         """The agent's networks: the shared actor-critic plus any head the method trains."""
@@ -306,22 +368,36 @@ class Method:
         return adv_state, {"adv_loss": m["loss"]}
 
 
-METHODS = {
+DEFAULT_METHOD = "spo"
+"""The algo of a TrainConfig that names none: plain PPO."""
+ALIASES = {"ppo": "spo"}
+"""Other names users type for a method (SPO is standard PPO, and PPO users say "ppo"); a
+config built with an alias records the canonical name."""
+
+# Every method with an inner level reads the SGLD temperature: its loss's KL inner level,
+# or its rollouts under the adversary (`rollout_under_adversary`), solve with SGLD.
+_KL = (SGLD_TEMPERATURE,)
+METHODS: dict[str, Method] = {
     "spo": Method(None, clean),
-    "arpo": Method(SURROGATE, at_perturbed),
-    "arpo_guided": Method(SURROGATE, plus_guidance(at_perturbed)),
-    "barpo_unguided": Method(KL, at_perturbed),
-    "barpo": Method(KL, plus_guidance(at_perturbed)),
-    "sa_ppo": Method(KL, plus_kl_regulariser(clean)),
+    "arpo": Method(SURROGATE, at_perturbed, weights=_KL),
+    "arpo_guided": Method(SURROGATE, plus_guidance(at_perturbed), weights=_KL + (KAPPA,), presets={"kappa": 1.0}),
+    "barpo_unguided": Method(KL, at_perturbed, weights=_KL),
+    "barpo": Method(KL, plus_guidance(at_perturbed), weights=_KL + (KAPPA,), presets={"kappa": 1.0}),
+    "sa_ppo": Method(KL, plus_kl_regulariser(clean), weights=_KL + (KAPPA_REG,)),
     # CAR-PPO as in CAR-RL's PGD configs: clean + car_reg * softmax-weighted adversarial loss.
-    "car_ppo": Method(SURROGATE, clean_plus(softmax_aggregate, lambda hp: hp.car_reg)),
+    "car_ppo": Method(SURROGATE, clean_plus(softmax_aggregate, lambda hp: hp.car_reg),
+                      weights=_KL + (CAR_TEMPERATURE, CAR_REG)),
     # ATLA: rollouts are collected under the learned adversary, and the outer loss is
     # plain PPO at the observations the policy acted on.
-    "atla_ppo": Method(None, at_perturbed, learned_adversary=adversary.SA_RL),
+    "atla_ppo": Method(None, at_perturbed, learned_adversary=adversary.SA_RL, weights=(ADV_LEARNING_RATE,),
+                       presets={"adv_learning_rate": ATLA_ADV_LR}),
     # RADIAL-PPO: no inner solve; clean PPO mixed with the worst case over the interval bounds.
-    "radial_ppo": Method(None, plus_bound_worst(clean)),
+    "radial_ppo": Method(None, plus_bound_worst(clean), weights=(RADIAL_WEIGHT,)),
     # WocaR-PPO: a worst-case critic trained through the IBP action box, its value added
     # to the advantage (weight ramped with eps), plus SA-PPO's KL regulariser, as in WocaR-RL.
     "wocar_ppo": Method(KL, plus_kl_regulariser(plus_worst_case_critic(worst_case_advantage)),
-                        worst_case_critic=True, ramped=("wocar_weight",)),
+                        worst_case_critic=True, ramped=("wocar_weight",),
+                        weights=_KL + (KAPPA_REG, WOCAR_WEIGHT, WOCAR_Q_COEF),
+                        presets={"kappa_reg": WOCAR_KAPPA_REG}),
 }
+"""Every training method by name (`TrainConfig(algo=...)`); docs/methods.md."""

@@ -107,7 +107,7 @@ class TrainResult:
 
         Returns:
           A pure function `apply(params, normaliser, obs) -> action`, for the arrays of
-          any run (as `run(i)` returns them).
+            any run (as `run(i)` returns them).
         """
         ac = self.actor_critic()
         return lambda params, stats, obs: networks.to_env_action(ac.dist(params, nz.normalize(stats, obs))[0])
@@ -135,8 +135,8 @@ class TrainResult:
 
         Returns:
           {"env", "algo", "runs", "iterations", "env_steps_per_run",
-          "final_return_per_run"}: the last is each run's mean training return over its
-          last 10% of iterations (NaN for a run in which no episode ended).
+            "final_return_per_run"}: the last is each run's mean training return over its
+            last 10% of iterations (NaN for a run in which no episode ended).
         """
         ret = self.metrics.get("episode_return")
         last = [final_return(r) for r in ret] if ret is not None else []
@@ -237,7 +237,7 @@ def load(out: str, env=None):
 
     Returns:
       The TrainResult of its latest checkpoint; for a sweep (sweep.json there), a
-      SweepResult with its grid, each run's seed and float hyper-parameters.
+        SweepResult with its grid, each run's seed and float hyper-parameters.
 
     Raises:
       ConfigError: no run there, or a checkpoint that is unreadable or does not match its config.

@@ -12,7 +12,7 @@ import itertools
 from typing import Optional
 
 from . import checkpoint
-from .config import HP_FIELDS, ConfigError, TrainConfig
+from .config import ConfigError, TrainConfig, hp_fields
 from .result import SweepResult, sweep_overrides
 from .train import train
 
@@ -35,7 +35,7 @@ def sweep(cfg: TrainConfig, seeds: int = 1, progress: bool = True, out: Optional
       max_iterations: stop once this many iterations are done (the sweep stays resumable).
       time_budget_s: stop after the first chunk that ends this many seconds after the start
         (as `train`'s); `resume=True` continues.
-      **grid: {field: values}. Only the float hyper-parameters in `config.HP_FIELDS` (the
+      **grid: {field: values}. Only the float hyper-parameters in `config.hp_fields()` (the
         learning rates, gamma, gae_lambda, clip_eps, the loss and reward coefficients, eps, kappa and
         the robust methods' weights) can be swept this way: they enter the one compiled
         program as data, while any other field would change the program itself.
@@ -50,8 +50,8 @@ def sweep(cfg: TrainConfig, seeds: int = 1, progress: bool = True, out: Optional
     if not grid:
         raise ConfigError("sweep needs at least one field, e.g. sweep(cfg, kappa=[0.0, 1.0])")
     for name, values in grid.items():
-        if name not in HP_FIELDS:
-            raise ConfigError(f"cannot sweep {name!r} inside one program: choose from {', '.join(HP_FIELDS)}")
+        if name not in hp_fields():
+            raise ConfigError(f"cannot sweep {name!r} inside one program: choose from {', '.join(hp_fields())}")
         if len(values) == 0:
             raise ConfigError(f"sweep values for {name!r} are empty")
         if name == "eps" and min(values) < 0:

@@ -69,8 +69,8 @@ def iteration_scalars(history: dict, seeds, done_iter: int, length: int, batch_s
 
     Returns:
       [(env_steps_per_run, {series: {metric: value}})], one entry per iteration: series
-      `seed_<s>` for each run and `mean` across runs. NaN values (no episode ended, no
-      evaluation that iteration) are left out, so a backend draws only points that exist.
+        `seed_<s>` for each run and `mean` across runs. NaN values (no episode ended, no
+        evaluation that iteration) are left out, so a backend draws only points that exist.
     """
     first = done_iter - length
     chunk = {k: np.asarray(v, np.float64)[:, first:done_iter] for k, v in history.items()}

@@ -12,7 +12,7 @@ from . import checkpoint
 from .config import ConfigError, TrainConfig, hyperparams
 from .distributed import Partition
 from .learner import Trainer
-from .loop import TrainingDiverged, chunk_length, run_chunks  # noqa: F401  (re-exported: bj.TrainingDiverged)
+from .loop import Hooks, TrainingDiverged, chunk_length, run_chunks  # noqa: F401  (re-exported: bj.TrainingDiverged)
 from .result import TrainResult
 from .tracking import PeriodicEval, Tracker, wandb_settings
 
@@ -22,13 +22,18 @@ def train(cfg: TrainConfig, out: Optional[str] = None, resume: bool = False, pro
           run_seeds=None, logdir: Optional[str] = None,
           callback: Optional[Callable[[int, dict], None]] = None,
           time_budget_s: Optional[float] = None, distributed: Optional[bool] = None,
-          wandb=None) -> TrainResult:
+          wandb=None, extend: bool = False) -> TrainResult:
     """Train `cfg.num_seeds` agents in one compiled program.
 
     Args:
       cfg: the run's configuration.
       out: run directory for checkpoints and metrics (None: keep in memory only).
       resume: continue the run saved in `out` (its config must match).
+      extend: with `resume`, `cfg.num_timesteps` may differ from the saved total if it is
+        past the iterations done: the run continues to the new total, its learning-rate
+        anneal and eps ramp re-defined over that total from the saved iteration on, and
+        config.json records the new total and the change (`extended`). Off by default, as
+        the schedules change mid-run (the rate steps up; a reached eps may drop back).
       progress: draw a progress bar.
       max_iterations: stop once this many iterations are done (the run stays resumable).
       hp_overrides: per-run float hyper-parameters {field: [run] values} (used by sweeps).
@@ -70,14 +75,16 @@ def train(cfg: TrainConfig, out: Optional[str] = None, resume: bool = False, pro
     mine = part.local(seeds)
     trainer = Trainer.cached(cfg)
     hp = hyperparams(cfg, len(seeds), **(hp_overrides or {}))
-    done_iter, history = 0, {}
+    done_iter, history, change = 0, {}, None
     if out is not None:
-        checkpoint.prepare_run_dir(out, cfg, resume)
+        change = checkpoint.prepare_run_dir(out, cfg, resume, extend)
     if resume:
         if out is None:
             raise ConfigError("resume=True needs the run directory: pass out=...")
         state, history, done_iter = checkpoint.restore_learner(out, trainer, seeds)
         state, history = part.local(state), part.local(history)
+        if change is not None:   # recorded once the saved state has been read back
+            checkpoint.record_extension(out, cfg, change)
     else:
         state = trainer.init_runs(mine)
     stop_at = cfg.num_iterations if max_iterations is None else min(cfg.num_iterations, max_iterations)
@@ -92,10 +99,9 @@ def train(cfg: TrainConfig, out: Optional[str] = None, resume: bool = False, pro
     tracker = Tracker(cfg, mine, logdir, callback, wandb_init, out, resume) \
         if (logdir, callback, wandb_init) != (None, None, None) else None
     try:
-        state, history, done_iter = run_chunks(trainer, state, part.local(hp), stop_at, done_iter, history,
-                                               save if out is not None else None, progress and part.writes,
-                                               "train", out,
-                                               periodic, tracker, time_budget_s)
+        hooks = Hooks(save if out is not None else None, periodic, tracker)
+        state, history, done_iter = run_chunks(trainer, state, part.local(hp), stop_at, done_iter, history, hooks,
+                                               progress and part.writes, "train", out, time_budget_s)
     finally:
         if tracker is not None:
             tracker.close(failed=sys.exc_info()[0] is not None)

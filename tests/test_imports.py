@@ -29,6 +29,11 @@ def _tree(module):
         return ast.parse(f.read())
 
 
+def _is_type_checking(test) -> bool:
+    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING")
+
+
 def package_imports(module) -> set:
     """Package modules that `module` imports anywhere in its file (function-level imports
     too): `from X import y` counts the module X.y when there is one, else X itself."""
@@ -37,7 +42,12 @@ def package_imports(module) -> set:
     if not is_pkg:
         here = here[:-1]
     out = set()
-    for node in ast.walk(_tree(module)):
+    tree = _tree(module)
+    typing_only = {id(n) for block in ast.walk(tree) if isinstance(block, ast.If) and _is_type_checking(block.test)
+                   for n in ast.walk(block)}   # `if TYPE_CHECKING:` imports never run
+    for node in ast.walk(tree):
+        if id(node) in typing_only:
+            continue
         targets = []
         if isinstance(node, ast.ImportFrom):
             if node.level:
