@@ -236,9 +236,12 @@ _TERMINATED = threading.Event()   # an interrupt inside `stop_on_sigterm` that w
 
 
 def _terminate_as_interrupt(signum, frame):
-    """SIGTERM as Ctrl-C. Python runs the handler in whatever frame is current; when that is
-    a callback whose exceptions are ignored (jax's gc callback, seen once in the tests), the
-    KeyboardInterrupt is lost, so the flag makes the loop raise it at its next boundary."""
+    """SIGTERM, and Ctrl-C, as a KeyboardInterrupt that cannot be lost. Python runs the
+    handler in whatever frame is current; when that swallows the KeyboardInterrupt (a
+    callback whose exceptions are ignored, such as jax's gc callback; asyncio's runner,
+    which turns SIGINT into cancelling its task), the flag makes the loop raise it at its
+    next boundary. A Ctrl-C that a fresh-clone test run lost this way let training run on
+    to its end and exit 0."""
     _TERMINATED.set()
     raise KeyboardInterrupt
 
@@ -257,18 +260,26 @@ def stop_on_sigterm():
     completed chunk is saved (or the finished attack columns kept) and the same command
     continues. A study run in the background from a script inherits SIGINT ignored (bash
     does that for `cmd &`), so there `kill -INT` does nothing and a plain `kill` used to
-    lose everything since the last checkpoint. The CLI and the study scripts use it; the
-    previous handler is back afterwards, so a library caller keeps its own."""
+    lose everything since the last checkpoint. Ctrl-C (Python's own handler) is handled the
+    same way, so that neither is lost where a callback swallows the KeyboardInterrupt. The
+    CLI and the study scripts use it; the previous handlers are back afterwards, so a
+    library caller keeps its own."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
     _TERMINATED.clear()
     previous = signal.signal(signal.SIGTERM, _terminate_as_interrupt)
+    # Ctrl-C too, unless SIGINT is ignored (a background job) or someone else handles it.
+    own_sigint = signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    if own_sigint:
+        signal.signal(signal.SIGINT, _terminate_as_interrupt)
     keep = sys.unraisablehook = _KeepLostInterrupt(sys.unraisablehook)
     try:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
+        if own_sigint:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
         keep.active = False   # a hook installed on top of it inside the block (a restore's) stays
         if sys.unraisablehook is keep:
             sys.unraisablehook = keep.previous

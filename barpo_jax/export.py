@@ -75,6 +75,14 @@ def policy_arrays(params, stats: nz.RunningStats) -> dict:
 
     The normaliser is stored as its mean and final std (`normalize.std`, epsilon
     included), so a reader needs one formula, not the running-statistics bookkeeping.
+
+    Args:
+      params: one run's actor-critic parameters.
+      stats: that run's observation normaliser.
+
+    Returns:
+      {name: float32 array}: the policy MLP's `kernel_<i>` / `bias_<i>` layers,
+        `log_std`, `obs_mean` and `obs_std`, as policy.npz stores them.
     """
     net = params["policy"]["params"]
     mlp = net["MLP_0"]
@@ -89,7 +97,17 @@ def policy_arrays(params, stats: nz.RunningStats) -> dict:
 
 
 def policy_spec(result, run: int, arrays: dict) -> dict:
-    """policy.json: enough to rebuild the action from policy.npz in any language."""
+    """policy.json: enough to rebuild the action from policy.npz in any language.
+
+    Args:
+      result: the TrainResult the policy comes from (its config is recorded).
+      run: which of its runs.
+      arrays: `policy_arrays` of that run.
+
+    Returns:
+      The JSON-able description: format and version, task, method, layer sizes, the
+        activation and how observations are normalised and clipped.
+    """
     cfg = result.config
     n = sum(k.startswith("kernel_") for k in arrays)
     sizes = [int(arrays["kernel_0"].shape[0])] + [int(arrays[f"kernel_{i}"].shape[1]) for i in range(n)]
@@ -125,7 +143,16 @@ def _version() -> str:
 
 def policy_program(apply, params, stats, obs_size: int) -> bytes:
     """`apply(params, stats, obs)` with this run's arrays baked in, as a serialised
-    `jax.export` program over a symbolic batch: [b, obs_size] -> [b, action_size]."""
+    `jax.export` program over a symbolic batch: [b, obs_size] -> [b, action_size].
+
+    Args:
+      apply: (params, stats, obs [b, obs_size]) -> actions [b, action_size].
+      params, stats: one run's parameters and normaliser.
+      obs_size: the observation width.
+
+    Returns:
+      The serialised program (policy.jax_export), for `jax.export.deserialize`.
+    """
     fn = jax.jit(lambda obs: apply(params, stats, obs))
     (batch,) = jax_export.symbolic_shape("b")
     exported = jax_export.export(fn, platforms=PLATFORMS)(jax.ShapeDtypeStruct((batch, obs_size), jnp.float32))

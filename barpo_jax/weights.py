@@ -25,7 +25,7 @@ class PerTask:
     """A preset that depends on the task: `values[env]`, else `other`.
 
     Attributes:
-      values: {task name: value}.
+      values: {task name: value} (kept as (task, value) pairs).
       other: the value for every task not in `values`.
       name: what the table is called in the docs (shown by `barpo fields`).
     """
@@ -37,11 +37,22 @@ class PerTask:
         object.__setattr__(self, "values", tuple(dict(self.values).items()))
 
     def at(self, env: str) -> float:
-        """The value for task `env`."""
+        """The value for one task.
+
+        Args:
+          env: the task name.
+
+        Returns:
+          `values[env]`, else `other`.
+        """
         return dict(self.values).get(env, self.other)
 
     def describe(self) -> str:
-        """The table as `barpo fields` prints it."""
+        """The table as `barpo fields` prints it.
+
+        Returns:
+          "NAME: task=value, ...; other tasks value".
+        """
         table = ", ".join(f"{t}={v:g}" for t, v in self.values)
         return f"{self.name + ': ' if self.name else ''}{table}; other tasks {self.other:g}"
 
@@ -50,12 +61,27 @@ Preset = Union[float, PerTask]
 
 
 def preset_at(preset: Preset, env: str) -> float:
-    """A preset's value for task `env` (a float preset is the same for every task)."""
+    """A preset's value for one task.
+
+    Args:
+      preset: a float (the same for every task) or a PerTask table.
+      env: the task name.
+
+    Returns:
+      The value as a float.
+    """
     return preset.at(env) if isinstance(preset, PerTask) else float(preset)
 
 
 def describe_preset(preset: Preset) -> str:
-    """A preset as `barpo fields` prints it."""
+    """A preset as `barpo fields` prints it.
+
+    Args:
+      preset: a float or a PerTask table.
+
+    Returns:
+      The float formatted, or the table's `describe()`.
+    """
     return preset.describe() if isinstance(preset, PerTask) else f"{preset:g}"
 
 

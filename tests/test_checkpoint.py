@@ -201,6 +201,34 @@ def test_sigterm_stops_as_ctrl_c_inside_the_block_and_is_restored_after():
             os.kill(os.getpid(), signal.SIGTERM)
             time.sleep(5)   # the handler runs at the next bytecode; never reached
     assert signal.getsignal(signal.SIGTERM) is before   # a library caller keeps its own handling
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    with checkpoint.stop_on_sigterm():   # Ctrl-C is made unlosable the same way
+        assert signal.getsignal(signal.SIGINT) is checkpoint._terminate_as_interrupt
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    signal.signal(signal.SIGINT, signal.SIG_IGN)   # a background job's ignored SIGINT stays ignored
+    try:
+        with checkpoint.stop_on_sigterm():
+            assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+def test_a_ctrl_c_swallowed_where_it_was_raised_still_stops_at_the_next_chunk(tmp_path):
+    """Wherever Python runs the SIGINT handler, something may swallow its KeyboardInterrupt
+    without a trace (asyncio's runner cancels its task instead; a bare `except
+    BaseException`): training then ran on to its end and exited 0."""
+    out, chunks = str(tmp_path / "run"), []
+
+    def ctrl_c_swallowed_once(env_steps, metrics):
+        if not chunks:
+            try:
+                signal.getsignal(signal.SIGINT)(signal.SIGINT, None)   # the handler, as the signal runs it
+            except KeyboardInterrupt:
+                pass   # swallowed, no trace anywhere
+        chunks.append(env_steps)
+    with checkpoint.stop_on_sigterm(), pytest.raises(KeyboardInterrupt):
+        bj.train(tiny(), out=out, progress=False, callback=ctrl_c_swallowed_once)
+    assert len(chunks) == 1 and checkpoint.latest_step(out) == 2   # stopped and saved after the first chunk
 
 
 @pytest.mark.slow
