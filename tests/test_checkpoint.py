@@ -201,7 +201,9 @@ def test_sigterm_stops_as_ctrl_c_inside_the_block_and_is_restored_after():
             os.kill(os.getpid(), signal.SIGTERM)
             time.sleep(5)   # the handler runs at the next bytecode; never reached
     assert signal.getsignal(signal.SIGTERM) is before   # a library caller keeps its own handling
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_ctrl_c_is_handled_inside_the_block_unless_ignored(python_sigint):
     with checkpoint.stop_on_sigterm():   # Ctrl-C is made unlosable the same way
         assert signal.getsignal(signal.SIGINT) is checkpoint._terminate_as_interrupt
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
@@ -213,7 +215,15 @@ def test_sigterm_stops_as_ctrl_c_inside_the_block_and_is_restored_after():
         signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
-def test_a_ctrl_c_swallowed_where_it_was_raised_still_stops_at_the_next_chunk(tmp_path):
+@pytest.fixture
+def python_sigint():
+    """Python's own Ctrl-C handler, as in a command (a pytest-xdist worker has another)."""
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, before)
+
+
+def test_a_ctrl_c_swallowed_where_it_was_raised_still_stops_at_the_next_chunk(tmp_path, python_sigint):
     """Wherever Python runs the SIGINT handler, something may swallow its KeyboardInterrupt
     without a trace (asyncio's runner cancels its task instead; a bare `except
     BaseException`): training then ran on to its end and exited 0."""
