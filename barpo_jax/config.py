@@ -598,11 +598,6 @@ def _from_legacy(d: dict) -> dict:
 # What `barpo fields` prints -------------------------------------------------------
 
 def field_source(name: str) -> str:
-    """Where field `name` gets its value when left None (as `barpo fields` prints it)."""
-    return _preset_source(name)
-
-
-def _preset_source(name: str) -> str:
     """Where a field left as None gets its value: the base PPO value and each task (and
     backend) preset that overrides it, or a method weight's declaration (methods.py);
     '' for a field with a fixed default."""
@@ -647,7 +642,7 @@ def field_rows(resolved: Optional["TrainConfig"] = None) -> list[dict]:
     rows = []
     for f in dataclasses.fields(TrainConfig):
         kind = str(f.type).replace("Optional[", "").rstrip("]") if "Optional[" in str(f.type) else str(f.type)
-        source = _preset_source(f.name)
+        source = field_source(f.name)
         default = "preset" if f.default is None and source else f.default
         if f.default is not None and not source:
             source = "fixed default"
