@@ -105,7 +105,7 @@ PREVIOUS_CPU_PRESET = dict(num_envs=32, unroll_length=64, num_minibatches=32, nu
                            gamma=0.99, gae_lambda=0.95, clip_eps=0.2, entropy_coef=0.0, reward_normalization=True,
                            lr_schedule="linear", value_clip=0.2, init_log_std=-0.5, max_grad_norm=1.0,
                            reward_clip=0.0)
-# Candidates compared by benchmarks/presets.py (a candidate plus --set overrides).
+# Candidates compared by benchmarks/studies/presets.py (a candidate plus --set overrides).
 CPU_CANDIDATES: dict[str, dict[str, Any]] = {
     "preset": dict(backend="positional"),   # the task's own CPU preset, as TrainConfig resolves it
     "lineage": dict(_LINEAGE, backend="positional"),

@@ -17,6 +17,7 @@ from importlib import metadata
 from typing import Any, Iterable, Optional, Sequence
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+RESULTS = os.path.join(REPO, "benchmarks", "results")  # where every script writes its figures
 _PACKAGES = ("jax", "jaxlib", "brax", "flax", "optax", "mujoco", "numpy")
 
 
@@ -123,10 +124,16 @@ def command_line(argv: Optional[Sequence[str]] = None) -> str:
     return " ".join(head + [shlex.quote(str(a)) for a in argv[1:]])
 
 
+def repo_relative(argv: Sequence[str]) -> list:
+    """`argv` with paths inside the repository written relative to its root, so a result
+    does not record the layout of the machine it ran on."""
+    return [os.path.relpath(a, REPO) if os.path.isabs(a) and a.startswith(REPO + os.sep) else a for a in argv]
+
+
 def provenance() -> dict:
     return {
         "command": command_line(),
-        "argv": list(sys.argv),
+        "argv": repo_relative(sys.argv),
         "date_utc": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "host": {"cpu_model": _cpu_model(), "cpu_cores": os.cpu_count(), "platform": platform.platform()},
         "jax_devices": _devices(),

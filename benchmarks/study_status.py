@@ -2,7 +2,7 @@
 
     python -m benchmarks.study_status runs/table_hopper_cpu --dest benchmarks/results/table_hopper_cpu
 
-A study trained by `benchmarks/reproduce.py` (or kappa_study.py) spans sessions. Its
+A study trained by `benchmarks/studies/reproduce.py` (or kappa_study.py) spans sessions. Its
 checkpoints stay in the git-ignored OUT/runs/ (benchmarks/carry.py carries them to the next
 session). This writes what a reader needs into DEST, all small files:
 - `status.{json,md}` with provenance: per run, the iterations done, the final training
@@ -26,7 +26,7 @@ from barpo_jax import checkpoint
 from barpo_jax.checkpoint import read_config
 from barpo_jax.evaluate import PARTIAL_SUFFIX
 from benchmarks import _provenance as prov
-from benchmarks.reproduce import CLAIM_HEADERS, CLAIM_NOTES, claim_rows
+from benchmarks.studies.reproduce import CLAIM_HEADERS, CLAIM_NOTES, claim_rows
 
 
 def run_status(run: str, scores) -> dict:

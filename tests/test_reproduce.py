@@ -1,4 +1,4 @@
-"""benchmarks/reproduce.py end to end at tiny sizes: a time budget that stops it (status 3),
+"""benchmarks/studies/reproduce.py end to end at tiny sizes: a time budget that stops it (status 3),
 the same command continuing to the table, and the claims file with its ratios."""
 import glob
 import json
@@ -10,7 +10,7 @@ import pytest
 
 import barpo_jax as bj
 from barpo_jax.compare import bootstrap_ratio_ci
-from benchmarks import reproduce
+from benchmarks.studies import reproduce
 
 TINY_ARGS = ["--tasks", "inverted_pendulum", "--backend", "spring", "--methods", "spo", "barpo", "--seeds", "2",
              "--steps", str(32 * 16 * 4), "--episode-length", "200", "--episodes", "2", "--attacks", "random",
@@ -83,7 +83,7 @@ def test_ratio_interval_brackets_the_ratio_and_is_degenerate_without_spread():
 
 
 def test_kappa_study_trains_one_sweep_evaluates_it_and_plots(tmp_path, capsys, monkeypatch):
-    from benchmarks import kappa_study
+    from benchmarks.studies import kappa_study
     evaluate, seen = kappa_study.bj.evaluate, {}
 
     def spy(*args, **kwargs):

@@ -53,7 +53,7 @@ Choices, and why
   lineage's scanned 0.02-0.3) and obs_eps = 0: the attack holds s fixed in
   Q(s, mu(s')), so only smoothness in the action serves it, and a box in the
   state forces Q flat in the state too. Measured on inverted_pendulum
-  (benchmarks/rs_fit_quality.py): with obs_eps = 0.05 the fitted Q's correlation
+  (benchmarks/studies/rs_fit_quality.py): with obs_eps = 0.05 the fitted Q's correlation
   with Monte-Carlo returns fell from 0.98 to 0.50; with obs_eps = 0 it stays 0.98
   and Q's change over the action ball drops 7x. It matters because the victim is deterministic:
   every data action is mu(s), so TD alone says nothing about Q off the policy's
@@ -66,7 +66,7 @@ Choices, and why
   average change, not the worst case, but it measurably strengthens the attack:
   on a small inverted_pendulum victim at eps 0.5, rs with the certified term alone
   left the return at 100 (no effect), with both terms it fell to 77.5
-  (benchmarks/rs_regulariser.py; docs/methods.md). The metric
+  (benchmarks/studies/rs_regulariser.py; docs/methods.md). The metric
   ``action_sensitivity`` is measured at the sampled delta.
 
 Shapes and jit

@@ -22,9 +22,9 @@ import jax
 import barpo_jax as bj
 from barpo_jax.config import hyperparams
 from barpo_jax.learner import Trainer
-from benchmarks._provenance import provenance, write_results
+from benchmarks._provenance import RESULTS, provenance, write_results
 
-OUT = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "results", "fresh_starts_cpu")
+OUT = os.path.join(RESULTS, "fresh_starts_cpu")
 SHAPES = dict(num_envs=32, unroll_length=64, num_minibatches=32, num_epochs=10)
 
 

@@ -1,7 +1,7 @@
 """Reproduce the methods table: every method x task x seed, every attack, one command.
 
-    python -m benchmarks.reproduce --quick                       # 2-core CPU, minutes
-    python -m benchmarks.reproduce --tasks hopper walker2d halfcheetah ant --seeds 5 \
+    python -m benchmarks.studies.reproduce --quick                       # 2-core CPU, minutes
+    python -m benchmarks.studies.reproduce --tasks hopper walker2d halfcheetah ant --seeds 5 \
         --steps 2e6 --out benchmarks/results/table_gpu               # a GPU
 
 Resumable: each (task, method) trains into OUT/runs/<task>-<method>/ with
@@ -12,7 +12,7 @@ the command stops (checkpoint saved) once S seconds are spent and exits with sta
 the same command run again continues, so a long study splits into calls that each fit a
 machine's per-command limit:
 
-    until python -m benchmarks.reproduce ... --time-budget 480; do [ $? -eq 3 ] || break; done
+    until python -m benchmarks.studies.reproduce ... --time-budget 480; do [ $? -eq 3 ] || break; done
 
 The comparison is
 `bj.compare` over those run directories (as `barpo compare`): OUT/comparison.{csv,md},

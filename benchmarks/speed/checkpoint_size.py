@@ -5,7 +5,7 @@ initialised, saved as a checkpoint (the env's reset state left out and recompute
 restore) and measured on disk; the size the same state would have with the reset state
 stored too (as before) is computed from the arrays. Also times one save and one restore.
 
-    python -m benchmarks.checkpoint_size [--tasks hopper ant] [--backends mjx positional]
+    python -m benchmarks.speed.checkpoint_size [--tasks hopper ant] [--backends mjx positional]
 """
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ import jax
 import barpo_jax as bj
 from barpo_jax import checkpoint
 from barpo_jax.learner import Trainer
-from benchmarks._provenance import provenance, write_results
+from benchmarks._provenance import RESULTS, provenance, write_results
 
 
 def measure(task: str, backend: str, seeds: int = 1) -> dict:
@@ -47,7 +47,7 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--tasks", nargs="+", default=["hopper", "walker2d", "halfcheetah", "ant"])
     p.add_argument("--backends", nargs="+", default=["mjx", "positional"])
-    p.add_argument("--out", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "results",
+    p.add_argument("--out", default=os.path.join(RESULTS,
                                                  "checkpoint_size_cpu"))
     a = p.parse_args(argv)
     prov = provenance()

@@ -1,6 +1,6 @@
 """The κ study: BARPO's natural return and worst case against the weight κ of its SPO guidance.
 
-    python -m benchmarks.kappa_study --env hopper --backend positional --seeds 3 --steps 1.5e6 \
+    python -m benchmarks.studies.kappa_study --env hopper --backend positional --seeds 3 --steps 1.5e6 \
         --kappa 0 0.25 0.5 1 2 4 --out benchmarks/results/kappa_hopper_cpu
 
 The paper reports that guidance matters (its κ-sensitivity study). Every (κ, seed) is one
@@ -33,7 +33,7 @@ from barpo_jax.compare import iqm
 from barpo_jax.evaluate import partial_file, report_file
 from barpo_jax.plots import finish, subplots
 from benchmarks import _provenance as prov
-from benchmarks.reproduce import Budget, interruptible
+from benchmarks.studies.reproduce import Budget, interruptible
 
 
 def args_parser():

@@ -1,6 +1,6 @@
 """How each robust-Sarsa regulariser setting trades the TD fit against smoothness in the action.
 
-    python -m benchmarks.rs_fit_quality [--out ...]
+    python -m benchmarks.studies.rs_fit_quality [--out ...]
 
 A random victim on inverted_pendulum (spring, gamma 0.9, the setting of
 tests/test_robust_sarsa.py); Q fitted for 100 iterations under each setting

@@ -4,7 +4,7 @@ A return alone can hide a policy that stands still for 1000 steps; this prints, 
 seed, the return, the steps survived and the torso's forward displacement over
 `--episodes` fresh episodes, and writes them next to the run (`<run>/gait.json`).
 
-    python -m benchmarks.gait runs/presets/hopper-lineage
+    python -m benchmarks.studies.gait runs/presets/hopper-lineage
 """
 from __future__ import annotations
 

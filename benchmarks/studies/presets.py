@@ -6,7 +6,7 @@ deterministically (the policy's mean, `--episodes` fresh episodes per seed) afte
 `--segments` equal segments, so the curve is the return a user would measure, not the
 noisy training return. Writes benchmarks/results/presets/<task>_<candidate>.{json,md,png}.
 
-    python -m benchmarks.presets --task hopper --candidate preset --seeds 3 --steps 1998848 --episodes 50
+    python -m benchmarks.studies.presets --task hopper --candidate preset --seeds 3 --steps 1998848 --episodes 50
 """
 from __future__ import annotations
 
@@ -20,9 +20,9 @@ import barpo_jax as bj
 from barpo_jax import checkpoint
 from barpo_jax.cli import _num
 from barpo_jax.config import CPU_CANDIDATES
-from benchmarks._provenance import provenance, write_results
+from benchmarks._provenance import RESULTS, provenance, write_results
 
-OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "presets")
+OUT = os.path.join(RESULTS, "presets")
 
 
 def run(task: str, candidate: str, seeds: int, steps: int, segments: int, episodes: int, runs: str,
@@ -99,7 +99,7 @@ def summarize(task: str) -> str:
     table = "\n".join(["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
                       + ["| " + " | ".join(r) + " |" for r in rows])
     text = (f"# {task}: preset search and ablation (summary)\n\nEach row is one committed "
-            f"`benchmarks/presets.py` result in this folder (its own .md has the command, config and "
+            f"`benchmarks/studies/presets.py` result in this folder (its own .md has the command, config and "
             f"provenance). Returns: deterministic policy, fresh episodes, per seed.\n\n{table}\n\n"
             f"![curves]({task}_summary.png)\n")
     with open(os.path.join(OUT, f"{task}_summary.md"), "w") as f:

@@ -1,6 +1,6 @@
 """Does robust Sarsa's sampled regulariser help once the certified (IBP) one is there?
 
-    python -m benchmarks.rs_regulariser [--timesteps 80000] [--fits 2] [--out ...]
+    python -m benchmarks.studies.rs_regulariser [--timesteps 80000] [--fits 2] [--out ...]
 
 Trains one small SPO victim, fits the rs Q with four regulariser settings (none,
 sampled only, certified only, both; `--fits` keys each, all in one vmapped compile),

@@ -1,6 +1,6 @@
 """Training speed of every method relative to SPO, in one run on one device.
 
-    python -m benchmarks.methods_speed [--env hopper --backend mjx --num-envs 2048] [--out ...]
+    python -m benchmarks.speed.methods_speed [--env hopper --backend mjx --num-envs 2048] [--out ...]
 
 Each method's chunk program is compiled ahead of time, run once untimed, then timed
 over one call (`rates.training`); compile time is reported separately. K (inner steps) is the config default (10).

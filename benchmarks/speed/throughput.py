@@ -14,14 +14,14 @@
                 epoch), taken over epochs during which no XLA compilation happened.
   then scaling of SPO with num_envs (1 seed; raw alongside) and with num_seeds (fixed num_envs).
 
-Learning parity against Brax PPO is `benchmarks/parity.py`. Every measurement runs in its
+Learning parity against Brax PPO is `benchmarks/studies/parity.py`. Every measurement runs in its
 own process (`benchmarks.isolate`) and records os.getloadavg() before and after it: on a
 shared 2-core machine the numbers are only as good as the load they ran under.
 
 Examples (from the repository root):
-  python3 -m benchmarks.throughput --out benchmarks/results/throughput_cpu
-  python3 -m benchmarks.throughput --device-label gpu      # hopper, larger lists
-  python3 -m benchmarks.throughput --quick --out /tmp/tp   # smoke test
+  python3 -m benchmarks.speed.throughput --out benchmarks/results/throughput_cpu
+  python3 -m benchmarks.speed.throughput --device-label gpu      # hopper, larger lists
+  python3 -m benchmarks.speed.throughput --quick --out /tmp/tp   # smoke test
 """
 from __future__ import annotations
 
@@ -38,7 +38,6 @@ from benchmarks import _provenance, brax_ppo, rates
 from benchmarks._provenance import load_change as _lo
 from benchmarks.isolate import clean, isolated
 
-HERE = os.path.dirname(os.path.abspath(__file__))
 
 # ----------------------------------------------------------------------------------------
 # Defaults per device label. CPU lists are sized for a 2-core machine (non-quick run well
@@ -187,7 +186,7 @@ def run_throughput(args, d) -> tuple[dict, list, list]:
 
     def spo(ne, seeds, repeats):
         if (ne, seeds) not in spo_cache:
-            r = isolated("benchmarks.throughput:bench_spo", timeout, num_envs=ne, num_seeds=seeds, target_steps=d["target_steps"],
+            r = isolated("benchmarks.speed.throughput:bench_spo", timeout, num_envs=ne, num_seeds=seeds, target_steps=d["target_steps"],
                          repeats=repeats, **common, **train_kw)
             spo_cache[(ne, seeds)] = r
             print(f"  SPO  num_envs={ne:>5} seeds={seeds:>2}: {_sps(r):>11,.0f} steps/s "
@@ -196,7 +195,7 @@ def run_throughput(args, d) -> tuple[dict, list, list]:
         return spo_cache[(ne, seeds)]
 
     def raw(ne, repeats):
-        r = isolated("benchmarks.throughput:bench_raw", timeout, num_envs=ne, target_steps=d["target_steps"], repeats=repeats, **common)
+        r = isolated("benchmarks.speed.throughput:bench_raw", timeout, num_envs=ne, target_steps=d["target_steps"], repeats=repeats, **common)
         print(f"  raw  num_envs={ne:>5}:          {_sps(r):>11,.0f} steps/s (best {_sps(r, 'sps_best'):,.0f}; "
               f"compile {_sps(r, 'compile_s'):.1f}s; process {_sps(r, 'process_wall_s'):.0f}s; load {_lo(r)})",
               flush=True)
@@ -212,7 +211,7 @@ def run_throughput(args, d) -> tuple[dict, list, list]:
     spo_main = spo(ne, 1, d["repeats"])
     phases["spo"] = time.perf_counter() - t
     t = time.perf_counter()
-    brax = isolated("benchmarks.throughput:bench_brax_ppo", timeout, num_envs=ne, target_steps=d["target_steps"], n_epochs=d["brax_epochs"],
+    brax = isolated("benchmarks.speed.throughput:bench_brax_ppo", timeout, num_envs=ne, target_steps=d["target_steps"], n_epochs=d["brax_epochs"],
                     **common, **train_kw)
     phases["brax_ppo"] = time.perf_counter() - t
     print(f"  Brax PPO num_envs={ne:>5}:      {_sps(brax):>11,.0f} steps/s ({brax.get('sps_source', brax.get('error'))}; "
@@ -378,7 +377,7 @@ def main(argv=None):
         d["scale_seeds"] = tuple(int(x) for x in args.scale_seeds.split(","))
     args.env = args.env or d["env"]
     args.num_envs = args.num_envs or d["num_envs"]
-    args.out = args.out or os.path.join(HERE, "results", f"throughput_{args.device_label}")
+    args.out = args.out or os.path.join(_provenance.RESULTS, f"throughput_{args.device_label}")
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
 
     prov = _provenance.provenance()

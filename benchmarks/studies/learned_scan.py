@@ -4,7 +4,7 @@ For each run: `bj.evaluate(attacks=['random', <learned>], learned_scan=...)` onc
 scan, on the same evaluation episodes (the same seed), so the columns compare the
 learned attack fitted at the run's own settings with the strongest fit of the grid.
 
-    python -m benchmarks.learned_scan runs/victims/hopper-barpo --timesteps 300000 \
+    python -m benchmarks.studies.learned_scan runs/victims/hopper-barpo --timesteps 300000 \
         --out benchmarks/results/learned_scan/hopper-barpo
 """
 from __future__ import annotations

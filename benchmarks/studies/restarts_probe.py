@@ -3,9 +3,9 @@
 Each strength is evaluated alone (`attacks={label: attack at that strength}`), so every
 cell sees the same episodes and the cells differ only in the search. This is the quick
 probe behind the `strong` default (10 APGD steps x 32 restarts; docs/attacks.md);
-`benchmarks/attack_strength.py` is the full curve over every gradient attack.
+`benchmarks/studies/attack_strength.py` is the full curve over every gradient attack.
 
-    python -m benchmarks.restarts_probe runs/table_hopper_cpu/runs/hopper-barpo \\
+    python -m benchmarks.studies.restarts_probe runs/table_hopper_cpu/runs/hopper-barpo \\
         --attack mad --grid apgd:25:8,apgd:25:16,apgd:50:16,apgd:10:32 --episodes 10
 """
 from __future__ import annotations
@@ -16,7 +16,7 @@ import time
 
 import barpo_jax as bj
 from barpo_jax import attacks as atk
-from benchmarks.attack_strength import parse_grid
+from benchmarks.studies.attack_strength import parse_grid
 
 
 def main(argv=None):

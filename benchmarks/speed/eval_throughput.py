@@ -2,7 +2,7 @@
 one program, vmapped over seeds), at the lineage strength, the strong default, and the strong default with its masking
 check; plus the time to train the learned `sa_rl` and `pa_ad` adversaries.
 
-    python -m benchmarks.eval_throughput [--env hopper --backend mjx --seeds 17 --episodes 50 \
+    python -m benchmarks.speed.eval_throughput [--env hopper --backend mjx --seeds 17 --episodes 50 \
         --episode-length 1000 --attack-steps 2e6] [--out ...]
 
 The victims are briefly trained SPO agents (evaluation cost does not depend on how

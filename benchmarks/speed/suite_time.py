@@ -1,8 +1,8 @@
 """How long the test suite takes from a fresh clone, as CI runs it.
 
-    python -m benchmarks.suite_time                      # clone HEAD into a temporary folder
-    python -m benchmarks.suite_time --out benchmarks/results/suite_cpu
-    python -m benchmarks.suite_time --xla-cache off --tiers default --out benchmarks/results/suite_cpu_cache_off
+    python -m benchmarks.speed.suite_time                      # clone HEAD into a temporary folder
+    python -m benchmarks.speed.suite_time --out benchmarks/results/suite_cpu
+    python -m benchmarks.speed.suite_time --xla-cache off --tiers default --out benchmarks/results/suite_cpu_cache_off
 
 Clones the repository's HEAD, then times the README's test command (install included: the
 default tier) and the slow tier (`python3 -m pytest -q -m slow`) exactly as `.ci/run` runs

@@ -1,7 +1,7 @@
 """BARPO's inner-solve schedules: training speed, and the return and worst case after a
 short training.
 
-    python -m benchmarks.inner_schedule [--envs inverted_pendulum hopper] [--backend positional]
+    python -m benchmarks.studies.inner_schedule [--envs inverted_pendulum hopper] [--backend positional]
                                         [--train-steps 50000] [--out benchmarks/results/inner_schedule_cpu]
 
 "minibatch" (the default, the lineage's) solves the inner level (K = 10 sign-gradient

@@ -1,6 +1,6 @@
 """A kappa x eps grid trained as one program vs the same grid run serially.
 
-    python -m benchmarks.sweep_speedup [--steps 40000] [--out ...]
+    python -m benchmarks.speed.sweep_speedup [--steps 40000] [--out ...]
 
 Both sides train the same runs (same configs, seeds and steps); the serial side
 calls `bj.train` once per grid point, as a user looping in Python would. Float

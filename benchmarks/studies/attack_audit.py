@@ -13,7 +13,7 @@ worst case (gradient attacks + random; optionally the learned attacks) with the
 worst case once these outside attacks are added. The goal (issue 10): the outside
 attacks lower the median agent's worst case by at most 10 %.
 
-    python -m benchmarks.attack_audit runs/victims/ip-spo --eps 0.2 --out benchmarks/results/attack_audit/ip-spo
+    python -m benchmarks.studies.attack_audit runs/victims/ip-spo --eps 0.2 --out benchmarks/results/attack_audit/ip-spo
 """
 from __future__ import annotations
 

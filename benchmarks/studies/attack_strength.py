@@ -6,7 +6,7 @@ case over the gradient attacks, against the gradient evaluations per env step
 (steps x restarts), shows where more effort stops paying. The default strength
 (`barpo_jax.attacks.STRONG`) is chosen where these curves flatten.
 
-    python -m benchmarks.attack_strength runs/victims/ip-spo runs/victims/ip-barpo \\
+    python -m benchmarks.studies.attack_strength runs/victims/ip-spo runs/victims/ip-barpo \\
         --out benchmarks/results/attack_strength/ip
 
 Resumable: cells already in <out>.json are not recomputed.

@@ -7,10 +7,10 @@ episodes per point; a PNG of return vs env steps is written. Each side trains in
 process (`benchmarks.isolate`); load averages are recorded before and after.
 
 Examples (from the repository root):
-  python3 -m benchmarks.parity --out benchmarks/results/parity_cpu
-  python3 -m benchmarks.parity --env hopper --backend positional --out benchmarks/results/parity_hopper_cpu
-  python3 -m benchmarks.parity --render-from benchmarks/results/parity_cpu.json --out benchmarks/results/parity_cpu
-  python3 -m benchmarks.parity --quick --out /tmp/parity    # smoke test
+  python3 -m benchmarks.studies.parity --out benchmarks/results/parity_cpu
+  python3 -m benchmarks.studies.parity --env hopper --backend positional --out benchmarks/results/parity_hopper_cpu
+  python3 -m benchmarks.studies.parity --render-from benchmarks/results/parity_cpu.json --out benchmarks/results/parity_cpu
+  python3 -m benchmarks.studies.parity --quick --out /tmp/parity    # smoke test
 """
 from __future__ import annotations
 
@@ -27,7 +27,6 @@ from benchmarks import _provenance, brax_ppo
 from benchmarks._provenance import load_change as _lo
 from benchmarks.isolate import clean, isolated
 
-HERE = os.path.dirname(os.path.abspath(__file__))
 
 # Defaults per device label: CPU sized for a 2-core machine, GPU per the brief.
 DEFAULTS = {
@@ -139,13 +138,13 @@ def run_parity(args, d) -> tuple[dict, list, list]:
           f"(every {k * per_iter:,} steps) seeds={seeds} eval episodes={episodes}", flush=True)
 
     t = time.perf_counter()
-    spo_res = isolated("benchmarks.parity:train_spo", timeout, cfg=cfg.to_dict(), seeds=seeds, k=k, n_points=n_points,
+    spo_res = isolated("benchmarks.studies.parity:train_spo", timeout, cfg=cfg.to_dict(), seeds=seeds, k=k, n_points=n_points,
                        episodes=episodes)
     spo_process_s = time.perf_counter() - t
     brax_runs = []
     t = time.perf_counter()
     for s in seeds:
-        brax_runs.append(isolated("benchmarks.parity:train_brax", timeout, cfg=cfg.to_dict(), seed=s, total=total,
+        brax_runs.append(isolated("benchmarks.studies.parity:train_brax", timeout, cfg=cfg.to_dict(), seed=s, total=total,
                                   n_points=n_points, episodes=episodes))
     brax_process_s = time.perf_counter() - t
     brax_kwargs = next((r["brax_kwargs"] for r in brax_runs if r.get("brax_kwargs")), {})
@@ -308,7 +307,7 @@ def main(argv=None):
             d[name] = getattr(args, name)
     args.env = args.env or d["env"]
     args.num_envs = args.num_envs or d["num_envs"]
-    args.out = args.out or os.path.join(HERE, "results", f"parity_{args.device_label}")
+    args.out = args.out or os.path.join(_provenance.RESULTS, f"parity_{args.device_label}")
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
 
     if args.render_from:

@@ -1,6 +1,6 @@
 """SPO training steps/s against raw stepping, by backend and number of envs.
 
-    python -m benchmarks.mjx_scaling [--cases inverted_pendulum:spring inverted_pendulum:mjx hopper:mjx]
+    python -m benchmarks.speed.mjx_scaling [--cases inverted_pendulum:spring inverted_pendulum:mjx hopper:mjx]
                                      [--envs 256 1024] [--nested] [--out benchmarks/results/mjx_scaling_cpu]
 
 Raw stepping is the physics alone (random actions, auto-reset) over as many steps per

@@ -2,7 +2,7 @@
 (kappa = 0 and kappa > 0) when the policy shares its parameters across observations
 and/or BARPO's KL adversary is a distribution over perturbations.
 
-    python -m benchmarks.landscape_variants [--n-inits 1000] [--n-steps 3000]
+    python -m benchmarks.studies.landscape_variants [--n-inits 1000] [--n-steps 3000]
                                             [--out benchmarks/results/landscape/variants_cpu]
 
 Every variant is `run_study` on the default corridor with the default protocol (plain

@@ -1,6 +1,6 @@
 """Raw Brax stepping speed per physics backend (random actions, auto-reset, jitted scan).
 
-    python -m benchmarks.backends [--tasks inverted_pendulum hopper] [--num-envs 256] [--out ...]
+    python -m benchmarks.speed.backends [--tasks inverted_pendulum hopper] [--num-envs 256] [--out ...]
 
 The measured grounds for the backend choice in the README: `mjx` stays the default
 (MuJoCo's own physics); CPU tests and the demo use the fastest backend measured here.
