@@ -21,12 +21,73 @@ def kwargs(cfg, num_envs: int) -> dict:
                 normalize_advantage=cfg.normalize_advantages, learning_rate=cfg.learning_rate,
                 entropy_cost=cfg.entropy_coef, discounting=cfg.gamma, gae_lambda=cfg.gae_lambda,
                 clipping_epsilon=cfg.clip_eps, vf_loss_coefficient=cfg.value_coef,
-                reward_scaling=cfg.reward_scaling, max_grad_norm=cfg.max_grad_norm or None, network_factory=factory)
+                reward_scaling=cfg.reward_scaling, max_grad_norm=cfg.max_grad_norm or None, network_factory=factory,
+                wrap_env_fn=fresh_start_wrap if cfg.fresh_starts else None)
+
+
+def fresh_start_wrap(env, episode_length: int = 1000, action_repeat: int = 1, randomization_fn=None):
+    """`brax.envs.training.wrap` with `FreshAutoReset` in place of Brax's auto-reset, so
+    that Brax's PPO, like a `TrainConfig` with `fresh_starts=True`, starts every episode
+    from a new draw of the reset distribution (Brax's own wrapper returns a done env to
+    the state its first episode started from)."""
+    from brax.envs.wrappers import training as wrappers
+
+    if randomization_fn is None:
+        env = wrappers.VmapWrapper(env)
+    else:
+        env = wrappers.DomainRandomizationVmapWrapper(env, randomization_fn)
+    return _fresh_auto_reset_class()(wrappers.EpisodeWrapper(env, episode_length, action_repeat))
+
+
+@functools.cache
+def _fresh_auto_reset_class():
+    import jax
+    import jax.numpy as jnp
+    from brax.envs.base import Wrapper
+
+    class FreshAutoReset(Wrapper):
+        """Auto-reset of a batch of envs: a done env continues from a fresh reset drawn
+        with its own key (kept in `info['reset_rng']`, split every step). The reset is
+        computed only on steps where some env is done, as `barpo_jax.envs` does."""
+
+        def reset(self, rng):
+            state = self.env.reset(rng)
+            state.info["reset_rng"] = rng
+            return state
+
+        def step(self, state, action):
+            if "steps" in state.info:
+                state.info.update(steps=jnp.where(state.done, jnp.zeros_like(state.info["steps"]),
+                                                  state.info["steps"]))
+            state = self.env.step(state.replace(done=jnp.zeros_like(state.done)), action)
+            keys = jax.vmap(jax.random.split)(state.info["reset_rng"])
+            state.info.update(reset_rng=keys[:, 0])
+
+            def fresh():
+                new = self.env.reset(keys[:, 1])
+                return new.pipeline_state, new.obs
+
+            pipeline_state, obs = jax.lax.cond(jnp.any(state.done), fresh,
+                                               lambda: (state.pipeline_state, state.obs))
+
+            def where_done(x, y):
+                done = state.done.reshape((x.shape[0],) + (1,) * (x.ndim - 1)) if state.done.shape else state.done
+                return jnp.where(done, x, y)
+            return state.replace(pipeline_state=jax.tree.map(where_done, pipeline_state, state.pipeline_state),
+                                 obs=jax.tree.map(where_done, obs, state.obs))
+    return FreshAutoReset
+
+
+def __getattr__(name):  # FreshAutoReset is built on first use, so importing this module needs no Brax
+    if name == "FreshAutoReset":
+        return _fresh_auto_reset_class()
+    raise AttributeError(name)
 
 
 def describe(kw: dict) -> dict:
     """`kw` with the network factory named instead of a callable (for the results JSON)."""
-    return {k: (v if not callable(v) else "make_ppo_networks(64-64, tanh)") for k, v in kw.items()}
+    names = {"network_factory": "make_ppo_networks(64-64, tanh)", "wrap_env_fn": "fresh_start_wrap (fresh starts)"}
+    return {k: (v if not callable(v) else names.get(k, getattr(v, "__name__", "callable"))) for k, v in kw.items()}
 
 
 def train(env_name: str, backend: str, **kw):

@@ -123,6 +123,9 @@ def run_parity(args, d) -> tuple[dict, list, list]:
     from barpo_jax.config import _BASE, PPO_PRESETS
     brax_like = {k: v for k, v in {**_BASE, **PPO_PRESETS.get(env, {})}.items() if k not in ("num_timesteps",
                                                                                           "num_envs")}
+    # One optimiser at one rate, as Brax's PPO has; episode starts as --fresh-starts says, for
+    # both sides (Brax's PPO gets them from brax_ppo.fresh_start_wrap).
+    brax_like.update(value_learning_rate=brax_like["learning_rate"], fresh_starts=args.fresh_starts)
     probe = bj.TrainConfig(env=env, algo="spo", backend=backend, num_envs=args.num_envs,
                            episode_length=args.episode_length, **{**brax_like, **over})
     per_iter = probe.batch_size
@@ -156,7 +159,8 @@ def run_parity(args, d) -> tuple[dict, list, list]:
                             "learning_rate": cfg.learning_rate, "gamma": cfg.gamma, "gae_lambda": cfg.gae_lambda,
                             "clip_eps": cfg.clip_eps, "entropy_coef": cfg.entropy_coef,
                             "value_coef": cfg.value_coef, "reward_scaling": cfg.reward_scaling,
-                            "max_grad_norm": cfg.max_grad_norm, "episode_length": cfg.episode_length},
+                            "max_grad_norm": cfg.max_grad_norm, "episode_length": cfg.episode_length,
+                            "fresh_starts": cfg.fresh_starts},
                "spo_config": cfg.to_dict(), "spo": spo_res, "brax_ppo": brax_runs, "brax_kwargs": brax_kwargs,
                "process_seconds": {"spo": spo_process_s, "brax_ppo": brax_process_s}, "png": args.out + ".png",
                "failed": [r.get("what") for r in [spo_res] + brax_runs if r.get("error")]}
@@ -258,7 +262,9 @@ def parity_report(results: dict, out: str) -> tuple[dict, list, list]:
         "Matched: num_envs, unroll_length, num_minibatches, num_updates_per_batch = num_epochs, batch_size = "
         "num_envs // num_minibatches, learning rate, entropy cost, discount, GAE lambda, clip epsilon, value "
         "coefficient, reward scaling, max grad norm, advantage and observation normalisation, 64-64 tanh networks, "
-        "episode length. Not matched (each library's defaults kept): action distribution (Brax: tanh-normal with "
+        "episode length, episode starts (fresh_starts: on both sides a new reset draw for every episode, Brax's PPO "
+        "through benchmarks.brax_ppo.fresh_start_wrap; or on neither), and one Adam at one rate for actor and critic. "
+        "Not matched (each library's defaults kept): action distribution (Brax: tanh-normal with "
         "softplus std; SPO: clipped Gaussian with state-independent log-std, init -0.5), Adam eps (1e-8 vs 1e-5), "
         "truncation bootstrap (Brax off by default, SPO on), weight initialisers.",
         "Under jax 0.10 Brax's pmapped training epoch is compiled twice (first and second epoch) and its eval "
@@ -286,6 +292,9 @@ def main(argv=None):
     p.add_argument("--num-minibatches", type=int, default=None, help="default: task preset")
     p.add_argument("--num-epochs", type=int, default=None, help="default: task preset")
     p.add_argument("--episode-length", type=int, default=1000)
+    p.add_argument("--fresh-starts", action=argparse.BooleanOptionalAction, default=True,
+                   help="every episode from a new reset draw, on both sides (--no-fresh-starts: Brax's own "
+                        "auto-reset to the first state, on both sides)")
     p.add_argument("--quick", action="store_true", help="few steps, points and seeds (smoke test)")
     p.add_argument("--steps", type=int, default=None, help="env steps per seed")
     p.add_argument("--points", type=int, default=None, help="evaluation points including step 0")
