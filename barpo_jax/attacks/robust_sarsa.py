@@ -7,67 +7,9 @@ own Q^pi from the victim's rollouts with on-policy TD (Sarsa) and then searches 
 observation ball for the s' that minimises Q(s, mu(s')) (the PGD glue lives
 elsewhere; this module only provides the Q learner).
 
-Choices, and why
-----------------
-* **Victim acts deterministically**, a = to_env_action(mean(normalize(stats, s))),
-  with its statistics frozen (no stats update): that is the policy the attack
-  perturbs, so that is the policy whose Q we want. The actions stored and fed to Q
-  are the clipped environment actions, the ones the attack will query.
-* **On-policy Sarsa target** r + gamma * (1 - terminated) * Q(s', mu(s')), with s'
-  the observation the action *reached* (``StepOut.final_obs``, before any
-  auto-reset): we bootstrap through time-limit truncations (the task did not end)
-  and stop only at true terminations.
-* **Semi-gradient TD with a stop-gradient target** evaluated with the current
-  parameters in every minibatch, rather than a slowly-updated target network: the
-  policy is fixed and the data on-policy, so the off-policy leg of the "deadly
-  triad" is absent and plain Sarsa is stable; a target network would only slow
-  the propagation of value under a budget of a few hundred iterations.
-* **Output scale 1/(1 - gamma)**: the MLP predicts Q * (1 - gamma), an
-  average-reward-sized number of order one (the network's init scale), and
-  ``q_value`` multiplies it back. Without it an Adam-trained MLP spends most of the
-  budget just growing to the magnitude of Q (up to 100 for gamma=0.99): in our check
-  on inverted_pendulum with the default config, a random victim's Q after 200
-  iterations was within ~15% RMS of Monte-Carlo returns with the scale and off by
-  half without it (with 3x the budget the unscaled net catches up and is slightly
-  less noisy). The losses are divided by scale^2, so gradient norms stay O(1).
-  The scale is stored in ``q_params`` (not trained), so ``q_value`` needs no config.
-* **Fresh rollouts every iteration** (lax.scan over iterations, each a lax.scan
-  over ``unroll_length`` steps of ``num_envs`` environments; the env state is
-  carried over so episodes run past one unroll), followed by ``num_epochs`` passes
-  of shuffled minibatch Adam: the same data pipeline as our PPO, and a
-  fixed policy means old data never goes stale, so re-using each batch a few times
-  is safe. The fit's ``envs.VecEnv`` restarts episodes as the victim trained
-  (fresh draws for runs with ``fresh_starts``; else each env's first state).
-* **Constant learning rate** (Adam, global-norm clipping): a linear decay to zero
-  was worse at this budget, since the value has not finished propagating.
-* **Certified robustness regulariser, as in the lineage.** Zhang et al. (SA-PPO
-  code, `sarsa_steps` in `policy_gradients/agent.py`, kept verbatim in RADIAL-RL's
-  copy) bound Q over an l_inf box around the whole input (s, a) and penalise
-
-      reg * E[ max(Q_ub - Q, Q - Q_lb)^2 ]
-
-  with (Q_lb, Q_ub) from bound propagation (IBP when their CROWN mix weight beta
-  is 1). We compute the same term with `bounds.mlp` (IBP) over the box
-  [s -/+ obs_eps] x [a -/+ action_eps], with gradients through the bounds. The
-  lineage uses one radius for both; we default to action_eps = 0.05 (inside the
-  lineage's scanned 0.02-0.3) and obs_eps = 0: the attack holds s fixed in
-  Q(s, mu(s')), so only smoothness in the action serves it, and a box in the
-  state forces Q flat in the state too. Measured on inverted_pendulum
-  (benchmarks/studies/rs_fit_quality.py): with obs_eps = 0.05 the fitted Q's correlation
-  with Monte-Carlo returns fell from 0.98 to 0.50; with obs_eps = 0 it stays 0.98
-  and Q's change over the action ball drops 7x. It matters because the victim is deterministic:
-  every data action is mu(s), so TD alone says nothing about Q off the policy's
-  action and the attack's gradient through Q(s, mu(s')) would follow arbitrary
-  network extrapolation. a -/+ action_eps is *not* clipped to [-1, 1], so Q is
-  also flat just outside the action box, where an unclipped attacked mean may land.
-* **Sampled regulariser, kept alongside (sampled_reg = 1).** Before the bounds
-  existed we penalised sampled_reg * E_delta[(Q(s, a + delta) - Q(s, a))^2] with
-  one delta ~ U([-action_eps, action_eps]^A) per sample per step. It bounds the
-  average change, not the worst case, but it measurably strengthens the attack:
-  on a small inverted_pendulum victim at eps 0.5, rs with the certified term alone
-  left the return at 100 (no effect), with both terms it fell to 77.5
-  (benchmarks/studies/rs_regulariser.py; docs/methods.md). The metric
-  ``action_sensitivity`` is measured at the sampled delta.
+Why the fit is built as it is (deterministic victim, on-policy Sarsa target, output scale
+1/(1 - gamma), fresh rollouts, constant rate, the certified and sampled regularisers, each
+with its measurement): docs/attacks.md, "Robust Sarsa's Q fit".
 
 Shapes and jit
 --------------
