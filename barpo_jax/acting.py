@@ -26,11 +26,11 @@ class Transition(NamedTuple):
     episode_return: jnp.ndarray
 
 
-def act(policy: Callable, perturber: Callable, stats, key, obs):
-    """One acting step of one run on raw `obs` [N, obs]: normalise, perturb, sample.
-    Returns (action, (delta, logp, adv_action, adv_logp))."""
+def act(policy: Callable, perturber: Callable, stats, key, obs, *, clip: float):
+    """One acting step of one run on raw `obs` [N, obs]: normalise (clipping at `clip`),
+    perturb, sample. Returns (action, (delta, logp, adv_action, adv_logp))."""
     ka, kp = jax.random.split(key)
-    obs_n = nz.normalize(stats, obs)
+    obs_n = nz.normalize(stats, obs, clip)
     seen, adv_a, adv_logp = perturber(kp, obs_n)
     mean, std = policy(seen)
     a = networks.sample(ka, mean, std)
@@ -44,13 +44,14 @@ def _transition(obs, a, extras, out) -> Transition:
 
 
 def rollout(env: VecEnv, env_state: EnvState, policy: Callable, perturber: Callable, stats,
-            key, length: int):
+            key, length: int, *, clip: float):
     """`length` steps of every env. `policy(obs_norm) -> (mean, std)`;
-    `perturber(key, obs_norm) -> (obs_seen, adv_action, adv_logp)`."""
+    `perturber(key, obs_norm) -> (obs_seen, adv_action, adv_logp)`; observations are
+    normalised with `stats` and clipped at `clip`."""
 
     def step(state, k):
         obs = state.inner.obs
-        a, extras = act(policy, perturber, stats, k, obs)
+        a, extras = act(policy, perturber, stats, k, obs, clip=clip)
         state, out = env.step(state, networks.to_env_action(a))
         return state, _transition(obs, a, extras, out)
 

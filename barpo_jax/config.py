@@ -56,6 +56,7 @@ _BASE = dict(
     learning_rate=3e-4, gamma=0.97, gae_lambda=0.95, clip_eps=0.3, value_coef=0.5,
     entropy_coef=1e-2, max_grad_norm=1.0, reward_scaling=1.0, init_log_std=-0.5,
     reward_normalization=False, lr_schedule="constant", value_clip=0.0, reward_clip=0.0,
+    observation_clip=10.0,
 )
 PPO_PRESETS: dict[str, dict[str, Any]] = {
     "inverted_pendulum": dict(reward_scaling=10.0),
@@ -282,6 +283,7 @@ class TrainConfig:
     reward_scaling: Optional[float] = None
     reward_clip: Optional[float] = None    # clip trained rewards (after normalisation) to [-c, c]; 0 = off
     normalize_observations: bool = True
+    observation_clip: Optional[float] = None  # normalised observations clipped to [-c, c] (lineage: 10, every task)
     normalize_advantages: bool = True
     policy_hidden: tuple = (64, 64)
     value_hidden: tuple = (64, 64)
@@ -383,7 +385,7 @@ class TrainConfig:
             raise ConfigError(f"unknown lr_schedule {self.lr_schedule!r}: choose one of {', '.join(LR_SCHEDULES)}")
         if self.eps < 0:
             raise ConfigError(f"eps must be >= 0 (an l_inf radius), got {self.eps}")
-        for name in ("learning_rate", "value_learning_rate", "clip_eps", "reward_scaling"):
+        for name in ("learning_rate", "value_learning_rate", "clip_eps", "reward_scaling", "observation_clip"):
             if not getattr(self, name) > 0:
                 raise ConfigError(f"{name} must be > 0, got {getattr(self, name)}")
         for name in ("max_grad_norm", "reward_clip", "entropy_coef", "value_coef", "value_clip"):

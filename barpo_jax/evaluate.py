@@ -495,17 +495,17 @@ class _Columns:
         else:
             bound = lambda fitted: atk.bind(base, item, strength_c)
         if not atk.is_builtin_heuristic(base, item) or not self.standard_network:
-            return _column_program(self.env, self.plan.cfg.gamma, self.ac, bound, self.plan.eps)
+            return _column_program(self.env, self.plan.cfg.gamma, self.ac, bound, self.plan.eps, self.plan.cfg.observation_clip)
         key = _column_key(self.plan.cfg, base, strength_c if atk.takes_strength(base, item) else None,
                           self.plan.episodes, self.env.episode_length, self.plan.eps)
         if key not in _COLUMNS:
             if len(_COLUMNS) >= 32:
                 _COLUMNS.pop(next(iter(_COLUMNS)))
-            _COLUMNS[key] = _column_program(self.env, self.plan.cfg.gamma, self.ac, bound, self.plan.eps)
+            _COLUMNS[key] = _column_program(self.env, self.plan.cfg.gamma, self.ac, bound, self.plan.eps, self.plan.cfg.observation_clip)
         return _COLUMNS[key]
 
 
-def _column_program(env: VecEnv, gamma: float, ac, bound, eps: float):
+def _column_program(env: VecEnv, gamma: float, ac, bound, eps: float, clip: float):
     """One column as a compiled function of every run: (params, stats, reward scale, the
     attack's fitted params or None, each run's episode key, each run's attack key) ->
     ([run, episode] returns, [run] largest excess outside the ball). `bound(fitted)` is the
@@ -513,7 +513,7 @@ def _column_program(env: VecEnv, gamma: float, ac, bound, eps: float):
     for minutes on a CPU, and the progress bar can then advance per attack."""
 
     def one_run(p, s, scale, fitted, k, k_attack):
-        act = attacked_act(env, gamma, atk.make_victim(ac, p), s, scale, bound(fitted), eps)
+        act = attacked_act(env, gamma, atk.make_victim(ac, p), s, scale, bound(fitted), eps, clip)
         ret, outside = acting.episode_outcomes(env, act, k, k_attack)
         return ret, jnp.max(outside)
     return jax.jit(jax.vmap(one_run))
@@ -592,20 +592,21 @@ _COLUMNS: dict = {}  # compiled evaluation columns of built-in attacks, by `comp
 
 def _column_key(cfg, base: str, strength_c, episodes: int, episode_length: int, eps: float) -> tuple:
     """What a built-in attack's evaluation column is compiled from, and nothing else: the
-    task and physics, the victim's network, the discount of its one-step model, the attack
+    task and physics, the victim's network and observation clip, the discount of its one-step model, the attack
     and its strength (None for attacks that do not search), the episode shape and eps.
     The seeds, training hyper-parameters and budget are data or absent, so runs of any
     method of one task share their columns."""
-    shape = (cfg.env, cfg.backend, tuple(cfg.policy_hidden), tuple(cfg.value_hidden), float(cfg.gamma))
+    shape = (cfg.env, cfg.backend, tuple(cfg.policy_hidden), tuple(cfg.value_hidden), float(cfg.gamma),
+             float(cfg.observation_clip))
     return shape + (base, None if strength_c is None else tuple(strength_c), int(episodes), int(episode_length),
                     float(eps))
 
 
-def attacked_act(env: VecEnv, gamma: float, victim: atk.Victim, stats, scale, fn, eps: float):
+def attacked_act(env: VecEnv, gamma: float, victim: atk.Victim, stats, scale, fn, eps: float, clip: float):
     """The per-step acting of one run under one bound attack `fn(key, obs_norm, victim, eps)`.
 
     Returns `act(key, env state) -> (env action, excess)`, the form
-    `acting.episode_outcomes` takes: the observation is normalised with `stats`,
+    `acting.episode_outcomes` takes: the observation is normalised with `stats` (clipped at `clip`),
     perturbed by `fn` (which gets the victim with its one-step model `q` at this state,
     rewards times `scale` as the critic learned them), projected back into the eps-ball,
     and the victim acts with its deterministic (mean) action; `excess` [N] is how far
@@ -614,11 +615,11 @@ def attacked_act(env: VecEnv, gamma: float, victim: atk.Victim, stats, scale, fn
     def q_model(state):  # the victim's one-step Q at this state, for model-based attacks
         def q(x):
             nxt, r, term = env.peek(state, networks.to_env_action(victim.dist(x)[0]))
-            return r * scale + gamma * (1.0 - term) * victim.value(nz.normalize(stats, nxt))
+            return r * scale + gamma * (1.0 - term) * victim.value(nz.normalize(stats, nxt, clip))
         return q
 
     def act(kk, state):
-        o = nz.normalize(stats, state.inner.obs)
+        o = nz.normalize(stats, state.inner.obs, clip)
         seen = fn(kk, o, victim._replace(q=q_model(state)), eps)
         outside = jnp.max(jnp.abs(seen - o), axis=-1) / max(eps, 1e-12) - 1.0
         seen = adversary.project(seen, o, eps)

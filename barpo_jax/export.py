@@ -117,7 +117,7 @@ def policy_spec(result, run: int, arrays: dict) -> dict:
         "obs_size": sizes[0], "action_size": sizes[-1], "layers": sizes,
         "hidden_activation": "tanh",
         "layer": "x = x @ kernel_i + bias_i (kernel_i is [in, out]); tanh after every layer but the last",
-        "obs_normalization": {"formula": "clip((obs - obs_mean) / obs_std, -clip, clip)", "clip": float(nz.CLIP),
+        "obs_normalization": {"formula": "clip((obs - obs_mean) / obs_std, -clip, clip)", "clip": float(cfg.observation_clip),
                               "obs_std": "sqrt(var + 1e-8) of the observations seen in training, frozen"},
         "output": "the mean of a diagonal Gaussian; its std exp(log_std) is state-independent and unused here",
         "action": {"formula": "clip(mean, low, high)", "low": ACTION_LOW, "high": ACTION_HIGH},

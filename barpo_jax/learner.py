@@ -136,7 +136,8 @@ class Trainer:
         """One rollout under the method's perturber, with the normaliser and return scale
         updated from it (unless the agent is frozen)."""
         env_state, tr = acting.rollout(self.env, ts.env, functools.partial(self.ac.dist, ts.agent.params),
-                                       self.perturber(ts, eps, hp), ts.stats, key, self.cfg.unroll_length)
+                                       self.perturber(ts, eps, hp), ts.stats, key, self.cfg.unroll_length,
+                                       clip=self.cfg.observation_clip)
         return self.finish_rollout(ts, hp, env_state, tr)
 
     def collect_runs(self, ts: TrainState, eps, hp, keys) -> tuple[EnvState, acting.Transition]:
@@ -146,7 +147,7 @@ class Trainer:
         [T, runs, N, ...]) for `finish_rollout` under a vmap over runs."""
         def act(ts, eps, hp, key, obs):
             return acting.act(functools.partial(self.ac.dist, ts.agent.params), self.perturber(ts, eps, hp),
-                              ts.stats, key, obs)
+                              ts.stats, key, obs, clip=self.cfg.observation_clip)
         act_runs = lambda k, obs: jax.vmap(act)(ts, eps, hp, k, obs)
         return acting.rollout_runs(self.env, ts.env, act_runs, keys, self.cfg.unroll_length)
 
@@ -156,7 +157,7 @@ class Trainer:
         rollout as trained on."""
         cfg = self.cfg
         stats = nz.update(ts.stats, tr.obs) if (cfg.normalize_observations and self.train_agent) else ts.stats
-        obs_n, fin_n = nz.normalize(stats, tr.obs), nz.normalize(stats, tr.final_obs)
+        obs_n, fin_n = (nz.normalize(stats, x, cfg.observation_clip) for x in (tr.obs, tr.final_obs))
         returns = ts.returns
         reward = tr.reward
         if cfg.reward_normalization and self.train_agent:

@@ -10,7 +10,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-CLIP = 10.0  # normalised observations are clipped to [-10, 10], as in the lineage's filter
+CLIP = 10.0  # the lineage's clip of normalised observations (`clip_observations: 10`); TrainConfig.observation_clip's preset
 
 
 class RunningStats(NamedTuple):
@@ -42,8 +42,11 @@ def std(stats: RunningStats):
     return jnp.sqrt(var + 1e-8)
 
 
-def normalize(stats: RunningStats, obs):
-    return jnp.clip((obs - stats.mean) / std(stats), -CLIP, CLIP)
+def normalize(stats: RunningStats, obs, clip):
+    """`obs` standardised by the statistics and clipped to [-clip, clip]. `clip` is the
+    run's `observation_clip`, required here so that no caller can fall back to another
+    value than the one the policy was trained with."""
+    return jnp.clip((obs - stats.mean) / std(stats), -clip, clip)
 
 
 class ReturnScale(NamedTuple):

@@ -109,8 +109,8 @@ class TrainResult:
           A pure function `apply(params, normaliser, obs) -> action`, for the arrays of
             any run (as `run(i)` returns them).
         """
-        ac = self.actor_critic()
-        return lambda params, stats, obs: networks.to_env_action(ac.dist(params, nz.normalize(stats, obs))[0])
+        ac, clip = self.actor_critic(), self.config.observation_clip
+        return lambda params, stats, obs: networks.to_env_action(ac.dist(params, nz.normalize(stats, obs, clip))[0])
 
     def export(self, out: str, run: int = 0) -> dict:
         """Write one run's deterministic policy (`policy(run)`) to run without barpo-jax.

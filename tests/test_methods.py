@@ -173,7 +173,7 @@ def test_rollout_under_adversary_trains_around_the_clean_observation():
     @jax.jit
     def losses(ts):
         _, stats, _, ro = trainer.collect(ts, hp.eps, hp, key)
-        clean = nz.normalize(stats, ro.tr.obs).reshape(-1, ro.obs.shape[-1])
+        clean = nz.normalize(stats, ro.tr.obs, cfg.observation_clip).reshape(-1, ro.obs.shape[-1])
         batch = trainer.agent_batch(ts.agent.params, ro, hp)
         ac, p = trainer.ac, ts.agent.params
         nu = METHODS["barpo"].perturb(ac, p, batch, key, eps, hp, cfg.inner_steps)

@@ -83,8 +83,8 @@ def test_td_fixed_point_jitted_and_vmapped_over_victims():
 
     def run(p, stats, key, terminate):
         q, m = rs.fit(RingEnv(16, K, L, terminate), lambda x: _linear_policy(p, x), stats, key, cfg)
-        act = networks.to_env_action(_linear_policy(p, normalize.normalize(stats, obs))[0])
-        return q, rs.q_value(q, normalize.normalize(stats, obs), act), m
+        act = networks.to_env_action(_linear_policy(p, normalize.normalize(stats, obs, normalize.CLIP))[0])
+        return q, rs.q_value(q, normalize.normalize(stats, obs, normalize.CLIP), act), m
 
     params = {"w": jnp.array([0.5, -0.3])}
     stats = jax.vmap(lambda _: normalize.init(1))(jnp.arange(2))
@@ -117,7 +117,7 @@ def pendulum_runs():
     params, stats = ac.init(jax.random.PRNGKey(0)), normalize.init(env.obs_size)
 
     def mu(obs):
-        return networks.to_env_action(ac.dist(params, normalize.normalize(stats, obs))[0])
+        return networks.to_env_action(ac.dist(params, normalize.normalize(stats, obs, normalize.CLIP))[0])
 
     def run(reg):  # float RSConfig fields may be traced: one compile for both. Both regularisers
         # (certified and sampled) at weight `reg`: lane 0 has none, lane 1 is the default
@@ -156,7 +156,7 @@ def pendulum_runs():
     @jax.jit
     def evaluate(q):
         obs, ret = monte_carlo(jax.random.PRNGKey(7))
-        a, o = mu(obs), normalize.normalize(stats, obs)
+        a, o = mu(obs), normalize.normalize(stats, obs, normalize.CLIP)
         return ret, jax.vmap(lambda qp: rs.q_value(qp, o, a))(q), jax.vmap(lambda qp: sensitivity(qp, o, a))(q)
 
     ret, q_mc, sens = evaluate(q)

@@ -55,7 +55,7 @@ def _fit_policy_adversary(spec: adversary.LearnedAdversary):
             attack = apply(ap, adv_ac)
 
             def act(ka, raw):
-                o = nz.normalize(s, raw)
+                o = nz.normalize(s, raw, base.observation_clip)
                 return networks.to_env_action(victim.dist(attack(ka, o, victim, eps))[0])
             return jnp.mean(acting.episode_returns(env, act, kk))
         # common random numbers: a victim's k adversaries face the same episodes
@@ -78,7 +78,7 @@ def _fit_policy_adversary(spec: adversary.LearnedAdversary):
 def _rs_fit(result, eps, timesteps, key, progress, scan=None):
     """Robust Sarsa has no attack policy to scan; `scan` is ignored."""
     cfg = result.config
-    rcfg = rs.RSConfig()
+    rcfg = rs.RSConfig(obs_clip=cfg.observation_clip)
     iters = max(1, timesteps // (rcfg.num_envs * rcfg.unroll_length))
     rcfg = dataclasses.replace(rcfg, iterations=iters)
     env = VecEnv(cfg.env, cfg.backend, rcfg.num_envs, cfg.episode_length, cfg.fresh_starts)

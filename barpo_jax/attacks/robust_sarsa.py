@@ -33,7 +33,7 @@ import optax
 
 from .. import bounds, networks, ppo
 from ..config import ConfigError
-from ..normalize import normalize
+from ..normalize import CLIP, normalize
 
 
 @dataclasses.dataclass(frozen=True)
@@ -55,6 +55,7 @@ class RSConfig:
     num_minibatches: int = 4
     num_epochs: int = 2
     max_grad_norm: float = 10.0  # on the scale-normalised loss (see _losses); rarely active
+    obs_clip: float = CLIP       # the victim's observation_clip (TrainConfig): Q sees what the victim sees
 
     def __post_init__(self):
         object.__setattr__(self, "hidden", tuple(int(h) for h in self.hidden))  # hashable: cfg is static
@@ -64,7 +65,8 @@ class RSConfig:
         # dataclasses.replace inside the traced function); validate only concrete numbers.
         checks = {"gamma": lambda g: 0.0 <= g < 1.0, "reg": lambda r: r >= 0.0,
                   "action_eps": lambda e: e >= 0.0, "obs_eps": lambda e: e >= 0.0,
-                  "sampled_reg": lambda r: r >= 0.0, "learning_rate": lambda lr: lr > 0.0}
+                  "sampled_reg": lambda r: r >= 0.0, "learning_rate": lambda lr: lr > 0.0,
+                  "obs_clip": lambda c: c > 0.0}
         for name, ok in checks.items():
             v = getattr(self, name)
             if isinstance(v, (int, float)) and not ok(v):
@@ -132,15 +134,15 @@ def _losses(q_params, mb, cfg: RSConfig):
                   "bound_width": jnp.mean(hi - lo)}
 
 
-def _sarsa_transition(env, stats, mu: Callable):
+def _sarsa_transition(env, stats, mu: Callable, clip):
     """One env step of the victim, as a scan body over (env state, normalised obs, action):
     the SARSA tuple (s, a, r, terminated, s', mu(s')), with s' the observation before an
     auto-reset (the TD target's state) and the carry the one after (where it acts next)."""
     def env_step(state, _):
         env_state, obs_norm, act = state
         env_state, out = env.step(env_state, act)
-        next_obs = normalize(stats, out.final_obs)
-        obs_after = normalize(stats, out.obs)
+        next_obs = normalize(stats, out.final_obs, clip)
+        obs_after = normalize(stats, out.obs, clip)
         tr = (obs_norm, act, out.reward.astype(jnp.float32), out.terminated.astype(jnp.float32),
               next_obs, mu(next_obs))
         return (env_state, obs_after, mu(obs_after)), tr
@@ -186,7 +188,7 @@ def fit(env, policy_dist: Callable, stats, key, cfg: RSConfig):
         mean, _ = policy_dist(obs_norm)
         return networks.to_env_action(mean)
 
-    env_step = _sarsa_transition(env, stats, mu)
+    env_step = _sarsa_transition(env, stats, mu, cfg.obs_clip)
     sgd_step = _sgd_step(opt, q_params["scale"], cfg)
 
     def iteration(carry, k):
@@ -213,7 +215,7 @@ def fit(env, policy_dist: Callable, stats, key, cfg: RSConfig):
         return (mlp, opt_state, roll), metrics
 
     env_state = env.reset(k_reset)
-    obs0 = normalize(stats, env_state.inner.obs)
+    obs0 = normalize(stats, env_state.inner.obs, cfg.obs_clip)
     roll0 = (env_state, obs0, mu(obs0))
     (mlp, _, _), metrics = jax.lax.scan(iteration, (q_params["mlp"], opt_state, roll0),
                                        k_loop)

@@ -36,7 +36,7 @@ def main():
     params, stats = ac.init(jax.random.PRNGKey(0)), normalize.init(env.obs_size)
 
     def mu(obs):
-        return networks.to_env_action(ac.dist(params, normalize.normalize(stats, obs))[0])
+        return networks.to_env_action(ac.dist(params, normalize.normalize(stats, obs, normalize.CLIP))[0])
 
     def run(reg, obs_eps, sampled):
         c = dataclasses.replace(cfg, reg=reg, obs_eps=obs_eps, sampled_reg=sampled)
@@ -61,7 +61,7 @@ def main():
 
         _, ret = jax.lax.scan(back, jnp.zeros_like(rew[0]), (rew, term), reverse=True)
         obs, ret = obs[:50].reshape(-1, env.obs_size), ret[:50].reshape(-1)
-        act, o = mu(obs), normalize.normalize(stats, obs)
+        act, o = mu(obs), normalize.normalize(stats, obs, normalize.CLIP)
 
         def per_q(qp):
             q0 = rs.q_value(qp, o, act)
