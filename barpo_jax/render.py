@@ -115,7 +115,7 @@ def render(result: "TrainResult", seed: int = 0, attack="mad", eps: Optional[flo
     returns, steps, episodes = {}, {}, {}
     for n in names:
         fn = atk.bind(n, atk.HEURISTIC[n], at)
-        act = attacked_act(env, cfg.gamma, atk.make_victim(ac, params), stats, scale, fn, eps)
+        act = attacked_act(env, cfg.gamma, atk.make_victim(ac, params), stats, scale, fn, eps, cfg.observation_clip)
         play = jax.jit(lambda kk, ka, act=act: _episode(env, act, kk, links, ka))
         ret, frames, alive = play(k, attack_key(k, n))
         t = int(np.sum(np.asarray(alive)))   # steps taken until (and including) the first done
