@@ -494,14 +494,16 @@ class _Columns:
             bound = lambda fitted: item.apply(fitted, net, strength_c)
         else:
             bound = lambda fitted: atk.bind(base, item, strength_c)
+        cfg = self.plan.cfg
+        build = lambda: _column_program(self.env, cfg.gamma, self.ac, bound, self.plan.eps, cfg.observation_clip)
         if not atk.is_builtin_heuristic(base, item) or not self.standard_network:
-            return _column_program(self.env, self.plan.cfg.gamma, self.ac, bound, self.plan.eps, self.plan.cfg.observation_clip)
-        key = _column_key(self.plan.cfg, base, strength_c if atk.takes_strength(base, item) else None,
+            return build()
+        key = _column_key(cfg, base, strength_c if atk.takes_strength(base, item) else None,
                           self.plan.episodes, self.env.episode_length, self.plan.eps)
         if key not in _COLUMNS:
             if len(_COLUMNS) >= 32:
                 _COLUMNS.pop(next(iter(_COLUMNS)))
-            _COLUMNS[key] = _column_program(self.env, self.plan.cfg.gamma, self.ac, bound, self.plan.eps, self.plan.cfg.observation_clip)
+            _COLUMNS[key] = build()
         return _COLUMNS[key]
 
 
