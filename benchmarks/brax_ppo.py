@@ -78,11 +78,6 @@ def _fresh_auto_reset_class():
     return FreshAutoReset
 
 
-def __getattr__(name):  # FreshAutoReset is built on first use, so importing this module needs no Brax
-    if name == "FreshAutoReset":
-        return _fresh_auto_reset_class()
-    raise AttributeError(name)
-
 
 def describe(kw: dict) -> dict:
     """`kw` with the network factory named instead of a callable (for the results JSON)."""
