@@ -183,7 +183,7 @@ def write_results(stem: str, prov: dict, results: dict, sections: Sequence[tuple
                   notes: Sequence[str] = ()) -> tuple[str, str]:
     """Write ``stem.json`` ({"provenance", "results"}) and ``stem.md``.
 
-    sections: (heading, headers, rows[, text below the table]) tuples.
+    sections: (heading, headers, rows[, text below the table[, text above it]]) tuples.
     """
     os.makedirs(os.path.dirname(os.path.abspath(stem)), exist_ok=True)
     with open(stem + ".json", "w") as f:
@@ -192,7 +192,10 @@ def write_results(stem: str, prov: dict, results: dict, sections: Sequence[tuple
     parts = [f"# {title}", "", "## Provenance", "", provenance_md(prov), ""]
     for sec in sections:
         heading, headers, rows = sec[:3]
-        parts += [f"## {heading}", "", md_table(headers, rows), ""]
+        parts += [f"## {heading}", ""]
+        if len(sec) > 4 and sec[4]:
+            parts += [sec[4], ""]
+        parts += [md_table(headers, rows), ""]
         if len(sec) > 3 and sec[3]:
             parts += [sec[3], ""]
     if notes:

@@ -26,7 +26,7 @@ from barpo_jax import checkpoint
 from barpo_jax.checkpoint import read_config
 from barpo_jax.evaluate import PARTIAL_SUFFIX
 from benchmarks import _provenance as prov
-from benchmarks.studies.reproduce import CLAIM_HEADERS, CLAIM_NOTES, claim_rows
+from benchmarks.studies.reproduce import CLAIM_HEADERS, CLAIM_NOTES, CLAIM_RULE, claim_rows
 
 
 def run_status(run: str, scores) -> dict:
@@ -85,7 +85,8 @@ def main(argv=None):
     claims = claim_rows(comparison)  # the claims whose two methods are both evaluated so far
     if claims:
         tables.append(("The paper's claims so far (evaluated methods only)", CLAIM_HEADERS, claims,
-                       "As in reproduce.py's claims.md; a claim appears once both of its methods are evaluated."))
+                       "As in reproduce.py's claims.md; a claim appears once both of its methods are evaluated.",
+                       CLAIM_RULE))
     prov.write_results(os.path.join(a.dest, "status"), provenance, {"runs": rows, "claims": claims}, tables,
                        f"Study status: {a.out}",
                        notes=["comparison.md / natural_vs_worst.png / learning_curves.png: `bj.compare` over these "

@@ -45,6 +45,9 @@ def test_time_budget_then_the_same_command_finishes_the_table(tmp_path, capsys):
     barpo, spo = (float(v) for v in row[2].split(" / "))
     assert float(row[3]) == pytest.approx(barpo / spo, abs=0.006)
     assert "BARPO natural / SPO natural" in capsys.readouterr().out
+    with open(os.path.join(out, "claims.md")) as f:  # the settling rule is stated above the claims table
+        claims_md = f.read()
+    assert 0 <= claims_md.index("Rule: a comparison is settled") < claims_md.index("| task | claim |")
     # a rerun finds everything done and trains nothing
     reproduce.main(TINY_ARGS + ["--out", out, "--time-budget", "0"])
     assert "done already" in capsys.readouterr().out
