@@ -182,6 +182,10 @@ def _eval_parser(command) -> None:
                    "by eps so that evaluations at other budgets are kept)")
     e.add_argument("--attack-steps", type=_num, default=None,
                    help="training budget of each learned attack (default: the run's steps, at most 2e6)")
+    e.add_argument("--add", action="store_true",
+                   help="keep the columns of the finished report this command writes (same eps, episodes and "
+                        "strength) and compute only what it lacks: how an attack or the masking check is added "
+                        "to a finished report")
     e.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
@@ -367,10 +371,19 @@ def cmd_eval(a):
     result = _load_run(a.run)
     eps = result.config.eps if a.eps is None else a.eps
     # Stopped midway (Ctrl-C, a killed job), the same command resumes from the last finished column.
-    partial = partial_file(report_file(a.out or a.run, eps))
+    finished = report_file(a.out or a.run, eps)
+    partial = partial_file(finished)
+    reuse = None
+    if a.add and os.path.isfile(finished):
+        reuse = bj.RobustnessReport.load(finished)
+        if reuse.episodes != a.episodes:
+            raise ConfigError(f"--add: {finished} was evaluated on {reuse.episodes} episodes, this command on "
+                              f"{a.episodes}: pass --episodes {reuse.episodes}, or drop --add to evaluate afresh")
+        print(f"--add: keeping {', '.join(reuse.attacks)} from {finished}")
     report = bj.evaluate(result, attacks=a.attacks, eps=a.eps, episodes=a.episodes,
                          learned_timesteps=a.attack_steps, progress=not a.no_progress, strength=a.strength,
-                         masking_check=not a.no_masking_check, learned_scan=a.learned_scan, partial_path=partial)
+                         masking_check=not a.no_masking_check, learned_scan=a.learned_scan, partial_path=partial,
+                         reuse=reuse)
     _write_eval(a.out or a.run, report)
 
 

@@ -48,6 +48,21 @@ def test_train_report_eval_resume(tmp_path, capsys):
         rows = list(csv.DictReader(f))
     assert [int(row["seed"]) for row in rows] == [0, 1] and "mad_mean" in rows[0] and "worst" in rows[0]
     assert "eps = 0.1" in stdout  # the run's own eps (inverted_pendulum's default), printed
+    # --add keeps the finished columns (a marked one survives) and computes only the new attack
+    report = os.path.join(out, "robustness_eps0.1.json")
+    with open(report) as f:
+        saved = json.load(f)
+    saved["returns"][0][saved["attacks"].index("random")] = -12345.0
+    with open(report, "w") as f:
+        json.dump(saved, f)
+    code, stdout, err = run_cli(capsys, "eval", out, "--attacks", "random,mad,flip", "--episodes", "3",
+                                "--no-progress", "--no-masking-check", "--add")
+    assert code == 0, err[-3000:]
+    with open(report) as f:
+        added = json.load(f)
+    assert added["attacks"] == ["none", "random", "mad", "flip"] and added["returns"][0][1] == -12345.0
+    code, _, err = run_cli(capsys, "eval", out, "--attacks", "flip", "--episodes", "4", "--no-progress", "--add")
+    assert code == 2 and "--episodes 3" in err and "Traceback" not in err
     code, _, err = run_cli(capsys, "eval", out, "--attacks", "random", "--episodes", "2", "--eps", "0.2",
                            "--no-progress")
     assert code == 0, err[-3000:]

@@ -25,16 +25,14 @@ Examples (from the repository root):
 """
 from __future__ import annotations
 
-import argparse
 import math
-import os
 import statistics
 import time
 
 import jax
 import numpy as np
 
-from benchmarks import _provenance, brax_ppo, rates
+from benchmarks import _matched, _provenance, brax_ppo, rates
 from benchmarks._provenance import load_change as _lo
 from benchmarks.isolate import clean, isolated
 
@@ -91,20 +89,20 @@ def bench_raw(env_name, backend, num_envs, episode_length, target_steps, repeats
 # (b) our SPO
 
 def spo_config(env_name, backend, num_envs, num_seeds, unroll, minibatches, epochs, episode_length,
-               num_timesteps=100_000_000, chunk_iterations=10):
+               num_timesteps=100_000_000, chunk_iterations=10, fresh_starts=True):
     import barpo_jax as bj
     return bj.TrainConfig(env=env_name, algo="spo", backend=backend, num_timesteps=num_timesteps,
                           num_envs=num_envs, unroll_length=unroll, num_minibatches=minibatches,
                           num_epochs=epochs, episode_length=episode_length, num_seeds=num_seeds,
-                          chunk_iterations=chunk_iterations)
+                          chunk_iterations=chunk_iterations, fresh_starts=fresh_starts)
 
 
 def bench_spo(env_name, backend, num_envs, num_seeds, unroll, minibatches, epochs, episode_length,
-              target_steps, repeats) -> dict:
+              target_steps, repeats, fresh_starts=True) -> dict:
     per_iter = num_envs * unroll * num_seeds
     n_iter = max(1, math.ceil(target_steps / per_iter))
     cfg = spo_config(env_name, backend, num_envs, num_seeds, unroll, minibatches, epochs, episode_length,
-                     chunk_iterations=n_iter)
+                     chunk_iterations=n_iter, fresh_starts=fresh_starts)
     lb = load()
     r = rates.training(cfg, n_iter, repeats, seeds=range(num_seeds))
     state, metrics = r.pop("state"), r.pop("metrics")
@@ -119,8 +117,9 @@ def bench_spo(env_name, backend, num_envs, num_seeds, unroll, minibatches, epoch
 # (c) Brax's PPO
 
 def bench_brax_ppo(env_name, backend, num_envs, unroll, minibatches, epochs, episode_length, target_steps,
-                   n_epochs) -> dict:
-    cfg = spo_config(env_name, backend, num_envs, 1, unroll, minibatches, epochs, episode_length)
+                   n_epochs, fresh_starts=True) -> dict:
+    cfg = spo_config(env_name, backend, num_envs, 1, unroll, minibatches, epochs, episode_length,
+                     fresh_starts=fresh_starts)
     kw = brax_ppo.kwargs(cfg, num_envs)
     per_train_step = kw["batch_size"] * kw["num_minibatches"] * unroll  # == num_envs * unroll
     k = max(1, math.ceil(target_steps / per_train_step))
@@ -178,7 +177,7 @@ def run_throughput(args, d) -> tuple[dict, list, list]:
     env, backend = args.env, args.backend
     unroll, mbs, epochs = args.unroll_length or 5, args.num_minibatches or 32, args.num_epochs or 4
     common = dict(env_name=env, backend=backend, episode_length=args.episode_length)
-    train_kw = dict(unroll=unroll, minibatches=mbs, epochs=epochs)
+    train_kw = dict(unroll=unroll, minibatches=mbs, epochs=epochs, fresh_starts=args.fresh_starts)
     t0 = time.perf_counter()
     phases = {}
     spo_cache = {}
@@ -250,6 +249,7 @@ def run_throughput(args, d) -> tuple[dict, list, list]:
     results = {
         "mode": "throughput", "device_label": args.device_label, "env": env, "backend": backend,
         "settings": {"num_envs": ne, "unroll_length": unroll, "num_minibatches": mbs, "num_epochs": epochs,
+                     "fresh_starts": args.fresh_starts,
                      "episode_length": args.episode_length, "target_env_steps_per_timed_call": d["target_steps"],
                      "timed_repeats_main": d["repeats"], "timed_repeats_scaling": d["scale_repeats"],
                      "quick": args.quick, "scale_envs": list(d["scale_envs"]), "scale_seeds": list(d["scale_seeds"]),
@@ -343,17 +343,7 @@ def run_throughput(args, d) -> tuple[dict, list, list]:
 # ----------------------------------------------------------------------------------------
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--device-label", choices=("cpu", "gpu"), default=None,
-                   help="picks defaults and the output name (default: from jax.default_backend())")
-    p.add_argument("--env", default=None, help="task (default: inverted_pendulum on cpu, hopper on gpu)")
-    p.add_argument("--backend", default="mjx")
-    p.add_argument("--num-envs", type=int, default=None)
-    p.add_argument("--unroll-length", type=int, default=None, help="default 5")
-    p.add_argument("--num-minibatches", type=int, default=None, help="default 32")
-    p.add_argument("--num-epochs", type=int, default=None, help="default 4")
-    p.add_argument("--episode-length", type=int, default=1000)
+    p = _matched.parser(__doc__, "inverted_pendulum", "5 unroll, 32 minibatches, 4 epochs")
     p.add_argument("--quick", action="store_true", help="small lists and short calls (smoke test)")
     p.add_argument("--no-scaling-raw", action="store_true", help="skip raw stepping in the num_envs scaling")
     p.add_argument("--scale-envs", default=None, help="comma list overriding the num_envs scaling list")
@@ -363,35 +353,13 @@ def main(argv=None):
     p.add_argument("--out", default=None, help="output stem: writes <out>.json and <out>.md; "
                                                 "default benchmarks/results/throughput_<label>")
     args = p.parse_args(argv)
-
-    args.device_label = args.device_label or ("cpu" if jax.default_backend() == "cpu" else "gpu")
-    d = dict(DEFAULTS[args.device_label])
-    if args.quick:
-        d.update(QUICK)
-    for name in ("target_steps", "repeats"):
-        if getattr(args, name) is not None:
-            d[name] = getattr(args, name)
+    d = _matched.settle(args, DEFAULTS, QUICK, ("target_steps", "repeats"), "throughput")
     if args.scale_envs:
         d["scale_envs"] = tuple(int(x) for x in args.scale_envs.split(","))
     if args.scale_seeds:
         d["scale_seeds"] = tuple(int(x) for x in args.scale_seeds.split(","))
-    args.env = args.env or d["env"]
-    args.num_envs = args.num_envs or d["num_envs"]
-    args.out = args.out or os.path.join(_provenance.RESULTS, f"throughput_{args.device_label}")
-    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-
-    prov = _provenance.provenance()
-    print(f"throughput on {prov['jax_devices']}; load {prov['load_avg_at_provenance']}", flush=True)
-    t0 = time.perf_counter()
-    results, sections, notes = run_throughput(args, d)
     title = f"Throughput: raw Brax vs barpo_jax SPO vs Brax PPO ({args.device_label}, {args.env}, {args.backend})"
-    results["wall_s_total"] = time.perf_counter() - t0
-    prov["load_avg_at_end"] = load()
-    results = clean(results)
-    notes = list(notes) + [f"Total wall time of this run: {results['wall_s_total']:.0f} s; load average at end "
-                           f"{prov['load_avg_at_end']}."]
-    js, md = _provenance.write_results(args.out, prov, results, sections, title, notes)
-    print(f"wrote {js}, {md}  (total {results['wall_s_total']:.0f}s)")
+    _matched.measure_and_write("throughput", run_throughput, args, d, title, clean)
 
 
 if __name__ == "__main__":

@@ -14,7 +14,6 @@ Examples (from the repository root):
 """
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import os
@@ -23,7 +22,7 @@ import time
 import jax
 import numpy as np
 
-from benchmarks import _provenance, brax_ppo
+from benchmarks import _matched, _provenance, brax_ppo
 from benchmarks._provenance import load_change as _lo
 from benchmarks.isolate import clean, isolated
 
@@ -281,20 +280,7 @@ def parity_report(results: dict, out: str) -> tuple[dict, list, list]:
 # ----------------------------------------------------------------------------------------
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--device-label", choices=("cpu", "gpu"), default=None,
-                   help="picks defaults and the output name (default: from jax.default_backend())")
-    p.add_argument("--env", default=None, help="task (default: inverted_double_pendulum on cpu, hopper on gpu)")
-    p.add_argument("--backend", default="mjx")
-    p.add_argument("--num-envs", type=int, default=None)
-    p.add_argument("--unroll-length", type=int, default=None, help="default: task preset")
-    p.add_argument("--num-minibatches", type=int, default=None, help="default: task preset")
-    p.add_argument("--num-epochs", type=int, default=None, help="default: task preset")
-    p.add_argument("--episode-length", type=int, default=1000)
-    p.add_argument("--fresh-starts", action=argparse.BooleanOptionalAction, default=True,
-                   help="every episode from a new reset draw, on both sides (--no-fresh-starts: Brax's own "
-                        "auto-reset to the first state, on both sides)")
+    p = _matched.parser(__doc__, "inverted_double_pendulum", "task preset")
     p.add_argument("--quick", action="store_true", help="few steps, points and seeds (smoke test)")
     p.add_argument("--steps", type=int, default=None, help="env steps per seed")
     p.add_argument("--points", type=int, default=None, help="evaluation points including step 0")
@@ -307,17 +293,7 @@ def main(argv=None):
                                                 "default benchmarks/results/parity_<label>")
     args = p.parse_args(argv)
 
-    args.device_label = args.device_label or ("cpu" if jax.default_backend() == "cpu" else "gpu")
-    d = dict(DEFAULTS[args.device_label])
-    if args.quick:
-        d.update(QUICK)
-    for name in ("steps", "points", "seeds", "timeout_s"):
-        if getattr(args, name) is not None:
-            d[name] = getattr(args, name)
-    args.env = args.env or d["env"]
-    args.num_envs = args.num_envs or d["num_envs"]
-    args.out = args.out or os.path.join(_provenance.RESULTS, f"parity_{args.device_label}")
-    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
+    d = _matched.settle(args, DEFAULTS, QUICK, ("steps", "points", "seeds", "timeout_s"), "parity")
 
     if args.render_from:
         with open(args.render_from) as f:
@@ -332,18 +308,9 @@ def main(argv=None):
         print(f"re-rendered {args.out}.md/.png from {args.render_from}")
         return
 
-    prov = _provenance.provenance()
-    print(f"parity on {prov['jax_devices']}; load {prov['load_avg_at_provenance']}", flush=True)
-    t0 = time.perf_counter()
-    results, sections, notes = run_parity(args, d)
     title = f"SPO vs Brax PPO learning parity ({args.device_label}, {args.env}, {args.backend})"
-    results["wall_s_total"] = time.perf_counter() - t0
-    prov["load_avg_at_end"] = load()
-    results = clean(results)
-    notes = list(notes) + [f"Total wall time of this run: {results['wall_s_total']:.0f} s; load average at end "
-                           f"{prov['load_avg_at_end']}."]
-    js, md = _provenance.write_results(args.out, prov, results, sections, title, notes)
-    print(f"wrote {js}, {md}, {results['png']}  (total {results['wall_s_total']:.0f}s)")
+    results = _matched.measure_and_write("parity", run_parity, args, d, title, clean)
+    print(f"plot: {results['png']}")
 
 
 if __name__ == "__main__":
