@@ -183,9 +183,9 @@ def _eval_parser(command) -> None:
     e.add_argument("--attack-steps", type=_num, default=None,
                    help="training budget of each learned attack (default: the run's steps, at most 2e6)")
     e.add_argument("--add", action="store_true",
-                   help="keep the columns of the finished report this command writes (same eps, episodes and "
-                        "strength) and compute only what it lacks: how an attack or the masking check is added "
-                        "to a finished report")
+                   help="keep every column of the finished report this command writes (same eps and episodes) "
+                        "and compute only what it lacks: how an attack or the masking check is added to a "
+                        "finished report")
     e.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
@@ -372,19 +372,29 @@ def cmd_eval(a):
     eps = result.config.eps if a.eps is None else a.eps
     # Stopped midway (Ctrl-C, a killed job), the same command resumes from the last finished column.
     finished = report_file(a.out or a.run, eps)
-    partial = partial_file(finished)
-    reuse = None
-    if a.add and os.path.isfile(finished):
-        reuse = bj.RobustnessReport.load(finished)
-        if reuse.episodes != a.episodes:
-            raise ConfigError(f"--add: {finished} was evaluated on {reuse.episodes} episodes, this command on "
-                              f"{a.episodes}: pass --episodes {reuse.episodes}, or drop --add to evaluate afresh")
-        print(f"--add: keeping {', '.join(reuse.attacks)} from {finished}")
-    report = bj.evaluate(result, attacks=a.attacks, eps=a.eps, episodes=a.episodes,
+    reuse = _finished_report(finished, a) if a.add and os.path.isfile(finished) else None
+    # --add never drops a column: the new report holds the old one's attacks and the named ones.
+    attacks = a.attacks if reuse is None else list(dict.fromkeys(reuse.attacks + list(bj.attacks.resolve(a.attacks))))
+    report = bj.evaluate(result, attacks=attacks, eps=a.eps, episodes=a.episodes,
                          learned_timesteps=a.attack_steps, progress=not a.no_progress, strength=a.strength,
-                         masking_check=not a.no_masking_check, learned_scan=a.learned_scan, partial_path=partial,
-                         reuse=reuse)
+                         masking_check=not a.no_masking_check, learned_scan=a.learned_scan,
+                         partial_path=partial_file(finished), reuse=reuse)
     _write_eval(a.out or a.run, report)
+
+
+def _finished_report(path: str, a):
+    """The report `barpo eval --add` adds to: one of built-in attacks on as many episodes."""
+    import barpo_jax as bj
+    report = bj.RobustnessReport.load(path)
+    if report.episodes != a.episodes:
+        raise ConfigError(f"--add: {path} was evaluated on {report.episodes} episodes, this command on "
+                          f"{a.episodes}: pass --episodes {report.episodes}, or drop --add to evaluate afresh")
+    foreign = [n for n in report.attacks if n not in bj.attacks.NAMES and n != "none"]
+    if foreign:
+        raise ConfigError(f"--add: {path} holds attacks the command line cannot recompute ({', '.join(foreign)}): "
+                          "add to it from Python, bj.evaluate(..., reuse=bj.RobustnessReport.load(path))")
+    print(f"--add: keeping {', '.join(report.attacks)} from {path}")
+    return report
 
 
 def cmd_render(a):
