@@ -165,6 +165,8 @@ class RunScores:
       median_agent: the index of the median agent (by worst case; by natural return
         without a report).
       attacks: the attacks the worst case is over (empty without a report).
+      by_attack: [attack][seed] mean return under each of `attacks` (empty without a
+        report), so two runs can be compared over the attacks both were evaluated under.
     """
     path: str
     env: str
@@ -176,10 +178,17 @@ class RunScores:
     worst: np.ndarray
     median_agent: int
     attacks: tuple
+    by_attack: tuple = ()
 
     @property
     def name(self) -> str:
         return f"{self.algo} / {self.env}"
+
+    def worst_over(self, attacks) -> tuple:
+        """([seed] worst case over `attacks`, a subset of `self.attacks`; its median agent)."""
+        rows = [self.by_attack[self.attacks.index(a)] for a in attacks]
+        worst = np.min(np.asarray(rows, float), axis=0)
+        return worst, _lower_median_index(worst)
 
 
 def _lower_median_index(x: np.ndarray) -> int:
@@ -235,9 +244,10 @@ def read_run(run: str, eps: Optional[float] = None) -> RunScores:
         from .evaluate import RobustnessReport
         report = RobustnessReport.load(report_path)
         attacks = tuple(report.attacks[j] for j in report.attack_columns)
+        by_attack = tuple(np.asarray(report.returns[:, j], float) for j in report.attack_columns)
         return RunScores(run, report.env, report.algo, float(report.eps), os.path.basename(report_path),
                          tuple(report.seeds), np.asarray(report.natural, float),
-                         np.asarray(report.worst_case, float), report.median_agent, attacks)
+                         np.asarray(report.worst_case, float), report.median_agent, attacks, by_attack)
     natural = final_returns(_metrics(run)["episode_return"])
     return RunScores(run, cfg.env, cfg.algo, float(cfg.eps), "metrics.json (final training return)",
                      tuple(cfg.seed + i for i in range(len(natural))), natural, np.full_like(natural, np.nan),

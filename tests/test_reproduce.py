@@ -119,10 +119,11 @@ def test_claim_rows_hold_each_claim_to_its_goal_and_skip_missing_methods():
 
     suite = tuple(a for a in bj.attacks.ALL if a != "none")   # what a worst case is over
 
-    def scores(algo, natural, worst, attacks=suite, env="hopper"):
+    def scores(algo, natural, worst, attacks=suite, env="hopper", by_attack=None):
         natural, worst = np.asarray(natural, float), np.asarray(worst, float)
+        by_attack = tuple(np.asarray(x, float) for x in by_attack) if by_attack else tuple(worst for _ in attacks)
         return RunScores(f"runs/{algo}", env, algo, 0.075, "report", tuple(range(len(worst))), natural, worst,
-                         int(np.argsort(worst)[(len(worst) - 1) // 2]), attacks)
+                         int(np.argsort(worst)[(len(worst) - 1) // 2]), attacks, by_attack)
     runs = [scores("spo", [3000, 3100, 3200], [100, 200, 300]),
             scores("arpo", [2000, 2100, 2200], [1000, 1100, 1200]),
             scores("barpo", [2800, 2900, 3000], [1500, 1400, 1300]),
@@ -141,11 +142,16 @@ def test_claim_rows_hold_each_claim_to_its_goal_and_skip_missing_methods():
     assert sa[5] == f"{2 / 56:.3f} (3 vs 5 seeds)" and sa[6] == "settled: higher" and sa[3] == "4.67"
     natural = rows["BARPO natural / SPO natural"]
     assert natural[3] == "0.94" and natural[7] == ">= 0.9: yes"  # 2900 / 3100, the median agents
-    # A worst case over part of the suite is labelled; over different attacks it is not compared.
+    # A worst case over part of the suite is labelled; runs evaluated under different attacks
+    # are compared over the attacks both hold (ARPO's mad column, its worst, is left out), and
+    # not at all when they share none.
     part = [scores("barpo", [1] * 3, [5, 6, 7], ("random",)), scores("sa_ppo", [1] * 3, [1, 2, 3], ("random",)),
-            scores("arpo", [1] * 3, [1, 2, 3], ("random", "mad"))]
-    labels = [r[1] for r in reproduce.claim_rows(SimpleNamespace(runs=part))]
-    assert labels == ["BARPO worst / SA-PPO worst (over random only)"]
+            scores("arpo", [1] * 3, [1, 2, 3], ("random", "mad"), by_attack=[[4, 5, 6], [1, 2, 3]]),
+            scores("spo", [1] * 3, [1, 2, 3], ("flip",))]
+    rows = {r[1]: r for r in reproduce.claim_rows(SimpleNamespace(runs=part))}
+    assert set(rows) == {"BARPO worst / SA-PPO worst (over random only)", "BARPO worst / ARPO worst (over random only)",
+                         "BARPO natural / SPO natural"}
+    assert rows["BARPO worst / ARPO worst (over random only)"][2] == "6.0 / 5.0"
 
 
 def test_ctrl_c_ends_a_study_with_one_line(capsys):

@@ -182,10 +182,23 @@ CLAIM_NOTES = ["Ratio of IQMs: bootstrap over each method's seeds independently,
                "compass); the other rows test the paper's direction (> 1)."]
 
 
+def _scores(a, b, which: str):
+    """The two runs' per-seed values and median agents for a claim on `which`; a worst case
+    over the attacks both runs were evaluated under (None when they share none)."""
+    if which == "natural":
+        return a.natural, a.median_agent, b.natural, b.median_agent, a.attacks
+    if tuple(a.attacks) == tuple(b.attacks):
+        return a.worst, a.median_agent, b.worst, b.median_agent, a.attacks
+    common = tuple(x for x in a.attacks if x in b.attacks)
+    if not common or not (a.by_attack and b.by_attack):
+        return None
+    return (*a.worst_over(common), *b.worst_over(common), common)
+
+
 def claim_rows(comparison) -> list:
     """One row per (task, claim) whose two methods both have robustness reports. A worst
-    case is compared only over the same attacks, and a row says so when those are not the
-    whole suite (`attacks.ALL`): a worst case over a few attacks is not the claim's."""
+    case is compared over the attacks both reports hold, and a row says so when those are
+    not the whole suite (`attacks.ALL`): a worst case over a few attacks is not the claim's."""
     by = {(r.env, r.algo): r for r in comparison.runs}
     rows = []
     for env in dict.fromkeys(r.env for r in comparison.runs):
@@ -193,18 +206,19 @@ def claim_rows(comparison) -> list:
             a, b = by.get((env, num)), by.get((env, den))
             if a is None or b is None or not (np.isfinite(a.worst).all() and np.isfinite(b.worst).all()):
                 continue
-            if which == "worst" and tuple(a.attacks) != tuple(b.attacks):
-                continue  # worst cases over different attack sets are not comparable
-            label = label if which != "worst" or set(bj.attacks.ALL) - {"none"} <= set(a.attacks) else \
-                f"{label} (over {', '.join(a.attacks)} only)"
-            xa, xb = getattr(a, which), getattr(b, which)
-            median = xa[a.median_agent] / xb[b.median_agent]
+            scored = _scores(a, b, which)
+            if scored is None:
+                continue  # no attack in common: their worst cases are not comparable
+            xa, ia, xb, ib, over = scored
+            label = label if which != "worst" or set(bj.attacks.ALL) - {"none"} <= set(over) else \
+                f"{label} (over {', '.join(over)} only)"
+            median = xa[ia] / xb[ib]
             lo, hi = bootstrap_ratio_ci(xa, xb)
             p = rank_test(xa, xb)
             settled = (f"settled: {'higher' if median > 1 else 'lower'}" if p < SETTLED_P else "not settled")
             verdict = (f">= {goal:g}: {'yes' if median >= goal else 'no'}" if goal is not None
                        else f"> 1: {'yes' if median > 1 else 'no'}")
-            rows.append([env, label, f"{xa[a.median_agent]:.1f} / {xb[b.median_agent]:.1f}", f"{median:.2f}",
+            rows.append([env, label, f"{xa[ia]:.1f} / {xb[ib]:.1f}", f"{median:.2f}",
                          f"{iqm(xa) / iqm(xb):.2f} [{lo:.2f}, {hi:.2f}]", f"{p:.3f} ({len(xa)} vs {len(xb)} seeds)",
                          settled, verdict])
     return rows
