@@ -184,7 +184,10 @@ def test_failed_save_exits_2_fast_and_keeps_the_last_good_checkpoint(tmp_path):
 
 
 INTERRUPTED = """
-import sys, os
+import sys, os, signal
+# Ctrl-C as from a terminal: a suite started in the background (`cmd &` from a script)
+# hands its children SIGINT ignored, which the CLI rightly keeps ignored.
+signal.signal(signal.SIGINT, signal.default_int_handler)
 from helpers import TINY
 from barpo_jax.cli import main
 args = ["train", "--no-progress", "--out", sys.argv[1], "--steps", str(32 * 16 * 400)]

@@ -333,11 +333,23 @@ def run_throughput(args, d) -> tuple[dict, list, list]:
         "Brax needs `jax.device_put_replicated`, removed in jax 0.10: benchmarks/brax_compat.py defines it.",
         "Every measurement runs in its own child process with a timeout (retried once): one earlier in-process "
         "run deadlocked inside XLA's CPU runtime (all threads idle on futexes in block_until_ready).",
-        "Load averages (1/5/15 min) are recorded before/after every measurement. Other processes (tests, other "
-        "benchmarks) shared the 2 cores during this run, so treat differences below ~20-30% as noise; the "
-        "best-of figure is the least-disturbed estimate.",
+        _load_note([raw_main, spo_main, brax]),
     ]
     return results, sections, notes
+
+
+def _load_note(measurements) -> str:
+    """What the recorded load says about the headline figures. The load before the first
+    measurement tells whether anything else ran; later ones also carry the decaying load
+    of the measurement before them, so they cannot tell it."""
+    first = next((m["load_before"][0] for m in measurements if m.get("load_before")), float("nan"))
+    head = "Load averages (1/5/15 min) are recorded before/after every measurement. "
+    if first < 0.5:
+        return head + (f"The machine was otherwise idle (1-min load {first:.2f} before the first measurement; "
+                       "the later ones include the previous measurement's own decaying load), so these are "
+                       "quiet-machine figures.")
+    return head + (f"Other processes shared the cores (1-min load {first:.2f} before the first measurement), so "
+                   "treat differences below ~20-30% as noise; the best-of figure is the least-disturbed estimate.")
 
 
 # ----------------------------------------------------------------------------------------
