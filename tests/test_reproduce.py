@@ -112,6 +112,12 @@ def test_kappa_study_trains_one_sweep_evaluates_it_and_plots(tmp_path, capsys, m
     assert os.path.isfile(os.path.join(out, "kappa.png")) and "kappa" in capsys.readouterr().out
 
 
+def test_a_p_value_below_one_in_a_thousand_is_not_printed_as_zero():
+    """Ten seeds against ten, one method above the other on every seed: p = 1.1e-5."""
+    assert reproduce.format_p(1.0825e-5) == "1.1e-05"
+    assert reproduce.format_p(0.0079) == "0.008" and reproduce.format_p(0.579) == "0.579"
+
+
 def test_claim_rows_hold_each_claim_to_its_goal_and_skip_missing_methods():
     from types import SimpleNamespace
 

@@ -219,9 +219,15 @@ def claim_rows(comparison) -> list:
             verdict = (f">= {goal:g}: {'yes' if median >= goal else 'no'}" if goal is not None
                        else f"> 1: {'yes' if median > 1 else 'no'}")
             rows.append([env, label, f"{xa[ia]:.1f} / {xb[ib]:.1f}", f"{median:.2f}",
-                         f"{iqm(xa) / iqm(xb):.2f} [{lo:.2f}, {hi:.2f}]", f"{p:.3f} ({len(xa)} vs {len(xb)} seeds)",
+                         f"{iqm(xa) / iqm(xb):.2f} [{lo:.2f}, {hi:.2f}]", f"{format_p(p)} ({len(xa)} vs {len(xb)} seeds)",
                          settled, verdict])
     return rows
+
+
+def format_p(p: float) -> str:
+    """Three decimals, or two significant digits below 0.001: with 10 seeds per method the
+    smallest exact p is 1.1e-5, which three decimals would print as 0.000."""
+    return f"{p:.3f}" if p >= 1e-3 else f"{p:.1e}"
 
 
 def main(argv=None):
