@@ -3,7 +3,9 @@
 Compiled programs are kept on disk for the whole suite (`TEST_CACHE`): both xdist workers,
 the CLI processes the tests start, and every module after the per-module cache release
 read a program another one compiled, instead of compiling it again (the suite is mostly
-XLA compile time). The numbers are the same: a cached executable is the one that would
+XLA compile time). Programs down to 0.1 s of compile time are kept: building an env and its
+first state compiles about a hundred small programs of ~0.15 s each on a 2-core CPU, and
+without the disk copy every module would compile them again after the release below. The numbers are the same: a cached executable is the one that would
 be compiled. `BARPO_TEST_XLA_CACHE=off` turns it off, a path moves it.
 
 On the 2-core CI machine, writing one executable once aborted a worker inside XLA
@@ -24,7 +26,7 @@ if TEST_CACHE.lower() != "off":
     os.makedirs(TEST_CACHE, exist_ok=True)
     import jax  # noqa: E402
     jax.config.update("jax_compilation_cache_dir", TEST_CACHE)
-    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.1)
 # The CLI processes the tests start share the same cache (compile_cache.enable reads this).
 os.environ["BARPO_COMPILE_CACHE"] = TEST_CACHE
 
@@ -72,9 +74,10 @@ def trained():
 
 @pytest.fixture(scope="session")
 def weak():
-    """A victim whose returns do not saturate: SPO after 4 tiny iterations (2 seeds). On
-    200-step episodes its pendulum falls at different times per seed and per attack, so a
-    column copied from the wrong attack, or an attack that moves at eps 0, changes a number
-    (the well-trained `trained` holds every episode at full return under mild attacks)."""
+    """A victim whose returns do not saturate: SPO after 4 tiny iterations (2 seeds) on the
+    point mass (helpers.TINY). Its reward, 1 - x^2, depends on every step, and the mass strays
+    past |x| > 2 at different times per seed and per attack, so a column copied from the wrong
+    attack, or an attack that moves at eps 0, changes a number (the well-trained `trained`
+    holds every episode at full return under mild attacks)."""
     from helpers import tiny
     return bj.train(tiny(num_seeds=2), progress=False)

@@ -18,7 +18,7 @@ import barpo_jax as bj
 from barpo_jax import checkpoint
 from barpo_jax.learner import Trainer
 
-from helpers import leaves as _leaves, tiny
+from helpers import PHYSICS_ENV, leaves as _leaves, tiny
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 HANG = 300  # seconds: only a hang detector
@@ -77,7 +77,7 @@ def test_round_trip_every_backend_and_method(tmp_path, backend):
     'worst_q'), so every method's template is SPO's or ATLA's plus that head, and those
     three are round-tripped for real. That claim is about the methods, not the physics, so
     it is checked on the fastest backend only (tracing MJX's reset ten times cost minutes)."""
-    cfg = {algo: tiny(backend=backend, algo=algo, num_envs=4, unroll_length=4, num_minibatches=2)
+    cfg = {algo: tiny(env=PHYSICS_ENV, backend=backend, algo=algo, num_envs=4, unroll_length=4, num_minibatches=2)
            for algo in bj.ALGOS}
     checked = bj.ALGOS if backend == "spring" else ("spo", "atla_ppo", "wocar_ppo")
     shapes = {algo: Trainer.cached(cfg[algo]).checkpoint_template([0, 1]) for algo in checked}
@@ -132,7 +132,7 @@ def test_added_or_reshaped_field_names_itself(tmp_path):
 @pytest.mark.slow
 def test_mjx_train_checkpoint_resume_equals_whole(tmp_path):
     """The default accelerator backend end to end: train, checkpoint, resume, load."""
-    cfg = tiny(backend="mjx", num_envs=8, unroll_length=8, num_minibatches=2, num_timesteps=8 * 8 * 4,
+    cfg = tiny(env=PHYSICS_ENV, backend="mjx", num_envs=8, unroll_length=8, num_minibatches=2, num_timesteps=8 * 8 * 4,
                episode_length=20)
     whole = bj.train(cfg, progress=False)
     out = str(tmp_path / "run")

@@ -11,7 +11,7 @@ import pytest
 import barpo_jax as bj
 from barpo_jax import distributed
 
-from helpers import assert_trees_close, tiny
+from helpers import PHYSICS_ENV, assert_trees_close, tiny
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -60,7 +60,7 @@ def _lines(stderr: str) -> list:
 
 @pytest.mark.slow
 def test_two_processes_write_the_run_one_process_writes(tmp_path):
-    cfg = tiny(num_seeds=2)
+    cfg = tiny(env=PHYSICS_ENV, num_seeds=2)   # a Brax task: the CLI processes must find it
     cfg_file = tmp_path / "cfg.json"
     cfg_file.write_text(cfg.to_json())
     split = str(tmp_path / "split")

@@ -120,14 +120,15 @@ def test_spec_describes_the_policy_and_its_training(saved, exported):
     result = saved[1]
     with open(os.path.join(exported[1], "policy.json")) as f:
         spec = json.load(f)
-    assert spec["env"] == "inverted_pendulum" and spec["layers"] == [4, 64, 64, 1]
-    assert (spec["obs_size"], spec["action_size"]) == (4, 1)
+    sizes = (result.actor_critic().obs_size, result.actor_critic().action_size)
+    assert spec["env"] == result.config.env and spec["layers"] == [sizes[0], 64, 64, sizes[1]]
+    assert (spec["obs_size"], spec["action_size"]) == sizes
     assert spec["run"] == 1 and spec["seed"] == result.seeds[1] and spec["iterations"] == result.iterations
     assert spec["config"] == result.config.to_dict()
     assert spec["barpo_jax_version"] == metadata.version("barpo-jax")
     assert spec["obs_normalization"]["clip"] == 10.0 and spec["action"]["low"] == -1.0
-    with pytest.raises(ValueError, match=r"obs must be \[4\]"):
-        numpy_policy(exported[1])(np.zeros(5))
+    with pytest.raises(ValueError, match=rf"obs must be \[{sizes[0]}\]"):
+        numpy_policy(exported[1])(np.zeros(sizes[0] + 1))
 
 
 def test_cli_exports_a_run_directory_and_refuses_bad_input(saved, tmp_path, capsys):

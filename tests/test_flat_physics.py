@@ -10,7 +10,7 @@ import pytest
 from barpo_jax.config import hyperparams
 from barpo_jax.learner import Trainer, scan_iterations
 
-from helpers import leaves, tiny
+from helpers import PHYSICS, PHYSICS_ENV, leaves, tiny
 
 
 def _both(cfg, iterations=2):
@@ -24,9 +24,9 @@ def _both(cfg, iterations=2):
 
 
 @pytest.mark.parametrize("cfg", [
-    tiny(algo="barpo", rollout_under_adversary=True, eps_ramp_fraction=0.0),
+    tiny(**PHYSICS, algo="barpo", rollout_under_adversary=True, eps_ramp_fraction=0.0),
     tiny(algo="atla_ppo", eps_ramp_fraction=0.0),
-], ids=["spring-barpo-under-adversary", "spring-atla"])
+], ids=["spring-barpo-under-adversary", "point-mass-atla"])
 def test_flat_physics_is_bit_identical_to_nested(cfg):
     (s1, m1), (s2, m2) = _both(cfg)
     for a, b in zip(leaves(s1), leaves(s2), strict=True):
@@ -39,7 +39,7 @@ def test_flat_physics_is_bit_identical_to_nested(cfg):
 
 @pytest.mark.slow
 def test_flat_physics_on_mjx():
-    cfg = tiny(backend="mjx", num_envs=8, num_minibatches=2, episode_length=10)
+    cfg = tiny(env=PHYSICS_ENV, backend="mjx", num_envs=8, num_minibatches=2, episode_length=10)
     trainer = Trainer(cfg)
     state, hp = trainer.init_runs([0, 1]), hyperparams(cfg, 2)
     keys = jax.random.split(jax.random.PRNGKey(5), 2)
@@ -58,12 +58,14 @@ def test_flat_physics_on_mjx():
 
 
 def test_step_runs_equals_vmapped_step():
-    trainer = Trainer(tiny(episode_length=3))
+    trainer = Trainer(tiny(**PHYSICS, episode_length=3))
     state = trainer.init_runs([0, 1]).env
     action = jax.random.uniform(jax.random.PRNGKey(1), (2, 32, trainer.env.action_size), minval=-1, maxval=1)
+    # Compiled once each: stepped op by op, the physics compiles every primitive apart (a minute).
+    step_flat, step_nested = jax.jit(trainer.env.step_runs), jax.jit(jax.vmap(trainer.env.step))
     for _ in range(4):  # crosses the time limit: auto-reset included
-        flat = trainer.env.step_runs(state, action)
-        nested = jax.vmap(trainer.env.step)(state, action)
+        flat = step_flat(state, action)
+        nested = step_nested(state, action)
         # Equal up to float rounding: on the flat batch the fresh starts' resets are drawn inside a
         # branch taken only when an episode ended (`VecEnv.step`), compiled apart from the step, and
         # under the vmap both branches are computed and selected, so a reset may round in the last

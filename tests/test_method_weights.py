@@ -22,7 +22,7 @@ import barpo_jax as bj
 from barpo_jax import config
 from helpers import tiny
 import toy_method  # noqa: F401  (registers "toy")
-out = {"preset_pendulum": tiny(algo="toy").toy_pull,
+out = {"preset_pendulum": tiny(algo="toy", env="inverted_pendulum").toy_pull,
        "preset_hopper": bj.TrainConfig(env="hopper", algo="spo", backend="mjx").toy_pull,
        "sweepable": "toy_pull" in config.hp_fields(),
        "fields_row": next(r for r in config.field_rows() if r["field"] == "toy_pull")["preset"]}

@@ -44,7 +44,7 @@ def test_training_rollouts_are_clipped():
 
 def test_the_policy_and_evaluation_read_the_runs_clip(weak):
     tight = _clipped(weak, TIGHT)
-    obs = np.random.default_rng(0).normal(size=(16, 4)).astype(np.float32) * 3
+    obs = np.random.default_rng(0).normal(size=(16, weak.actor_critic().obs_size)).astype(np.float32) * 3
     params, stats = tight.run(0)
     expect = networks.to_env_action(tight.actor_critic().dist(params, nz.normalize(stats, obs, TIGHT))[0])
     np.testing.assert_allclose(tight.policy(0)(obs), expect, atol=1e-6)

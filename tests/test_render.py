@@ -8,7 +8,7 @@ import pytest
 import barpo_jax as bj
 from barpo_jax import attacks, video
 
-from helpers import run_cli, tiny
+from helpers import PHYSICS, run_cli, tiny
 
 TINY_STRENGTH = attacks.Strength("tiny", 2, 1, "constant")   # small programs; the acting is evaluate's
 
@@ -16,7 +16,7 @@ TINY_STRENGTH = attacks.Strength("tiny", 2, 1, "constant")   # small programs; t
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory):
     out = str(tmp_path_factory.mktemp("render") / "run")
-    result = bj.train(tiny(num_envs=8, num_minibatches=2, episode_length=30, num_timesteps=8 * 16 * 2, num_seeds=2,
+    result = bj.train(tiny(**PHYSICS, num_envs=8, num_minibatches=2, episode_length=30, num_timesteps=8 * 16 * 2, num_seeds=2,
                            eps=0.2), out=out, progress=False)
     return out, result
 

@@ -126,7 +126,7 @@ def test_wandb_logs_config_per_seed_and_attack_curves_and_resumes_the_same_run(t
     run_id = open(os.path.join(out, "wandb_run_id")).read().strip()
     assert len(glob.glob(str(tmp_path / "wandb" / f"offline-run-*-{run_id}*"))) == 2  # one W&B run, two sessions
     config, rows = wandb_logged(wandb_records(tmp_path, run_id))
-    assert config["env"] == "inverted_pendulum" and config["num_seeds"] == 2 and config["seeds"] == [0, 1]
+    assert config["env"] == cfg.env and config["num_seeds"] == 2 and config["seeds"] == [0, 1]
     assert config["eval_attacks"] == ["random"] and config["eps"] == pytest.approx(0.2)
 
     # one row per iteration, against env steps per run; every finite value of the result, per seed and mean

@@ -15,7 +15,7 @@ import barpo_jax as bj
 from barpo_jax import acting
 from barpo_jax.envs import VecEnv
 
-from helpers import assert_trees_close, leaves, tiny
+from helpers import PHYSICS_ENV, assert_trees_close, leaves, tiny
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -120,7 +120,7 @@ def test_one_damaged_file_gives_one_line_and_no_tracebacks(tmp_path, monkeypatch
     """Only one data file damaged: orbax's reads of the others are still in flight when the
     error is raised, and finish into a closed event loop (each an unraisable exception)."""
     out = str(tmp_path / "run")
-    bj.train(tiny(), out=out, progress=False)
+    bj.train(tiny(env=PHYSICS_ENV), out=out, progress=False)   # a Brax task: a CLI process resumes it below
     step = os.path.join(out, "checkpoints", str(max(int(s) for s in os.listdir(os.path.join(out, "checkpoints")))))
     data = [os.path.join(r, n) for r, _, ns in os.walk(step) for n in ns if os.sep + "d" + os.sep in r + os.sep]
     assert len(data) > 1   # else there is nothing left in flight, and this test tests nothing
