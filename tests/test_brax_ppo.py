@@ -3,6 +3,7 @@ with `fresh_starts`, every episode of an env begins from a new reset draw."""
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 
 import barpo_jax as bj
 from benchmarks import brax_compat, brax_ppo
@@ -22,6 +23,7 @@ def _starts_of_env_0(wrap, steps=24):
     return starts
 
 
+@pytest.mark.slow
 def test_fresh_start_wrap_draws_a_new_start_for_every_episode():
     from brax.envs.wrappers import training
     fresh, fixed = _starts_of_env_0(brax_ppo.fresh_start_wrap), _starts_of_env_0(training.wrap)

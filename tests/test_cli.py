@@ -105,6 +105,7 @@ def test_bad_input_exits_2_with_one_line(capsys, args, fragment):
     assert_one_error_line(err)
 
 
+@pytest.mark.slow
 def test_time_budget_exits_3_and_resume_finishes(tmp_path, capsys):
     out = str(tmp_path / "run")
     code, stdout, _ = run_cli(capsys, "train", *SMALL, "--time-budget", "0", "--out", out)

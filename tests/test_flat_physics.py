@@ -24,7 +24,9 @@ def _both(cfg, iterations=2):
 
 
 @pytest.mark.parametrize("cfg", [
-    tiny(**PHYSICS, algo="barpo", rollout_under_adversary=True, eps_ramp_fraction=0.0),
+    # The same check on Brax physics compiles the spring step twice more (~100 s): slow tier.
+    pytest.param(tiny(**PHYSICS, algo="barpo", rollout_under_adversary=True, eps_ramp_fraction=0.0),
+                 marks=pytest.mark.slow),
     tiny(algo="atla_ppo", eps_ramp_fraction=0.0),
 ], ids=["spring-barpo-under-adversary", "point-mass-atla"])
 def test_flat_physics_is_bit_identical_to_nested(cfg):
@@ -57,6 +59,7 @@ def test_flat_physics_on_mjx():
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
 
 
+@pytest.mark.slow
 def test_step_runs_equals_vmapped_step():
     trainer = Trainer(tiny(**PHYSICS, episode_length=3))
     state = trainer.init_runs([0, 1]).env

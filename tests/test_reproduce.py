@@ -85,6 +85,7 @@ def test_ratio_interval_brackets_the_ratio_and_is_degenerate_without_spread():
     assert bootstrap_ratio_ci(np.full(5, 3.0), np.full(4, 2.0)) == (1.5, 1.5)
 
 
+@pytest.mark.slow
 def test_kappa_study_trains_one_sweep_evaluates_it_and_plots(tmp_path, capsys, monkeypatch):
     from benchmarks.studies import kappa_study
     evaluate, seen = kappa_study.bj.evaluate, {}
