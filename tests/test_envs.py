@@ -118,34 +118,8 @@ def _tiny_env_config(env, **kw):
 
 
 def _point_mass_class():
-    """A Brax Env written in jnp, no physics engine: a 1-D point mass pushed by the action,
-    rewarded for staying near the origin; it terminates when it strays past |x| > 2."""
-    from brax.envs.base import Env, State
-
-    class PointMass(Env):
-        def reset(self, rng):
-            obs = jax.random.uniform(rng, (2,), minval=-1.0, maxval=1.0)
-            return State(None, obs, jnp.zeros(()), jnp.zeros(()), {}, {})
-
-        def step(self, state, action):
-            pos, vel = state.obs
-            vel = vel + 0.1 * jnp.clip(action[0], -1.0, 1.0)
-            pos = pos + 0.1 * vel
-            return state.replace(obs=jnp.stack([pos, vel]), reward=1.0 - pos ** 2,
-                                 done=(jnp.abs(pos) > 2.0).astype(jnp.float32))
-
-        @property
-        def observation_size(self):
-            return 2
-
-        @property
-        def action_size(self):
-            return 1
-
-        @property
-        def backend(self):
-            return "none"  # no physics engine: not one of barpo's backends, so the config's is kept
-
+    """A Brax Env written in jnp, no physics engine (the suite's tiny task, `helpers.PointMass`)."""
+    from helpers import PointMass
     return PointMass
 
 
