@@ -75,9 +75,9 @@ def trained():
 @pytest.fixture(scope="session")
 def weak():
     """A victim whose returns do not saturate: SPO after 4 tiny iterations (2 seeds) on the
-    point mass (helpers.TINY). Its reward, 1 - x^2, depends on every step, and the mass strays
-    past |x| > 2 at different times per seed and per attack, so a column copied from the wrong
-    attack, or an attack that moves at eps 0, changes a number (the well-trained `trained`
+    point mass (helpers.TINY). Its reward, 1 - x^2, depends on every step, so its returns differ
+    per seed and per attack, and a column copied from the wrong attack, or an attack that
+    moves at eps 0, changes a number (the well-trained `trained`
     holds every episode at full return under mild attacks)."""
     from helpers import tiny
     return bj.train(tiny(num_seeds=2), progress=False)

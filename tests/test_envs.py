@@ -15,6 +15,8 @@ import pytest
 
 from barpo_jax import envs
 
+from helpers import PointMass  # a Brax Env written in jnp, no physics engine
+
 
 class _State(NamedTuple):
     obs: jnp.ndarray
@@ -117,12 +119,6 @@ def _tiny_env_config(env, **kw):
     return bj.TrainConfig(**fields)
 
 
-def _point_mass_class():
-    """A Brax Env written in jnp, no physics engine (the suite's tiny task, `helpers.PointMass`)."""
-    from helpers import PointMass
-    return PointMass
-
-
 def _assert_trained(result, cfg):
     assert result.iterations == cfg.num_iterations
     assert all(np.isfinite(np.asarray(v)).all() for k, v in result.metrics.items() if k != "episode_return")
@@ -134,7 +130,7 @@ def test_an_env_registered_with_brax_trains_with_the_base_presets():
     import brax.envs
 
     import barpo_jax as bj
-    brax.envs.register_environment("barpo_test_point_mass", _point_mass_class())
+    brax.envs.register_environment("barpo_test_point_mass", PointMass)
     cfg = _tiny_env_config("barpo_test_point_mass", backend="spring")
     assert cfg.eps == bj.config.DEFAULT_EPS and cfg.gamma == bj.config._BASE["gamma"]  # no tuned preset
     assert bj.TrainConfig.from_dict(cfg.to_dict()) == cfg
@@ -143,7 +139,7 @@ def test_an_env_registered_with_brax_trains_with_the_base_presets():
 
 def test_an_env_object_trains_and_only_its_own_process_can_reload_it_by_name(tmp_path, monkeypatch):
     import barpo_jax as bj
-    env = _point_mass_class()()
+    env = PointMass()
     cfg = _tiny_env_config(env, backend="spring", algo="barpo", eps=0.1)
     assert cfg.env.startswith("object:PointMass-") and _tiny_env_config(env, backend="spring").env == cfg.env
     assert bj.TrainConfig.from_dict(cfg.to_dict()) == cfg  # same process: the name resolves
@@ -154,7 +150,7 @@ def test_an_env_object_trains_and_only_its_own_process_can_reload_it_by_name(tmp
     with pytest.raises(bj.ConfigError, match=r"pass the object again .*register its class") as e:
         bj.load(out)
     assert "\n" not in str(e.value)
-    again = bj.load(out, env=_point_mass_class()())  # the fix the message names
+    again = bj.load(out, env=PointMass())  # the fix the message names
     assert again.iterations == cfg.num_iterations and again.config.env.startswith("object:PointMass-")
     assert again.config.diff(cfg) == {"env": (again.config.env, cfg.env)}
 
