@@ -3,6 +3,7 @@ the same command continuing to the table, and the claims file with its ratios.""
 import glob
 import json
 import os
+import re
 import shutil
 
 import numpy as np
@@ -184,3 +185,66 @@ def test_a_finished_report_is_redone_only_for_what_the_suite_gained():
     missing = reproduce._missing(older, "all")
     assert names[-1] in missing and "50 apgd steps" in missing
     assert reproduce._missing(None, "all") == "no report"
+
+
+def _finished_run(path, cfg, seeds, attacks, returns, episodes=50, strength=None):
+    """A run directory as a finished, evaluated run leaves it: config.json and a report."""
+    os.makedirs(path)
+    with open(os.path.join(path, "config.json"), "w") as f:
+        json.dump(cfg.to_dict(), f)
+    returns = np.asarray(returns, float)
+    bj.RobustnessReport(cfg.env, cfg.algo, cfg.eps, episodes, ["none", *attacks], returns, np.zeros_like(returns),
+                        list(seeds), strength or bj.attacks.STRONG.describe()).save(
+        os.path.join(path, f"robustness_eps{cfg.eps:g}.json"))
+    return path
+
+
+def test_kappa_study_reuses_a_finished_run_only_where_it_is_the_studys_config_and_evaluation(tmp_path):
+    from barpo_jax.config import ConfigError
+    from benchmarks.studies import kappa_study
+    study = bj.TrainConfig(env="hopper", algo="barpo", backend="positional", num_timesteps=4096, chunk_iterations=10)
+    table = study.replace(kappa=1.0, num_seeds=4, chunk_iterations=5)   # seed count and cadence may differ
+    # seeds 0..3 x none, random, mad, rs: the study's attacks are random and mad, so rs never enters
+    rets = [[900, 800, 700, 10], [910, 500, 600, 10], [920, 850, 300, 10], [930, 100, 100, 10]]
+    run = _finished_run(str(tmp_path / "barpo"), table, range(4), ["random", "mad", "rs"], rets)
+    kappa, (natural, worst) = kappa_study.reused_returns(f"1={run}", study, 3, "random,mad", 50, 4096)
+    assert kappa == 1.0 and natural.tolist() == [900, 910, 920] and worst.tolist() == [700, 500, 300]
+    # seeds 1..3 when the study starts at seed 1
+    _, (natural, _) = kappa_study.reused_returns(f"1={run}", study.replace(seed=1), 3, "random,mad", 50, 4096)
+    assert natural.tolist() == [910, 920, 930]
+    refusals = {"kappa (1.0, here 0.5)": (f"0.5={run}", study, 3, "random,mad", 50),
+                "num_timesteps (4096, here 8192)": (f"1={run}", study.replace(num_timesteps=8192), 3, "random", 50),
+                "it lacks flip": (f"1={run}", study, 3, "random,flip", 50),
+                "50 episodes, here 20": (f"1={run}", study, 3, "random", 20),
+                "the study needs [0, 1, 2, 3, 4]": (f"1={run}", study, 5, "random", 50),
+                "KAPPA=RUN": (run, study, 3, "random", 50)}
+    for words, args in refusals.items():
+        with pytest.raises(ConfigError, match=re.escape(words)):
+            kappa_study.reused_returns(*args, 4096)
+    weaker = _finished_run(str(tmp_path / "weaker"), table, range(4), ["random"], [r[:2] for r in rets],
+                           strength="lineage: 10 pgd steps x 1 restart(s)")
+    with pytest.raises(ConfigError, match="gradient attacks"):
+        kappa_study.reused_returns(f"1={weaker}", study, 3, "random", 50, 4096)
+
+
+def test_kappa_study_merges_reused_and_swept_kappas_in_the_order_asked():
+    from types import SimpleNamespace
+
+    from benchmarks.studies import kappa_study
+    sweep = SimpleNamespace(natural=np.array([1.0, 2, 3, 4]), worst_case=np.array([0.5, 1, 1.5, 2]))
+    returns = {1.0: (np.array([9.0, 8]), np.array([7.0, 6]))}
+    returns.update(kappa_study.swept_returns(sweep, [0.0, 2.0], 2))
+    rows = kappa_study.per_kappa([0.0, 1.0, 2.0], returns)
+    assert [r["kappa"] for r in rows] == [0.0, 1.0, 2.0]
+    assert [r["natural"] for r in rows] == [[1, 2], [9, 8], [3, 4]]
+    assert [r["worst median"] for r in rows] == [0.75, 6.5, 1.75]
+
+
+def test_kappa_study_bad_reuse_exits_2_with_one_line_before_training(tmp_path):
+    import subprocess
+    import sys
+    out = subprocess.run([sys.executable, "-m", "benchmarks.studies.kappa_study", "--kappa", "0", "1", "--reuse",
+                          f"2={tmp_path}", "--out", str(tmp_path / "k")], capture_output=True, text=True,
+                         cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))), timeout=300)
+    assert out.returncode == 2 and "--kappa does not list" in out.stderr and "Traceback" not in out.stderr
+    assert len(out.stderr.strip().splitlines()) == 1 and not os.path.exists(tmp_path / "k")

@@ -283,10 +283,13 @@ def main(argv=None):
 def interruptible(main, name: str):
     """Run a study's `main` so that Ctrl-C or SIGTERM (`kill PID`) ends it with one line, as
     `barpo` does: the training loop has saved its last chunk by then, and the same command
-    continues."""
+    continues; bad input (a ConfigError) ends it with one line and status 2."""
     try:
         with checkpoint.stop_on_sigterm():
             main()
+    except bj.ConfigError as e:   # bad input: one line naming the fix, no traceback
+        print(f"{name}: error: {e}", file=sys.stderr)
+        sys.exit(2)
     except KeyboardInterrupt:
         print(f"{name}: interrupted; the last checkpoint is kept (run the same command again to continue)",
               file=sys.stderr)
