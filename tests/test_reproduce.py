@@ -11,6 +11,7 @@ import pytest
 
 import barpo_jax as bj
 from barpo_jax.compare import bootstrap_ratio_ci
+from barpo_jax.evaluate import report_file
 from benchmarks.studies import reproduce
 
 TINY_ARGS = ["--tasks", "inverted_pendulum", "--backend", "spring", "--methods", "spo", "barpo", "--seeds", "2",
@@ -195,7 +196,7 @@ def _finished_run(path, cfg, seeds, attacks, returns, episodes=50, strength=None
     returns = np.asarray(returns, float)
     bj.RobustnessReport(cfg.env, cfg.algo, cfg.eps, episodes, ["none", *attacks], returns, np.zeros_like(returns),
                         list(seeds), strength or bj.attacks.STRONG.describe()).save(
-        os.path.join(path, f"robustness_eps{cfg.eps:g}.json"))
+        report_file(path, cfg.eps))
     return path
 
 

@@ -111,11 +111,11 @@ def reused_returns(spec: str, cfg, seeds: int, attacks: str, episodes: int, atta
     ConfigError naming the mismatch when the run is not this study's config at that κ or its
     report lacks what the study's evaluation would hold (mixing them would compare unlike)."""
     kappa, run = parse_reuse(spec)
-    saved, ours = checkpoint.read_config(run).to_dict(), cfg.replace(kappa=kappa).to_dict()
-    differ = [k for k in ours if k not in ("num_seeds", "seed", *LOOP_FIELDS) and saved.get(k) != ours[k]]
+    differ = checkpoint.read_config(run).diff(cfg.replace(kappa=kappa), ignore=("num_seeds", "seed", *LOOP_FIELDS))
     if differ:
         raise ConfigError(f"--reuse {spec}: that run differs from the study's config in " + ", ".join(
-            f"{k} ({saved.get(k)!r}, here {ours[k]!r})" for k in differ) + ": reuse a run of the same config")
+            f"{k} ({theirs!r}, here {ours!r})" for k, (theirs, ours) in differ.items())
+            + ": reuse a run of the same config")
     path = report_file(run, cfg.eps)
     if not os.path.isfile(path):
         raise ConfigError(f"--reuse {spec}: no robustness report at eps {cfg.eps:g} in {run}: evaluate it first "
