@@ -2,7 +2,7 @@
 
 Each returns a JSON-able dict. Programs are compiled (and run once) before timing, and
 compile time is reported apart; timed calls block until the device is done. Kept
-apart from benchmarks/speed/throughput.py (being split) so both can change independently.
+apart from benchmarks/speed/throughput.py so both can change independently.
 """
 from __future__ import annotations
 

@@ -28,6 +28,7 @@ from __future__ import annotations
 import math
 import statistics
 import time
+from dataclasses import dataclass, field
 
 import jax
 import numpy as np
@@ -170,157 +171,227 @@ def _ratio(a, b):
     return a / b if b and math.isfinite(a) and math.isfinite(b) else float("nan")
 
 
+def _f2(x) -> str:
+    return f"{x:.2f}" if math.isfinite(x) else "-"
+
+
 # ----------------------------------------------------------------------------------------
-# Throughput driver
+# Throughput driver: measure (each figure in its own process), then report.
 
-def run_throughput(args, d) -> tuple[dict, list, list]:
-    env, backend = args.env, args.backend
-    unroll, mbs, epochs = args.unroll_length or 5, args.num_minibatches or 32, args.num_epochs or 4
-    common = dict(env_name=env, backend=backend, episode_length=args.episode_length)
-    train_kw = dict(unroll=unroll, minibatches=mbs, epochs=epochs, fresh_starts=args.fresh_starts)
-    t0 = time.perf_counter()
-    phases = {}
-    spo_cache = {}
-    timeout = d["timeout_s"]
+@dataclass
+class Measured:
+    """Every figure of one throughput run: the three headline measurements at the main
+    num_envs, the two scaling lists, and the wall time of each phase."""
+    raw: dict
+    spo: dict
+    brax: dict
+    env_rows: list = field(default_factory=list)    # [{"num_envs", "spo", "raw" (or None)}]
+    seed_rows: list = field(default_factory=list)   # [{"num_seeds", "spo"}]
+    phases: dict = field(default_factory=dict)      # {phase: seconds}
 
-    def spo(ne, seeds, repeats):
-        if (ne, seeds) not in spo_cache:
-            r = isolated("benchmarks.speed.throughput:bench_spo", timeout, num_envs=ne, num_seeds=seeds, target_steps=d["target_steps"],
-                         repeats=repeats, **common, **train_kw)
-            spo_cache[(ne, seeds)] = r
+    def all_measurements(self) -> list:
+        """Every measurement taken (a cached SPO figure counted once per list it is in)."""
+        rows = [x["spo"] for x in self.env_rows + self.seed_rows] + [x["raw"] for x in self.env_rows if x["raw"]]
+        return [self.raw, self.spo, self.brax] + rows
+
+    def ratios(self) -> dict:
+        spo, raw, brax = self.spo, self.raw, self.brax
+        return {"spo_over_brax_ppo": _ratio(_sps(spo), _sps(brax)),
+                "spo_over_raw": _ratio(_sps(spo), _sps(raw)),
+                "brax_ppo_over_raw": _ratio(_sps(brax), _sps(raw)),
+                "best_spo_over_brax_ppo": _ratio(_sps(spo, "sps_best"), _sps(brax, "sps_best")),
+                "best_spo_over_raw": _ratio(_sps(spo, "sps_best"), _sps(raw, "sps_best"))}
+
+
+def _train_kw(args) -> dict:
+    """The training shape shared by SPO and Brax PPO (the defaults are the CPU shape)."""
+    return dict(unroll=args.unroll_length or 5, minibatches=args.num_minibatches or 32,
+                epochs=args.num_epochs or 4, fresh_starts=args.fresh_starts)
+
+
+class _Probe:
+    """Takes one measurement per call, each in its own child process with a timeout, and
+    prints its line. SPO figures are kept by (num_envs, seeds), so the scaling lists reuse
+    the headline one instead of measuring it again."""
+
+    def __init__(self, args, d):
+        self.d, self.timeout = d, d["timeout_s"]
+        self.common = dict(env_name=args.env, backend=args.backend, episode_length=args.episode_length)
+        self.train_kw = _train_kw(args)
+        self.spo_runs = {}
+
+    def spo(self, ne, seeds, repeats):
+        if (ne, seeds) not in self.spo_runs:
+            r = isolated("benchmarks.speed.throughput:bench_spo", self.timeout, num_envs=ne, num_seeds=seeds,
+                         target_steps=self.d["target_steps"], repeats=repeats, **self.common, **self.train_kw)
+            self.spo_runs[(ne, seeds)] = r
             print(f"  SPO  num_envs={ne:>5} seeds={seeds:>2}: {_sps(r):>11,.0f} steps/s "
                   f"(best {_sps(r, 'sps_best'):,.0f}; compile {_sps(r, 'compile_s'):.1f}s; "
                   f"process {_sps(r, 'process_wall_s'):.0f}s; load {_lo(r)})", flush=True)
-        return spo_cache[(ne, seeds)]
+        return self.spo_runs[(ne, seeds)]
 
-    def raw(ne, repeats):
-        r = isolated("benchmarks.speed.throughput:bench_raw", timeout, num_envs=ne, target_steps=d["target_steps"], repeats=repeats, **common)
+    def raw(self, ne, repeats):
+        r = isolated("benchmarks.speed.throughput:bench_raw", self.timeout, num_envs=ne,
+                     target_steps=self.d["target_steps"], repeats=repeats, **self.common)
         print(f"  raw  num_envs={ne:>5}:          {_sps(r):>11,.0f} steps/s (best {_sps(r, 'sps_best'):,.0f}; "
               f"compile {_sps(r, 'compile_s'):.1f}s; process {_sps(r, 'process_wall_s'):.0f}s; load {_lo(r)})",
               flush=True)
         return r
 
-    ne = args.num_envs
-    print(f"[main] env={env} backend={backend} num_envs={ne} unroll={unroll} minibatches={mbs} epochs={epochs}",
-          flush=True)
+    def brax(self, ne):
+        t = time.perf_counter()
+        r = isolated("benchmarks.speed.throughput:bench_brax_ppo", self.timeout, num_envs=ne,
+                     target_steps=self.d["target_steps"], n_epochs=self.d["brax_epochs"], **self.common,
+                     **self.train_kw)
+        print(f"  Brax PPO num_envs={ne:>5}:      {_sps(r):>11,.0f} steps/s ({r.get('sps_source', r.get('error'))}; "
+              f"process {time.perf_counter() - t:.0f}s incl. compile; load {_lo(r)})", flush=True)
+        for e in r.get("per_epoch", []):
+            print(f"    epoch {e['epoch']}: training/sps {e['training_sps']:,.0f}  compile in interval "
+                  f"{e['compile_s_in_interval']:.1f}s  used={e['clean']}")
+        return r
+
+
+def _timed(phases: dict, name: str, fn, *a):
+    """fn(*a), its wall time recorded under phases[name]."""
     t = time.perf_counter()
-    raw_main = raw(ne, d["repeats"])
-    phases["raw"] = time.perf_counter() - t
-    t = time.perf_counter()
-    spo_main = spo(ne, 1, d["repeats"])
-    phases["spo"] = time.perf_counter() - t
-    t = time.perf_counter()
-    brax = isolated("benchmarks.speed.throughput:bench_brax_ppo", timeout, num_envs=ne, target_steps=d["target_steps"], n_epochs=d["brax_epochs"],
-                    **common, **train_kw)
-    phases["brax_ppo"] = time.perf_counter() - t
-    print(f"  Brax PPO num_envs={ne:>5}:      {_sps(brax):>11,.0f} steps/s ({brax.get('sps_source', brax.get('error'))}; "
-          f"process {phases['brax_ppo']:.0f}s incl. compile; load {_lo(brax)})", flush=True)
-    for e in brax.get("per_epoch", []):
-        print(f"    epoch {e['epoch']}: training/sps {e['training_sps']:,.0f}  compile in interval "
-              f"{e['compile_s_in_interval']:.1f}s  used={e['clean']}")
-    ratios = {"spo_over_brax_ppo": _ratio(_sps(spo_main), _sps(brax)),
-              "spo_over_raw": _ratio(_sps(spo_main), _sps(raw_main)),
-              "brax_ppo_over_raw": _ratio(_sps(brax), _sps(raw_main)),
-              "best_spo_over_brax_ppo": _ratio(_sps(spo_main, "sps_best"), _sps(brax, "sps_best")),
-              "best_spo_over_raw": _ratio(_sps(spo_main, "sps_best"), _sps(raw_main, "sps_best"))}
-    print(f"  ratios: SPO/BraxPPO = {ratios['spo_over_brax_ppo']:.2f}x   SPO/raw = {ratios['spo_over_raw']:.2f}x   "
-          f"BraxPPO/raw = {ratios['brax_ppo_over_raw']:.2f}x   (best-of: SPO/BraxPPO "
-          f"{ratios['best_spo_over_brax_ppo']:.2f}x, SPO/raw {ratios['best_spo_over_raw']:.2f}x)", flush=True)
+    out = fn(*a)
+    phases[name] = time.perf_counter() - t
+    return out
+
+
+def measure(args, d) -> Measured:
+    """The headline figures at args.num_envs (raw, SPO, Brax PPO), then SPO's scaling with
+    num_envs (raw alongside unless --no-scaling-raw) and with num_seeds."""
+    probe, phases, ne, t0 = _Probe(args, d), {}, args.num_envs, time.perf_counter()
+    kw = probe.train_kw
+    print(f"[main] env={args.env} backend={args.backend} num_envs={ne} unroll={kw['unroll']} "
+          f"minibatches={kw['minibatches']} epochs={kw['epochs']}", flush=True)
+    m = Measured(raw=_timed(phases, "raw", probe.raw, ne, d["repeats"]),
+                 spo=_timed(phases, "spo", probe.spo, ne, 1, d["repeats"]),
+                 brax=_timed(phases, "brax_ppo", probe.brax, ne), phases=phases)
+    r = m.ratios()
+    print(f"  ratios: SPO/BraxPPO = {r['spo_over_brax_ppo']:.2f}x   SPO/raw = {r['spo_over_raw']:.2f}x   "
+          f"BraxPPO/raw = {r['brax_ppo_over_raw']:.2f}x   (best-of: SPO/BraxPPO "
+          f"{r['best_spo_over_brax_ppo']:.2f}x, SPO/raw {r['best_spo_over_raw']:.2f}x)", flush=True)
+
+    def env_row(n):
+        raw = m.raw if n == ne else (probe.raw(n, d["scale_repeats"]) if not args.no_scaling_raw else None)
+        return {"num_envs": n, "spo": probe.spo(n, 1, d["scale_repeats"]), "raw": raw}
 
     print(f"[scaling num_envs, 1 seed] {list(d['scale_envs'])}", flush=True)
-    t = time.perf_counter()
-    env_rows = []
-    for n in d["scale_envs"]:
-        s = spo(n, 1, d["scale_repeats"])
-        r = raw_main if n == ne else (raw(n, d["scale_repeats"]) if not args.no_scaling_raw else None)
-        env_rows.append({"num_envs": n, "spo": s, "raw": r})
-    phases["scale_envs"] = time.perf_counter() - t
+    m.env_rows = _timed(phases, "scale_envs", lambda: [env_row(n) for n in d["scale_envs"]])
     print(f"[scaling num_seeds, num_envs={ne}] {list(d['scale_seeds'])}", flush=True)
-    t = time.perf_counter()
-    seed_rows = [{"num_seeds": s, "spo": spo(ne, s, d["scale_repeats"])} for s in d["scale_seeds"]]
-    phases["scale_seeds"] = time.perf_counter() - t
+    m.seed_rows = _timed(phases, "scale_seeds", lambda: [
+        {"num_seeds": s, "spo": probe.spo(ne, s, d["scale_repeats"])} for s in d["scale_seeds"]])
     phases["total"] = time.perf_counter() - t0
+    return m
 
-    base1 = _sps(spo_cache.get((ne, 1)))
-    failed = [f"{r.get('what')}" for r in [raw_main, spo_main, brax] + [x["spo"] for x in env_rows + seed_rows]
-              + [x["raw"] for x in env_rows if x["raw"]] if r.get("error")]
-    hung = sum(len(r.get("failed_attempts") or []) for r in
-               [raw_main, spo_main, brax] + list(spo_cache.values()) + [x["raw"] for x in env_rows if x["raw"]])
-    results = {
-        "mode": "throughput", "device_label": args.device_label, "env": env, "backend": backend,
-        "settings": {"num_envs": ne, "unroll_length": unroll, "num_minibatches": mbs, "num_epochs": epochs,
-                     "fresh_starts": args.fresh_starts,
+
+def run_throughput(args, d) -> tuple[dict, list, list]:
+    """Measure, print the summary, and return (results, markdown sections, notes) for
+    `_matched.measure_and_write`."""
+    m = measure(args, d)
+    results = _results(args, d, m)
+    _print_summary(m, results)
+    return results, _sections(args, m, results), _notes(m)
+
+
+def _results(args, d, m: Measured) -> dict:
+    """The JSON record: settings, the three headline measurements, ratios and targets,
+    both scaling lists, phase times and what failed."""
+    ratios, kw = m.ratios(), _train_kw(args)
+    failed = [f"{r.get('what')}" for r in m.all_measurements() if r.get("error")]
+    unique = {id(r): r for r in m.all_measurements()}.values()   # a reused figure's retries count once
+    hung = sum(len(r.get("failed_attempts") or []) for r in unique)
+    return {
+        "mode": "throughput", "device_label": args.device_label, "env": args.env, "backend": args.backend,
+        "settings": {"num_envs": args.num_envs, "unroll_length": kw["unroll"], "num_minibatches": kw["minibatches"],
+                     "num_epochs": kw["epochs"], "fresh_starts": args.fresh_starts,
                      "episode_length": args.episode_length, "target_env_steps_per_timed_call": d["target_steps"],
                      "timed_repeats_main": d["repeats"], "timed_repeats_scaling": d["scale_repeats"],
                      "quick": args.quick, "scale_envs": list(d["scale_envs"]), "scale_seeds": list(d["scale_seeds"]),
-                     "brax_epochs": d["brax_epochs"], "timeout_s_per_measurement": timeout},
-        "raw": raw_main, "spo": spo_main, "brax_ppo": brax, "ratios": ratios,
+                     "brax_epochs": d["brax_epochs"], "timeout_s_per_measurement": d["timeout_s"]},
+        "raw": m.raw, "spo": m.spo, "brax_ppo": m.brax, "ratios": ratios,
         "targets": {"spo_ge_1.0x_brax_ppo": bool(ratios["spo_over_brax_ppo"] >= 1.0),
                     "spo_ge_0.6x_raw": bool(ratios["spo_over_raw"] >= 0.6)},
-        "scaling_num_envs": env_rows, "scaling_num_seeds": seed_rows, "phase_seconds": phases,
+        "scaling_num_envs": m.env_rows, "scaling_num_seeds": m.seed_rows, "phase_seconds": m.phases,
         "failed_measurements": failed, "failed_attempts_total": hung,
     }
 
+
+def _print_summary(m: Measured, results: dict) -> None:
+    ratios, base1 = results["ratios"], _sps(m.spo)
     print("\n== summary ==")
-    print(f"raw {_sps(raw_main):,.0f} | SPO {_sps(spo_main):,.0f} | Brax PPO {_sps(brax):,.0f} steps/s  ->  "
+    print(f"raw {_sps(m.raw):,.0f} | SPO {_sps(m.spo):,.0f} | Brax PPO {_sps(m.brax):,.0f} steps/s  ->  "
           f"SPO/BraxPPO {ratios['spo_over_brax_ppo']:.2f}x, SPO/raw {ratios['spo_over_raw']:.2f}x "
           f"(best-of {ratios['best_spo_over_brax_ppo']:.2f}x, {ratios['best_spo_over_raw']:.2f}x)")
     print("num_envs | SPO steps/s (best) | raw steps/s (best) | SPO/raw | SPO compile s")
-    for row in env_rows:
+    for row in m.env_rows:
         s_, r_ = row["spo"], row["raw"]
         print(f"{row['num_envs']:>8} | {_sps(s_):>9,.0f} ({_sps(s_, 'sps_best'):,.0f}) | "
               f"{_sps(r_):>9,.0f} ({_sps(r_, 'sps_best'):,.0f}) | {_ratio(_sps(s_), _sps(r_)):.2f} | "
               f"{_sps(s_, 'compile_s'):.1f}")
     print("num_seeds | total steps/s (best) | per-seed steps/s | vs 1 seed | SPO compile s")
-    for row in seed_rows:
+    for row in m.seed_rows:
         s_ = row["spo"]
         print(f"{row['num_seeds']:>9} | {_sps(s_):>11,.0f} ({_sps(s_, 'sps_best'):,.0f}) | "
               f"{_sps(s_, 'sps_per_seed_median'):>16,.0f} | {_ratio(_sps(s_), base1):.2f}x | "
               f"{_sps(s_, 'compile_s'):.1f}")
-    print(f"phase seconds: {', '.join(f'{k} {v:.0f}' for k, v in phases.items())}")
-    if failed or hung:
-        print(f"FAILED measurements: {failed}; failed attempts (retried): {hung}")
+    print(f"phase seconds: {', '.join(f'{k} {v:.0f}' for k, v in m.phases.items())}")
+    if results["failed_measurements"] or results["failed_attempts_total"]:
+        print(f"FAILED measurements: {results['failed_measurements']}; failed attempts (retried): "
+              f"{results['failed_attempts_total']}")
 
-    def f2(x):
-        return f"{x:.2f}" if math.isfinite(x) else "-"
 
-    sections = [
-        (f"Steps/s at num_envs={ne}, 1 seed ({env}, backend {backend})",
-         ("what", "env steps/s (median)", "best", "compile s", "steps per timed call", "load 1-min before -> after"),
-         [("raw Brax stepping, random actions (ceiling)", _sps(raw_main), _sps(raw_main, "sps_best"),
-           _sps(raw_main, "compile_s"), raw_main.get("steps_per_call", "-"), _lo(raw_main)),
-          ("barpo_jax SPO (chunk_fn, compile excluded)", _sps(spo_main), _sps(spo_main, "sps_best"),
-           _sps(spo_main, "compile_s"), spo_main.get("steps_per_call", "-"), _lo(spo_main)),
-          ("Brax PPO (its `training/sps`, epochs without compilation)", _sps(brax), _sps(brax, "sps_best"),
-           "see epochs", brax.get("env_steps_per_epoch", "-"), _lo(brax))],
-         f"SPO/BraxPPO = **{f2(ratios['spo_over_brax_ppo'])}x** (target >= 1.0: "
-         f"{'met' if results['targets']['spo_ge_1.0x_brax_ppo'] else 'NOT met'}); "
-         f"SPO/raw = **{f2(ratios['spo_over_raw'])}x** (target >= 0.6: "
-         f"{'met' if results['targets']['spo_ge_0.6x_raw'] else 'NOT met'}); "
-         f"BraxPPO/raw = {f2(ratios['brax_ppo_over_raw'])}x. On best-of figures: SPO/BraxPPO "
-         f"{f2(ratios['best_spo_over_brax_ppo'])}x, SPO/raw {f2(ratios['best_spo_over_raw'])}x. "
-         f"Brax figure: {brax.get('sps_source', brax.get('error'))}."),
+def _headline_section(args, m: Measured, results: dict) -> tuple:
+    ratios, targets, brax = results["ratios"], results["targets"], m.brax
+    rows = [("raw Brax stepping, random actions (ceiling)", m.raw),
+            ("barpo_jax SPO (chunk_fn, compile excluded)", m.spo)]
+    table = [(what, _sps(r), _sps(r, "sps_best"), _sps(r, "compile_s"), r.get("steps_per_call", "-"), _lo(r))
+             for what, r in rows]
+    table.append(("Brax PPO (its `training/sps`, epochs without compilation)", _sps(brax), _sps(brax, "sps_best"),
+                  "see epochs", brax.get("env_steps_per_epoch", "-"), _lo(brax)))
+    text = (f"SPO/BraxPPO = **{_f2(ratios['spo_over_brax_ppo'])}x** (target >= 1.0: "
+            f"{'met' if targets['spo_ge_1.0x_brax_ppo'] else 'NOT met'}); "
+            f"SPO/raw = **{_f2(ratios['spo_over_raw'])}x** (target >= 0.6: "
+            f"{'met' if targets['spo_ge_0.6x_raw'] else 'NOT met'}); "
+            f"BraxPPO/raw = {_f2(ratios['brax_ppo_over_raw'])}x. On best-of figures: SPO/BraxPPO "
+            f"{_f2(ratios['best_spo_over_brax_ppo'])}x, SPO/raw {_f2(ratios['best_spo_over_raw'])}x. "
+            f"Brax figure: {brax.get('sps_source', brax.get('error'))}.")
+    return (f"Steps/s at num_envs={args.num_envs}, 1 seed ({args.env}, backend {args.backend})",
+            ("what", "env steps/s (median)", "best", "compile s", "steps per timed call", "load 1-min before -> after"),
+            table, text)
+
+
+def _sections(args, m: Measured, results: dict) -> list:
+    """The markdown tables: headline, Brax's epochs, both scaling lists, phase times."""
+    base1 = _sps(m.spo)
+    env_table = [(row["num_envs"], _sps(row["spo"]), _sps(row["spo"], "sps_best"),
+                  _sps(row["raw"]) if row["raw"] else "-", _sps(row["raw"], "sps_best") if row["raw"] else "-",
+                  _f2(_ratio(_sps(row["spo"]), _sps(row["raw"]))) if row["raw"] else "-",
+                  _sps(row["spo"], "compile_s"), _lo(row["spo"]), _lo(row["raw"])) for row in m.env_rows]
+    seed_table = [(row["num_seeds"], _sps(row["spo"]), _sps(row["spo"], "sps_best"),
+                   _sps(row["spo"], "sps_per_seed_median"), f"{_f2(_ratio(_sps(row['spo']), base1))}x",
+                   _sps(row["spo"], "compile_s"), _lo(row["spo"])) for row in m.seed_rows]
+    return [
+        _headline_section(args, m, results),
         ("Brax PPO epochs", ("epoch", "env steps so far", "training/sps", "progress_fn-interval steps/s",
                              "compile s in interval", "used"),
          [(e["epoch"], e["step"], e["training_sps"], e["progress_interval_sps"], e["compile_s_in_interval"],
-           e["clean"]) for e in brax.get("per_epoch", [])]),
+           e["clean"]) for e in m.brax.get("per_epoch", [])]),
         ("SPO scaling with num_envs (1 seed)",
          ("num_envs", "SPO steps/s (median)", "SPO best", "raw steps/s (median)", "raw best", "SPO/raw (median)",
-          "SPO compile s", "load SPO", "load raw"),
-         [(row["num_envs"], _sps(row["spo"]), _sps(row["spo"], "sps_best"),
-           _sps(row["raw"]) if row["raw"] else "-", _sps(row["raw"], "sps_best") if row["raw"] else "-",
-           f2(_ratio(_sps(row["spo"]), _sps(row["raw"]))) if row["raw"] else "-",
-           _sps(row["spo"], "compile_s"), _lo(row["spo"]), _lo(row["raw"])) for row in env_rows]),
-        (f"SPO scaling with num_seeds (num_envs={ne} per seed)",
+          "SPO compile s", "load SPO", "load raw"), env_table),
+        (f"SPO scaling with num_seeds (num_envs={args.num_envs} per seed)",
          ("num_seeds", "total env steps/s (median)", "best", "per-seed steps/s", "speed-up vs 1 seed", "compile s",
-          "load"),
-         [(row["num_seeds"], _sps(row["spo"]), _sps(row["spo"], "sps_best"), _sps(row["spo"], "sps_per_seed_median"),
-           f"{f2(_ratio(_sps(row['spo']), base1))}x", _sps(row["spo"], "compile_s"), _lo(row["spo"]))
-          for row in seed_rows]),
+          "load"), seed_table),
         ("Wall time per phase (s, incl. process start, imports and compilation)", ("phase", "seconds"),
-         [(k_, f"{v:.0f}") for k_, v in phases.items()]),
+         [(k_, f"{v:.0f}") for k_, v in m.phases.items()]),
     ]
-    notes = [
+
+
+def _notes(m: Measured) -> list:
+    return [
         "raw: `VecEnv.step` (auto-reset included) with uniform random actions in [-1, 1], scanned inside one jit; "
         "the final env state is returned so no physics is dead-code eliminated.",
         "SPO: `Trainer.chunk_fn(n)` AOT-compiled (`.lower().compile()`, reported as compile s), one untimed "
@@ -333,9 +404,8 @@ def run_throughput(args, d) -> tuple[dict, list, list]:
         "Brax needs `jax.device_put_replicated`, removed in jax 0.10: benchmarks/brax_compat.py defines it.",
         "Every measurement runs in its own child process with a timeout (retried once): one earlier in-process "
         "run deadlocked inside XLA's CPU runtime (all threads idle on futexes in block_until_ready).",
-        _load_note([raw_main, spo_main, brax]),
+        _load_note([m.raw, m.spo, m.brax]),
     ]
-    return results, sections, notes
 
 
 def _load_note(measurements) -> str:
