@@ -166,62 +166,75 @@ def run_parity(args, d) -> tuple[dict, list, list]:
     return parity_report(clean(results), args.out)
 
 
+def _nanf(v) -> float:
+    return float("nan") if v is None else float(v)
+
+
+def _fmt_seeds(vals) -> str:
+    """Mean over the finite per-seed values, then each seed's value: '1234.5 (1200, 1269)'."""
+    vals = [_nanf(v) for v in vals]
+    fin = [v for v in vals if math.isfinite(v)]
+    if not fin:
+        return "-"
+    return f"{np.mean(fin):.1f}" + (f" ({', '.join(f'{v:.0f}' for v in vals)})" if len(vals) > 1 else "")
+
+
+def _plot_parity(results: dict, spo_points: list, ok_brax: list, png: str) -> None:
+    """Return vs env steps, one line per seed: SPO's deterministic evaluation (±1 episode
+    std) and its training-episode return beside Brax PPO's evaluation."""
+    from barpo_jax.plots import finish, subplots
+    st = results["settings"]
+    fig, ax = subplots(png, figsize=(7.5, 4.8))
+    x = np.array([p["env_steps"] for p in spo_points])
+    for j, _ in enumerate(st["seeds"] if spo_points else []):
+        m = np.array([_nanf(p["eval_mean_per_seed"][j]) for p in spo_points])
+        sd = np.array([_nanf(p["eval_std_per_seed"][j]) for p in spo_points])
+        ax.plot(x, m, "o-", color="C0", alpha=0.9, label="barpo_jax SPO (deterministic eval)" if j == 0 else None)
+        ax.fill_between(x, m - sd, m + sd, color="C0", alpha=0.12)
+        tr_r = np.array([_nanf(p["train_episode_return_per_seed"][j]) for p in spo_points])
+        ax.plot(x, tr_r, ":", color="C0", alpha=0.6,
+                label="SPO training-episode return (stochastic policy)" if j == 0 else None)
+    for j, run in enumerate(ok_brax):
+        bx = np.array([p["env_steps"] for p in run["points"]])
+        m = np.array([_nanf(p["eval_mean"]) for p in run["points"]])
+        sd = np.array([_nanf(p["eval_std"]) for p in run["points"]])
+        ax.plot(bx, m, "s-", color="C3", alpha=0.9, label="Brax PPO (deterministic eval)" if j == 0 else None)
+        ax.fill_between(bx, m - sd, m + sd, color="C3", alpha=0.12)
+    ax.set_xlabel("env steps")
+    ax.set_ylabel(f"episode return (mean of {st['eval_episodes']} episodes, ±1 std)")
+    ax.set_title(f"{results['env']} ({results['backend']}): SPO vs Brax PPO, num_envs={st['num_envs']}, "
+                 f"{len(st['seeds'])} seed(s) each (one line per seed)", fontsize=9)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    finish(fig, png)
+
+
+def _parity_rows(spo_points: list, ok_brax: list) -> list:
+    """One row per evaluation point: SPO's and Brax's evaluation means (per seed) and
+    within-seed episode spread, and SPO's training-episode return."""
+    rows = []
+    for i, p in enumerate(spo_points):
+        b = [run["points"][i] for run in ok_brax if i < len(run["points"])]
+        rows.append((p["env_steps"], _fmt_seeds(p["eval_mean_per_seed"]),
+                     f"{np.mean([_nanf(v) for v in p['eval_std_per_seed']]):.1f}",
+                     _fmt_seeds([q["eval_mean"] for q in b]) if b else "-",
+                     f"{np.mean([_nanf(q['eval_std']) for q in b]):.1f}" if b else "-",
+                     _fmt_seeds(p["train_episode_return_per_seed"])))
+    return rows
+
+
 def parity_report(results: dict, out: str) -> tuple[dict, list, list]:
     """PNG + markdown sections from a parity results dict (also used by --render-from)."""
-    st = results["settings"]
-    env, backend, seeds, episodes = results["env"], results["backend"], st["seeds"], st["eval_episodes"]
-    spo_res, brax_runs = results["spo"], results["brax_ppo"]
+    st, spo_res, brax_runs = results["settings"], results["spo"], results["brax_ppo"]
     spo_points = spo_res.get("points", [])
     ok_brax = [r for r in brax_runs if r.get("points")]
     spo_steps = [p["env_steps"] for p in spo_points]
     matched = bool(ok_brax) and bool(spo_points) and all(
         [p["env_steps"] for p in r["points"]] == spo_steps for r in ok_brax)
     results["eval_steps_matched"] = matched
-    nanf = lambda v: float("nan") if v is None else float(v)  # noqa: E731
-
-    # ---- plot ----
-    png = out + ".png"
-    results["png"] = png
-    from barpo_jax.plots import finish, subplots
-    fig, ax = subplots(png, figsize=(7.5, 4.8))
-    x = np.array(spo_steps)
-    for j, _ in enumerate(seeds if spo_points else []):
-        m = np.array([nanf(p["eval_mean_per_seed"][j]) for p in spo_points])
-        sd = np.array([nanf(p["eval_std_per_seed"][j]) for p in spo_points])
-        ax.plot(x, m, "o-", color="C0", alpha=0.9, label="barpo_jax SPO (deterministic eval)" if j == 0 else None)
-        ax.fill_between(x, m - sd, m + sd, color="C0", alpha=0.12)
-        tr_r = np.array([nanf(p["train_episode_return_per_seed"][j]) for p in spo_points])
-        ax.plot(x, tr_r, ":", color="C0", alpha=0.6,
-                label="SPO training-episode return (stochastic policy)" if j == 0 else None)
-    for j, run in enumerate(ok_brax):
-        bx = np.array([p["env_steps"] for p in run["points"]])
-        m = np.array([nanf(p["eval_mean"]) for p in run["points"]])
-        sd = np.array([nanf(p["eval_std"]) for p in run["points"]])
-        ax.plot(bx, m, "s-", color="C3", alpha=0.9, label="Brax PPO (deterministic eval)" if j == 0 else None)
-        ax.fill_between(bx, m - sd, m + sd, color="C3", alpha=0.12)
-    ax.set_xlabel("env steps")
-    ax.set_ylabel(f"episode return (mean of {episodes} episodes, ±1 std)")
-    ax.set_title(f"{env} ({backend}): SPO vs Brax PPO, num_envs={st['num_envs']}, {len(seeds)} seed(s) each "
-                 "(one line per seed)", fontsize=9)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    finish(fig, png)
-
-    def fmt_seeds(vals):
-        vals = [nanf(v) for v in vals]
-        fin = [v for v in vals if math.isfinite(v)]
-        if not fin:
-            return "-"
-        return f"{np.mean(fin):.1f}" + (f" ({', '.join(f'{v:.0f}' for v in vals)})" if len(vals) > 1 else "")
-
-    rows = []
-    for i, p in enumerate(spo_points):
-        b = [run["points"][i] for run in ok_brax if i < len(run["points"])]
-        rows.append((p["env_steps"], fmt_seeds(p["eval_mean_per_seed"]),
-                     f"{np.mean([nanf(v) for v in p['eval_std_per_seed']]):.1f}",
-                     fmt_seeds([q["eval_mean"] for q in b]) if b else "-",
-                     f"{np.mean([nanf(q['eval_std']) for q in b]):.1f}" if b else "-",
-                     fmt_seeds(p["train_episode_return_per_seed"])))
+    results["png"] = png = out + ".png"
+    _plot_parity(results, spo_points, ok_brax, png)
+    rows = _parity_rows(spo_points, ok_brax)
     print("\n== parity ==")
     print("env steps | SPO eval mean (per seed) | SPO episode std | Brax PPO eval mean (per seed) | Brax episode std "
           "| SPO training-episode return (per seed)")
@@ -230,12 +243,13 @@ def parity_report(results: dict, out: str) -> tuple[dict, list, list]:
     ps = results.get("process_seconds", {})
     print(f"process seconds: SPO {ps.get('spo', float('nan')):.0f}, Brax PPO {ps.get('brax_ppo', float('nan')):.0f}; "
           f"steps matched: {matched}")
+    brax_kwargs = results.get("brax_kwargs") or next((r["brax_kwargs"] for r in brax_runs if r.get("brax_kwargs")), {})
     sections = [
-        (f"Return vs env steps: {env} (backend {backend}), {len(seeds)} seed(s) each",
+        (f"Return vs env steps: {results['env']} (backend {results['backend']}), {len(st['seeds'])} seed(s) each",
          ("env steps", "SPO eval return: mean over seeds (per seed)", "SPO std over episodes",
           "Brax PPO eval return: mean over seeds (per seed)", "Brax std over episodes",
           "SPO training-episode return (per seed)"), rows,
-         f"![return vs env steps]({os.path.basename(png)})\n\nEach evaluation: {episodes} deterministic "
+         f"![return vs env steps]({os.path.basename(png)})\n\nEach evaluation: {st['eval_episodes']} deterministic "
          "episodes per seed; 'std over episodes' is the within-seed spread averaged over seeds."),
         ("Wall time (s, incl. process start, imports, compilation and evaluation)",
          ("side", "seconds", "load 1-min before -> after"),
@@ -244,10 +258,13 @@ def parity_report(results: dict, out: str) -> tuple[dict, list, list]:
            _lo({"load_before": (ok_brax or [{}])[0].get("load_before"),
                 "load_after": (ok_brax or [{}])[-1].get("load_after")}))]),
         ("Settings (shared)", ("setting", "value"),
-         [(k_, v) for k_, v in st.items()] + [(f"brax {k_}", v) for k_, v in (results.get("brax_kwargs") or next(
-             (r["brax_kwargs"] for r in brax_runs if r.get("brax_kwargs")), {})).items()]),
+         list(st.items()) + [(f"brax {k_}", v) for k_, v in brax_kwargs.items()]),
     ]
-    notes = [
+    return results, sections, _parity_notes(matched)
+
+
+def _parity_notes(matched: bool) -> list:
+    return [
         "Both sides are evaluated with deterministic policies (SPO: the clipped Gaussian mean; Brax PPO: the mode "
         "of its tanh-normal) on fresh episodes of up to episode_length steps, at identical env-step counts "
         f"(matched: {matched}).",
@@ -274,7 +291,6 @@ def parity_report(results: dict, out: str) -> tuple[dict, list, list]:
         "identical to the same seed run alone (different batch shapes change float reductions), while Brax runs "
         "are reproducible run to run.",
     ]
-    return results, sections, notes
 
 
 # ----------------------------------------------------------------------------------------
