@@ -249,3 +249,18 @@ def test_kappa_study_bad_reuse_exits_2_with_one_line_before_training(tmp_path):
                          cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))), timeout=300)
     assert out.returncode == 2 and "--kappa does not list" in out.stderr and "Traceback" not in out.stderr
     assert len(out.stderr.strip().splitlines()) == 1 and not os.path.exists(tmp_path / "k")
+
+
+def test_kappa_study_judges_each_kappa_against_kappa_1_as_the_claims_are_judged():
+    from benchmarks.studies import kappa_study
+    rows = kappa_study.per_kappa([0.0, 1.0, 2.0], {
+        0.0: ([500, 100, 900, 300, 700], [10, 50, 30, 20, 40]),      # median agent by worst: seed 2
+        1.0: ([500, 500, 500, 500, 500], [60, 70, 80, 90, 100]),
+        2.0: ([500, 500, 500, 500, 500], [60, 70, 80, 90, 100])})
+    zero, one, two = kappa_study.against(rows)
+    assert (zero["median agent"], zero["median agent natural"], zero["median agent worst"]) == (2, 900, 30)
+    assert zero["worst p"] == pytest.approx(2 / 252) and zero["worst IQM ratio"] == pytest.approx(30 / 80)
+    lo, hi = zero["worst IQM ratio CI"]
+    assert lo <= zero["worst IQM ratio"] <= hi < 1
+    assert one["worst p"] == 1.0 and one["worst IQM ratio"] == 1.0 and two["natural p"] == 1.0
+    assert kappa_study.against(rows, base=0.5) == []

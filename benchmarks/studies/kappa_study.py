@@ -42,7 +42,7 @@ import barpo_jax as bj
 from barpo_jax import checkpoint
 from barpo_jax.attacks import LEARNED, STRONG, resolve
 from barpo_jax.cli import UNFINISHED, _kv, _num  # UNFINISHED: the time budget ran out
-from barpo_jax.compare import iqm
+from barpo_jax.compare import _lower_median_index, bootstrap_ratio_ci, iqm, rank_test
 from barpo_jax.config import LOOP_FIELDS, ConfigError
 from barpo_jax.evaluate import partial_file, report_file
 from barpo_jax.plots import finish, subplots
@@ -84,6 +84,29 @@ def per_kappa(kappas, returns: dict) -> list:
                      "natural median": float(np.median(natural)), "worst median": float(np.median(worst)),
                      "natural IQM": iqm(natural), "worst IQM": iqm(worst)})
     return rows
+
+
+def against(rows: list, base: float = 1.0) -> list:
+    """Each κ's agents against κ = `base`'s, as the claims are judged: the median agents
+    (the seed with the lower-median worst case) and, for the worst case and the natural
+    return, the ratio of IQMs with its bootstrap interval and an exact rank test's p.
+    Empty when `base` is not among the rows."""
+    by_kappa = {r["kappa"]: r for r in rows}
+    if base not in by_kappa:
+        return []
+    out = []
+    for r in rows:
+        worst, natural = np.asarray(r["worst"], float), np.asarray(r["natural"], float)
+        m = _lower_median_index(worst)
+        row = {"kappa": r["kappa"], "median agent": m, "median agent natural": float(natural[m]),
+               "median agent worst": float(worst[m])}
+        for which in ("worst", "natural"):
+            x, y = r[which], by_kappa[base][which]
+            row[f"{which} IQM ratio"] = iqm(x) / iqm(y)
+            row[f"{which} IQM ratio CI"] = list(bootstrap_ratio_ci(x, y))
+            row[f"{which} p"] = rank_test(x, y)
+        out.append(row)
+    return out
 
 
 def swept_returns(report, kappas, seeds) -> dict:
@@ -197,14 +220,34 @@ def write(a, cfg, rows, report, reused, provenance):
     cells = [[f"{r['kappa']:g}", f"{r['natural median']:.1f}", f"{r['natural IQM']:.1f}", f"{r['worst median']:.1f}",
               f"{r['worst IQM']:.1f}", " / ".join(f"{x:.0f}" for x in r["natural"]),
               " / ".join(f"{x:.0f}" for x in r["worst"])] for r in rows]
-    prov.write_results(os.path.join(a.out, "kappa"), provenance, {"rows": rows, "setting": setting},
-                       [("Natural return and worst case against kappa",
-                         ["kappa", "natural median", "natural IQM", "worst median", "worst IQM", "natural per seed",
-                          "worst per seed"], cells, setting)],
+    sections = [("Natural return and worst case against kappa",
+                 ["kappa", "natural median", "natural IQM", "worst median", "worst IQM", "natural per seed",
+                  "worst per seed"], cells, setting)]
+    versus = against(rows)
+    if versus:
+        sections.append(_against_section(versus))
+    prov.write_results(os.path.join(a.out, "kappa"), provenance, {"rows": rows, "setting": setting,
+                                                                  "against kappa 1": versus}, sections,
                        "The kappa study: BARPO's SPO guidance",
                        notes=["kappa.png plots every seed; the run (a bj.sweep directory) and its robustness report "
                               "are in sweep/."])
     print(open(os.path.join(a.out, "kappa.md")).read())
+
+
+def _against_section(versus: list) -> tuple:
+    """The markdown table of `against` (κ = 1 is the paper's default)."""
+    def ratio(v, which):
+        lo, hi = v[f"{which} IQM ratio CI"]
+        return f"{v[f'{which} IQM ratio']:.2f} [{lo:.2f}, {hi:.2f}]"
+    cells = [[f"{v['kappa']:g}", f"seed {v['median agent']}: {v['median agent natural']:.1f} / "
+              f"{v['median agent worst']:.1f}", ratio(v, "worst"), f"{v['worst p']:.3f}", ratio(v, "natural"),
+              f"{v['natural p']:.3f}"] for v in versus]
+    return ("Each kappa against kappa = 1",
+            ["kappa", "median agent: natural / worst", "worst: ratio of IQMs [95% CI]", "worst: p",
+             "natural: ratio of IQMs [95% CI]", "natural: p"], cells,
+            "Median agent: the seed with the (lower) median worst case, as in the tables. Ratio of IQMs: this "
+            "kappa's over kappa = 1's, percentile bootstrap over each kappa's seeds (`compare.bootstrap_ratio_ci`); "
+            "p: exact two-sided Wilcoxon-Mann-Whitney test on the per-seed values (`compare.rank_test`).")
 
 
 def main(argv=None):
