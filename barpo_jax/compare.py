@@ -188,10 +188,12 @@ class RunScores:
         """([seed] worst case over `attacks`, a subset of `self.attacks`; its median agent)."""
         rows = [self.by_attack[self.attacks.index(a)] for a in attacks]
         worst = np.min(np.asarray(rows, float), axis=0)
-        return worst, _lower_median_index(worst)
+        return worst, lower_median_index(worst)
 
 
-def _lower_median_index(x: np.ndarray) -> int:
+def lower_median_index(x) -> int:
+    """The index of the median of `x` (the lower one for an even count): the median agent
+    when `x` holds each seed's worst case."""
     order = np.argsort(x, kind="stable")
     return int(order[(len(order) - 1) // 2])
 
@@ -251,7 +253,7 @@ def read_run(run: str, eps: Optional[float] = None) -> RunScores:
     natural = final_returns(_metrics(run)["episode_return"])
     return RunScores(run, cfg.env, cfg.algo, float(cfg.eps), "metrics.json (final training return)",
                      tuple(cfg.seed + i for i in range(len(natural))), natural, np.full_like(natural, np.nan),
-                     _lower_median_index(natural), ())
+                     lower_median_index(natural), ())
 
 
 COLUMNS = ("run", "algo", "env", "eps", "seeds", "source", "natural (median agent)", "worst (median agent)",

@@ -21,6 +21,7 @@ import numpy as np
 from . import acting, adversary, attacks as atk, networks
 from . import normalize as nz
 from .checkpoint import atomic_write, raise_if_terminated
+from .compare import lower_median_index
 from .config import ConfigError
 from .envs import VecEnv
 from .progress import progress_bar
@@ -119,8 +120,7 @@ class RobustnessReport:
     @property
     def median_agent(self) -> int:
         """Index of the seed whose worst case is the median (lower median for even counts)."""
-        order = np.argsort(self.worst_case, kind="stable")
-        return int(order[(len(order) - 1) // 2])
+        return lower_median_index(self.worst_case)
 
     def flags(self) -> list:
         """Signs that the gradient attacks were not strong enough (gradient masking) or

@@ -258,9 +258,9 @@ def test_kappa_study_judges_each_kappa_against_kappa_1_as_the_claims_are_judged(
         1.0: ([500, 500, 500, 500, 500], [60, 70, 80, 90, 100]),
         2.0: ([500, 500, 500, 500, 500], [60, 70, 80, 90, 100])})
     zero, one, two = kappa_study.against(rows)
-    assert (zero["median agent"], zero["median agent natural"], zero["median agent worst"]) == (2, 900, 30)
-    assert zero["worst p"] == pytest.approx(2 / 252) and zero["worst IQM ratio"] == pytest.approx(30 / 80)
-    lo, hi = zero["worst IQM ratio CI"]
-    assert lo <= zero["worst IQM ratio"] <= hi < 1
-    assert one["worst p"] == 1.0 and one["worst IQM ratio"] == 1.0 and two["natural p"] == 1.0
+    assert (zero["median agent"], zero["natural"]["median agents"][0], zero["worst"]["median agents"][0]) == (2, 900, 30)
+    assert zero["worst"]["p"] == pytest.approx(2 / 252) and zero["worst"]["IQM ratio"] == pytest.approx(30 / 80)
+    lo, hi = zero["worst"]["IQM ratio CI"]
+    assert lo <= zero["worst"]["IQM ratio"] <= hi < 1
+    assert one["worst"]["p"] == 1.0 and one["worst"]["IQM ratio"] == 1.0 and two["natural"]["p"] == 1.0
     assert kappa_study.against(rows, base=0.5) == []

@@ -42,12 +42,12 @@ import barpo_jax as bj
 from barpo_jax import checkpoint
 from barpo_jax.attacks import LEARNED, STRONG, resolve
 from barpo_jax.cli import UNFINISHED, _kv, _num  # UNFINISHED: the time budget ran out
-from barpo_jax.compare import _lower_median_index, bootstrap_ratio_ci, iqm, rank_test
+from barpo_jax.compare import iqm, lower_median_index
 from barpo_jax.config import LOOP_FIELDS, ConfigError
 from barpo_jax.evaluate import partial_file, report_file
 from barpo_jax.plots import finish, subplots
 from benchmarks import _provenance as prov
-from benchmarks.studies.reproduce import Budget, interruptible
+from benchmarks.studies.reproduce import CLAIM_HEADERS, CLAIM_RULE, Budget, interruptible, judge, judged_cells
 
 
 def args_parser():
@@ -87,25 +87,19 @@ def per_kappa(kappas, returns: dict) -> list:
 
 
 def against(rows: list, base: float = 1.0) -> list:
-    """Each κ's agents against κ = `base`'s, as the claims are judged: the median agents
-    (the seed with the lower-median worst case) and, for the worst case and the natural
-    return, the ratio of IQMs with its bootstrap interval and an exact rank test's p.
-    Empty when `base` is not among the rows."""
+    """Each κ's agents against κ = `base`'s, judged as the claims are (`reproduce.judge`):
+    for the worst case and the natural return, the median agents (each κ's seed with the
+    lower-median worst case), their ratio, the ratio of IQMs with its interval, the exact
+    rank test's p and the verdict. Empty when `base` is not among the rows."""
     by_kappa = {r["kappa"]: r for r in rows}
     if base not in by_kappa:
         return []
+    ib = lower_median_index(by_kappa[base]["worst"])
     out = []
     for r in rows:
-        worst, natural = np.asarray(r["worst"], float), np.asarray(r["natural"], float)
-        m = _lower_median_index(worst)
-        row = {"kappa": r["kappa"], "median agent": m, "median agent natural": float(natural[m]),
-               "median agent worst": float(worst[m])}
-        for which in ("worst", "natural"):
-            x, y = r[which], by_kappa[base][which]
-            row[f"{which} IQM ratio"] = iqm(x) / iqm(y)
-            row[f"{which} IQM ratio CI"] = list(bootstrap_ratio_ci(x, y))
-            row[f"{which} p"] = rank_test(x, y)
-        out.append(row)
+        m = lower_median_index(r["worst"])
+        out.append({"kappa": r["kappa"], "median agent": m,
+                    **{which: judge(r[which], m, by_kappa[base][which], ib) for which in ("worst", "natural")}})
     return out
 
 
@@ -235,19 +229,12 @@ def write(a, cfg, rows, report, reused, provenance):
 
 
 def _against_section(versus: list) -> tuple:
-    """The markdown table of `against` (κ = 1 is the paper's default)."""
-    def ratio(v, which):
-        lo, hi = v[f"{which} IQM ratio CI"]
-        return f"{v[f'{which} IQM ratio']:.2f} [{lo:.2f}, {hi:.2f}]"
-    cells = [[f"{v['kappa']:g}", f"seed {v['median agent']}: {v['median agent natural']:.1f} / "
-              f"{v['median agent worst']:.1f}", ratio(v, "worst"), f"{v['worst p']:.3f}", ratio(v, "natural"),
-              f"{v['natural p']:.3f}"] for v in versus]
-    return ("Each kappa against kappa = 1",
-            ["kappa", "median agent: natural / worst", "worst: ratio of IQMs [95% CI]", "worst: p",
-             "natural: ratio of IQMs [95% CI]", "natural: p"], cells,
-            "Median agent: the seed with the (lower) median worst case, as in the tables. Ratio of IQMs: this "
-            "kappa's over kappa = 1's, percentile bootstrap over each kappa's seeds (`compare.bootstrap_ratio_ci`); "
-            "p: exact two-sided Wilcoxon-Mann-Whitney test on the per-seed values (`compare.rank_test`).")
+    """`against` as the claims table's columns (κ = 1 is the paper's default)."""
+    cells = [[f"kappa {v['kappa']:g} (median agent: seed {v['median agent']}) / kappa 1, {which}",
+              *judged_cells(v[which])] for v in versus for which in ("worst", "natural")]
+    return ("Each kappa against kappa = 1", ["comparison", *CLAIM_HEADERS[2:-1]], cells,
+            CLAIM_RULE + " Median agent: each kappa's seed with the (lower) median worst case, as in the tables; "
+            "ratio of IQMs: percentile bootstrap over each kappa's seeds.")
 
 
 def main(argv=None):

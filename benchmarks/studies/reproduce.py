@@ -212,16 +212,31 @@ def claim_rows(comparison) -> list:
             xa, ia, xb, ib, over = scored
             label = label if which != "worst" or set(bj.attacks.ALL) - {"none"} <= set(over) else \
                 f"{label} (over {', '.join(over)} only)"
-            median = xa[ia] / xb[ib]
-            lo, hi = bootstrap_ratio_ci(xa, xb)
-            p = rank_test(xa, xb)
-            settled = (f"settled: {'higher' if median > 1 else 'lower'}" if p < SETTLED_P else "not settled")
+            judged = judge(xa, ia, xb, ib)
+            median = judged["median ratio"]
             verdict = (f">= {goal:g}: {'yes' if median >= goal else 'no'}" if goal is not None
                        else f"> 1: {'yes' if median > 1 else 'no'}")
-            rows.append([env, label, f"{xa[ia]:.1f} / {xb[ib]:.1f}", f"{median:.2f}",
-                         f"{iqm(xa) / iqm(xb):.2f} [{lo:.2f}, {hi:.2f}]", f"{format_p(p)} ({len(xa)} vs {len(xb)} seeds)",
-                         settled, verdict])
+            rows.append([env, label, *judged_cells(judged), verdict])
     return rows
+
+
+def judge(xa, ia, xb, ib) -> dict:
+    """Per-seed values `xa` against `xb` (median agents `ia`, `ib`) by CLAIM_RULE: the median
+    agents and their ratio, the ratio of IQMs with its bootstrap interval, the exact rank
+    test's p, and the verdict."""
+    xa, xb = np.asarray(xa, float), np.asarray(xb, float)
+    median = float(xa[ia] / xb[ib])
+    p = rank_test(xa, xb)
+    return {"median agents": [float(xa[ia]), float(xb[ib])], "median ratio": median, "IQM ratio": iqm(xa) / iqm(xb),
+            "IQM ratio CI": list(bootstrap_ratio_ci(xa, xb)), "p": p, "seeds": [len(xa), len(xb)],
+            "settled": f"settled: {'higher' if median > 1 else 'lower'}" if p < SETTLED_P else "not settled"}
+
+
+def judged_cells(judged: dict) -> list:
+    """`judge`'s result as the claims table's cells, from "median agents" to "settled?"."""
+    (a, b), (lo, hi), (na, nb) = judged["median agents"], judged["IQM ratio CI"], judged["seeds"]
+    return [f"{a:.1f} / {b:.1f}", f"{judged['median ratio']:.2f}", f"{judged['IQM ratio']:.2f} [{lo:.2f}, {hi:.2f}]",
+            f"{format_p(judged['p'])} ({na} vs {nb} seeds)", judged["settled"]]
 
 
 def format_p(p: float) -> str:
