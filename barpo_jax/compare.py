@@ -24,6 +24,7 @@ import numpy as np
 from . import checkpoint
 from .checkpoint import read_config
 from .config import ConfigError
+from .evaluate import lower_median_index
 from .result import final_return
 
 CONFIDENCE = 0.95
@@ -189,13 +190,6 @@ class RunScores:
         rows = [self.by_attack[self.attacks.index(a)] for a in attacks]
         worst = np.min(np.asarray(rows, float), axis=0)
         return worst, lower_median_index(worst)
-
-
-def lower_median_index(x) -> int:
-    """The index of the median of `x` (the lower one for an even count): the median agent
-    when `x` holds each seed's worst case."""
-    order = np.argsort(x, kind="stable")
-    return int(order[(len(order) - 1) // 2])
 
 
 def _report_path(run: str, eps: Optional[float], trained_eps: float) -> Optional[str]:

@@ -21,7 +21,6 @@ import numpy as np
 from . import acting, adversary, attacks as atk, networks
 from . import normalize as nz
 from .checkpoint import atomic_write, raise_if_terminated
-from .compare import lower_median_index
 from .config import ConfigError
 from .envs import VecEnv
 from .progress import progress_bar
@@ -59,6 +58,13 @@ def partial_file(report: str) -> str:
     """The file that keeps the finished columns of an unfinished evaluation into `report`
     (`evaluate(partial_path=...)`), next to it so the same command finds it again."""
     return report[:-len(".json")] + PARTIAL_SUFFIX
+
+
+def lower_median_index(x) -> int:
+    """The index of the median of `x` (the lower one for an even count): the median agent
+    when `x` holds each seed's worst case."""
+    order = np.argsort(x, kind="stable")
+    return int(order[(len(order) - 1) // 2])
 
 
 @dataclasses.dataclass

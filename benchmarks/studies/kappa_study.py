@@ -42,9 +42,9 @@ import barpo_jax as bj
 from barpo_jax import checkpoint
 from barpo_jax.attacks import LEARNED, STRONG, resolve
 from barpo_jax.cli import UNFINISHED, _kv, _num  # UNFINISHED: the time budget ran out
-from barpo_jax.compare import iqm, lower_median_index
+from barpo_jax.compare import iqm
 from barpo_jax.config import LOOP_FIELDS, ConfigError
-from barpo_jax.evaluate import partial_file, report_file
+from barpo_jax.evaluate import lower_median_index, partial_file, report_file
 from barpo_jax.plots import finish, subplots
 from benchmarks import _provenance as prov
 from benchmarks.studies.reproduce import CLAIM_HEADERS, CLAIM_RULE, Budget, interruptible, judge, judged_cells
