@@ -225,7 +225,8 @@ def _other_parsers(command) -> None:
 
     c = command("compare", "one table and plots over several runs: median agent, IQM with bootstrap 95%% CIs")
     c.add_argument("runs", nargs="+", metavar="RUN", help="run directories (each evaluated with `barpo eval`, "
-                   "or else compared on its final training return)")
+                   "or else compared on its final training return); RUN+RUN2 pools one method's seeds "
+                   "trained in two runs (`barpo train --seed`) as one row")
     c.add_argument("--out", default=None, help="write comparison.{csv,md} and the plots here (default: print only)")
     c.add_argument("--eps", type=float, default=None,
                    help="which robustness report to read (default: the one at each run's training eps)")
@@ -329,7 +330,8 @@ def cmd_fields(a):
 
 def cmd_compare(a):
     from .compare import compare
-    comparison = compare(a.runs, out=a.out, eps=a.eps, reps=a.reps)
+    runs = [r if os.path.exists(r) or "+" not in r else r.split("+") for r in a.runs]
+    comparison = compare(runs, out=a.out, eps=a.eps, reps=a.reps)
     print(comparison.table())
     if a.out:
         print(f"wrote {', '.join(comparison.files)}")

@@ -8,7 +8,10 @@ the Edge of the Statistical Precipice", NeurIPS 2021). A median of 5 seeds moves
 with one seed; the IQM uses the middle half of them and its interval says how much.
 
 A run's numbers come from its robustness report (`barpo eval`, robustness_eps*.json)
-when there is one, else from its final training returns (no worst case then).
+when there is one, else from its final training returns (no worst case then). One
+method's seeds may span several run directories (seeds added later in a second program,
+`barpo train --config RUN/config.json --seed 5 --seeds 5 --out RUN2`): `read_pooled`
+reads them as one method, and `compare` pools any entry given as a list of directories.
 """
 from __future__ import annotations
 
@@ -23,7 +26,7 @@ import numpy as np
 
 from . import checkpoint
 from .checkpoint import read_config
-from .config import ConfigError
+from .config import LOOP_FIELDS, ConfigError, TrainConfig
 from .evaluate import lower_median_index
 from .result import final_return
 
@@ -168,6 +171,8 @@ class RunScores:
       attacks: the attacks the worst case is over (empty without a report).
       by_attack: [attack][seed] mean return under each of `attacks` (empty without a
         report), so two runs can be compared over the attacks both were evaluated under.
+      parts: the run directories pooled into these scores (`read_pooled`; `path` is the
+        first), or empty for a single run.
     """
     path: str
     env: str
@@ -180,10 +185,16 @@ class RunScores:
     median_agent: int
     attacks: tuple
     by_attack: tuple = ()
+    parts: tuple = ()
 
     @property
     def name(self) -> str:
         return f"{self.algo} / {self.env}"
+
+    @property
+    def paths(self) -> tuple:
+        """Every run directory behind these scores."""
+        return self.parts or (self.path,)
 
     def worst_over(self, attacks) -> tuple:
         """([seed] worst case over `attacks`, a subset of `self.attacks`; its median agent)."""
@@ -248,6 +259,91 @@ def read_run(run: str, eps: Optional[float] = None) -> RunScores:
     return RunScores(run, cfg.env, cfg.algo, float(cfg.eps), "metrics.json (final training return)",
                      tuple(cfg.seed + i for i in range(len(natural))), natural, np.full_like(natural, np.nan),
                      lower_median_index(natural), ())
+
+
+# ---- one method's seeds over several run directories ----------------------------
+SEED_FIELDS = ("seed", "num_seeds")
+
+
+def config_differences(a: TrainConfig, b: TrainConfig) -> dict:
+    """{field: (a's, b's)} where two runs' configs differ, their seeds and the loop's
+    bookkeeping left out: empty when the runs hold agents of one method and config."""
+    return a.diff(b, ignore=SEED_FIELDS + LOOP_FIELDS)
+
+
+def group_runs(runs: Sequence[str]) -> list:
+    """`runs` as lists of directories whose configs differ only in their seeds (one method's
+    agents trained in several programs), in order of first appearance."""
+    groups: list = []
+    for run in runs:
+        cfg = read_config(run)
+        for group in groups:
+            if not config_differences(group[0], cfg):
+                group[1].append(run)
+                break
+        else:
+            groups.append((cfg, [run]))
+    return [paths for _, paths in groups]
+
+
+def _report_settings(run: str, scores: RunScores) -> dict:
+    """What makes two reports' per-seed values comparable: the episodes, the strength of
+    the gradient attacks, the evaluation seed and how each learned attack was fitted."""
+    if not scores.attacks:
+        return {"source": "final training return"}
+    from .evaluate import RobustnessReport
+    report = RobustnessReport.load(os.path.join(run, scores.source))
+    learned = {k: (v.get("timesteps"), v.get("scan")) for k, v in sorted(report.learned.items())}
+    return {"attacks": scores.attacks, "episodes": report.episodes, "strength": report.strength,
+            "eval_seed": report.eval_seed, "learned": learned}
+
+
+def _check_poolable(runs: Sequence[str], parts: Sequence[RunScores]) -> None:
+    """One clear error naming the fix when `runs` are not one method's seeds evaluated alike."""
+    first_cfg, first = read_config(runs[0]), _report_settings(runs[0], parts[0])
+    for run, scores in zip(runs[1:], parts[1:]):
+        differ = config_differences(first_cfg, read_config(run))
+        if differ:
+            raise ConfigError(f"cannot pool {run!r} with {runs[0]!r}: their configs differ in "
+                              f"{', '.join(sorted(differ))}; pool only the seeds of one method and config")
+        settings = _report_settings(run, scores)
+        differ = sorted(k for k in set(first) | set(settings) if first.get(k) != settings.get(k))
+        if differ:
+            raise ConfigError(f"cannot pool {run!r} with {runs[0]!r}: their reports differ in {', '.join(differ)}; "
+                              f"evaluate both alike (e.g. `barpo eval {run} --attacks "
+                              f"{','.join(parts[0].attacks) or 'none'} --add`)")
+    seeds = [s for scores in parts for s in scores.seeds]
+    repeated = sorted({s for s in seeds if seeds.count(s) > 1})
+    if repeated:
+        raise ConfigError(f"cannot pool {', '.join(map(repr, runs))}: seed(s) {repeated} are in more than one of "
+                          "them; pool runs of different seeds (`barpo train --seed N`)")
+
+
+def read_pooled(runs: Sequence[str], eps: Optional[float] = None) -> RunScores:
+    """One method's per-seed scores from several run directories, as one RunScores.
+
+    Adding seeds to a finished method means training them in a second program; each
+    agent is evaluated on its own, so its per-seed values pool with the first run's.
+    The runs must differ only in their seeds (`config_differences`), be evaluated with
+    the same attacks, episodes, strength, evaluation seed and learned-attack budgets, and
+    hold no seed twice. Each part keeps its report's own episode keys.
+
+    Raises:
+      ConfigError: naming the fix, when the runs are not poolable.
+    """
+    runs = [os.fspath(r) for r in runs]
+    parts = [read_run(r, eps) for r in runs]
+    if len(parts) == 1:
+        return parts[0]
+    _check_poolable(runs, parts)
+    first = parts[0]
+    natural = np.concatenate([s.natural for s in parts])
+    worst = np.concatenate([s.worst for s in parts])
+    by_attack = tuple(np.concatenate([s.by_attack[j] for s in parts]) for j in range(len(first.by_attack)))
+    median = lower_median_index(natural if first.attacks == () else worst)
+    return dataclasses.replace(first, source=f"{first.source} ({len(parts)} runs)",
+                               seeds=tuple(s for p in parts for s in p.seeds), natural=natural, worst=worst,
+                               median_agent=median, by_attack=by_attack, parts=tuple(runs))
 
 
 COLUMNS = ("run", "algo", "env", "eps", "seeds", "source", "natural (median agent)", "worst (median agent)",
@@ -348,11 +444,21 @@ def _row(scores: RunScores, label: str, reps: int, seed: int) -> dict:
     return row
 
 
-def _labels(paths: Sequence[str]) -> list:
-    """Short names for the runs: their directory names, made unique with the parent's."""
-    base = [os.path.basename(os.path.normpath(p)) for p in paths]
-    return [b if base.count(b) == 1 else os.path.join(os.path.basename(os.path.dirname(os.path.normpath(p))), b)
-            for p, b in zip(paths, base)]
+def _labels(entries: Sequence) -> list:
+    """Short names for the runs: their directory names, made unique with the parent's; a
+    pooled entry is named by its first directory and how many more it pools."""
+    paths = [os.path.normpath(e[0]) for e in entries]
+    base = [os.path.basename(p) for p in paths]
+    names = [b if base.count(b) == 1 else os.path.join(os.path.basename(os.path.dirname(p)), b)
+             for p, b in zip(paths, base)]
+    return [n if len(e) == 1 else f"{n} (+{len(e) - 1} run{'s' if len(e) > 2 else ''})" for n, e in zip(names, entries)]
+
+
+def _entries(runs) -> list:
+    """`compare`'s runs as lists of paths: a path alone, or a sequence pooled as one method."""
+    if isinstance(runs, (str, os.PathLike)):
+        runs = [runs]
+    return [[os.fspath(r)] if isinstance(r, (str, os.PathLike)) else [os.fspath(x) for x in r] for r in runs]
 
 
 def compare(runs: Sequence[str], out: Optional[str] = None, eps: Optional[float] = None, reps: int = 2000,
@@ -360,7 +466,9 @@ def compare(runs: Sequence[str], out: Optional[str] = None, eps: Optional[float]
     """Compare run directories in one table (and, with `out`, files and plots).
 
     Args:
-      runs: run directories written by `train(out=...)`, ideally evaluated (`barpo eval`).
+      runs: run directories written by `train(out=...)`, ideally evaluated (`barpo eval`);
+        an entry that is a list of directories pools one method's seeds trained in
+        several runs (`read_pooled`).
       out: write comparison.{csv,md}, natural_vs_worst.png and learning_curves.png here
         (None: write nothing).
       eps: read each run's robustness report at this budget (None: at the eps it was
@@ -372,15 +480,15 @@ def compare(runs: Sequence[str], out: Optional[str] = None, eps: Optional[float]
       A Comparison (`table()` for Markdown, `rows` for numbers, `files` written).
 
     Raises:
-      ConfigError: no runs, a path that holds no run, or no report at the requested eps.
+      ConfigError: no runs, a path that holds no run, no report at the requested eps, or
+        a pooled entry whose runs are not one method's seeds evaluated alike.
     """
-    if isinstance(runs, str):
-        runs = [runs]
-    if not runs:
+    runs = _entries(runs)
+    if not runs or not all(runs):
         raise ConfigError("compare needs at least one run directory")
     if int(reps) != reps or reps < 1:
         raise ConfigError(f"reps must be a positive integer, got {reps!r}")
-    scores = [read_run(r, eps) for r in runs]
+    scores = [read_pooled(r, eps) for r in runs]
     rows = tuple(_row(s, label, int(reps), seed) for s, label in zip(scores, _labels(runs)))
     result = Comparison(tuple(scores), rows, int(reps))
     return result.save(out) if out is not None else result
@@ -412,15 +520,28 @@ def plot_scatter(runs: Sequence[RunScores], path: Optional[str] = None):
     return path
 
 
+def _pooled_returns(paths: Sequence[str]) -> Optional[np.ndarray]:
+    """[seed, iteration] training returns of every seed in `paths` (NaN after a shorter
+    run's last iteration); None when a run has no metrics."""
+    curves = []
+    for path in paths:
+        try:
+            ret = _metrics(path).get("episode_return")
+        except ConfigError:
+            return None
+        if ret is None:
+            return None
+        curves.append(np.asarray(ret, float))
+    length = max(c.shape[1] for c in curves)
+    return np.concatenate([np.pad(c, ((0, 0), (0, length - c.shape[1])), constant_values=np.nan) for c in curves])
+
+
 def plot_learning_curves(runs: Sequence[RunScores], path: Optional[str] = None):
     """Each run's training return against env steps: the mean over seeds, with the
     range between the lowest and highest seed shaded. None when no run has metrics."""
     curves = []
     for r in runs:
-        try:
-            ret = _metrics(r.path).get("episode_return")
-        except ConfigError:
-            continue
+        ret = _pooled_returns(r.paths)
         if ret is not None and ret.size:
             curves.append((r, ret, read_config(r.path).batch_size))
     if not curves:

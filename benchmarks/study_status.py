@@ -5,7 +5,8 @@
 A study trained by `benchmarks/studies/reproduce.py` (or kappa_study.py) spans sessions. Its
 checkpoints stay in the git-ignored OUT/runs/ (benchmarks/carry.py carries them to the next
 session). This writes what a reader needs into DEST, all small files:
-- `status.{json,md}` with provenance: per run, the iterations done, the final training
+- `status.{json,md}` with provenance: per method (one run, or several that differ only in
+  their seeds, pooled), the iterations done, the final training
   return per seed, and the median agent's natural and worst return once it is evaluated;
 - each run's `config.json`, and its robustness reports;
 - `comparison.{csv,md}` and the plots of `bj.compare` over every run. A run without a
@@ -21,7 +22,8 @@ import shutil
 import numpy as np
 
 import barpo_jax as bj
-from barpo_jax.compare import final_returns
+from barpo_jax.compare import final_returns, group_runs, read_pooled
+from barpo_jax.config import ConfigError
 from barpo_jax import checkpoint
 from barpo_jax.checkpoint import read_config
 from barpo_jax.evaluate import PARTIAL_SUFFIX
@@ -29,24 +31,40 @@ from benchmarks import _provenance as prov
 from benchmarks.studies.reproduce import CLAIM_HEADERS, CLAIM_NOTES, CLAIM_RULE, claim_rows
 
 
-def run_status(run: str, scores) -> dict:
-    """One run directory's progress: its config and metrics, and from `scores` (the
-    comparison's reading of the run, `compare.RunScores`) the evaluated median agent.
-    A run that kept only its config and report (its agents lost with an earlier
-    session's runs/, see benchmarks/carry.py) has no iterations or training return."""
-    cfg = read_config(run)
-    status = {"run": os.path.basename(run), "algo": cfg.algo, "env": cfg.env, "seeds": cfg.num_seeds,
-              "iterations": None, "of": cfg.num_iterations, "final_training_return": None,
-              "reports": _reports(run)}
-    episode_return = (checkpoint.read_metrics(run) or {}).get("episode_return")
-    if episode_return is not None:
-        status.update(iterations=int(episode_return.shape[1]),
-                      final_training_return=[round(float(x), 1) for x in final_returns(episode_return)])
+def run_status(runs: list, scores) -> dict:
+    """One method's progress, over the run directories that hold its seeds (usually one;
+    more when seeds were added in a second program, `compare.group_runs`): its config and
+    metrics, and from `scores` (the comparison's reading, `compare.RunScores`) the
+    evaluated median agent. A run that kept only its config and report (its agents lost
+    with an earlier session's runs/, see benchmarks/carry.py) has no iterations or
+    training return."""
+    cfg = read_config(runs[0])
+    status = {"run": " + ".join(os.path.basename(r) for r in runs), "algo": cfg.algo, "env": cfg.env,
+              "seeds": len(scores.seeds), "iterations": None, "of": cfg.num_iterations,
+              "final_training_return": None, "reports": sorted({p for r in runs for p in _reports(r)})}
+    returns = [(checkpoint.read_metrics(r) or {}).get("episode_return") for r in runs]
+    if all(r is not None for r in returns):
+        status.update(iterations=min(int(r.shape[1]) for r in returns),
+                      final_training_return=[round(float(x), 1) for r in returns for x in final_returns(r)])
     if np.isfinite(scores.worst).all():  # the comparison read a robustness report
         m = scores.median_agent
         status.update(eps=scores.eps, natural_median_agent=float(scores.natural[m]),
                       worst_median_agent=float(scores.worst[m]))
     return status
+
+
+def _methods(runs: list) -> list:
+    """The runs as methods: runs that differ only in their seeds pool into one (seeds added
+    in a second program), once they are evaluated alike; until then each stands alone."""
+    methods = []
+    for group in group_runs(runs):
+        try:
+            read_pooled(group)
+            methods.append(group)
+        except ConfigError as e:
+            print(f"study_status: {' and '.join(map(os.path.basename, group))} listed separately ({e})")
+            methods.extend([run] for run in group)
+    return methods
 
 
 def _reports(run: str) -> list:
@@ -65,8 +83,9 @@ def main(argv=None):
     if not runs:
         raise SystemExit(f"study_status: error: no trained runs under {a.out}/runs (train first)")
     provenance = prov.provenance()
-    comparison = bj.compare(runs, out=a.dest)
-    rows = [run_status(r, scores) for r, scores in zip(runs, comparison.runs)]
+    methods = _methods(runs)
+    comparison = bj.compare(methods, out=a.dest)
+    rows = [run_status(group, scores) for group, scores in zip(methods, comparison.runs)]
     for run in runs:
         keep = os.path.join(a.dest, os.path.basename(run))
         os.makedirs(keep, exist_ok=True)

@@ -9,17 +9,19 @@ import pytest
 
 import barpo_jax as bj
 from barpo_jax import cli
+from barpo_jax.compare import _pooled_returns, group_runs, read_pooled
 from barpo_jax.compare import bootstrap_ci, iqm, rank_test
 from barpo_jax.evaluate import partial_file, report_file
 
 
-def fake_run(path, algo, natural, worst=None, eps=0.1, report_eps=None, iterations=6):
+def fake_run(path, algo, natural, worst=None, eps=0.1, report_eps=None, iterations=6, seed=0, attack="random",
+             episodes=5, **fields):
     """A run directory as train + eval leave it: config.json, metrics.json and, if `worst`
-    is given, robustness_eps<report_eps>.json with columns none, random (= worst)."""
+    is given, robustness_eps<report_eps>.json with columns none, `attack` (= worst)."""
     os.makedirs(path, exist_ok=True)
     seeds = len(natural)
     cfg = bj.TrainConfig(env="inverted_pendulum", backend="spring", algo=algo, num_envs=32, unroll_length=16,
-                         num_minibatches=4, num_seeds=seeds, eps=eps)
+                         num_minibatches=4, num_seeds=seeds, eps=eps, seed=seed, **fields)
     with open(os.path.join(path, "config.json"), "w") as f:
         f.write(cfg.to_json())
     ret = np.linspace(0, 1, iterations)[None] * np.asarray(natural, float)[:, None]
@@ -28,8 +30,8 @@ def fake_run(path, algo, natural, worst=None, eps=0.1, report_eps=None, iteratio
         json.dump({"episode_return": ret.tolist()}, f)
     if worst is not None:
         returns = np.stack([natural, worst], axis=1).astype(float)
-        bj.RobustnessReport("inverted_pendulum", cfg.algo, report_eps or eps, 5, ["none", "random"], returns,
-                            np.ones_like(returns), list(range(seeds))).save(
+        bj.RobustnessReport("inverted_pendulum", cfg.algo, report_eps or eps, episodes, ["none", attack], returns,
+                            np.ones_like(returns), list(range(seed, seed + seeds))).save(
             report_file(path, report_eps or eps))
     return str(path)
 
@@ -99,6 +101,66 @@ def test_barpo_compare_prints_the_table_and_writes_files(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "| x/run | spo / inverted_pendulum |" in out and "| y/run |" in out and "comparison.csv" in out
     assert os.path.isfile(tmp_path / "cmp" / "natural_vs_worst.png")
+
+
+def test_seeds_added_in_a_second_run_pool_into_one_method(tmp_path):
+    first = fake_run(tmp_path / "barpo", "barpo", natural=[300, 100, 200], worst=[30, 10, 20], iterations=6)
+    more = fake_run(tmp_path / "barpo-more", "barpo", natural=[400, 50], worst=[4, 5], seed=3, iterations=4)
+    other = fake_run(tmp_path / "spo", "spo", natural=[1.0, 2.0], worst=[0.5, 1.0])
+    assert group_runs([first, other, more]) == [[first, more], [other]]
+    pooled = read_pooled([first, more])
+    assert pooled.seeds == (0, 1, 2, 3, 4) and pooled.paths == (first, more)
+    assert list(pooled.worst) == [30, 10, 20, 4, 5] and list(pooled.natural) == [300, 100, 200, 400, 50]
+    assert pooled.median_agent == 1 and list(pooled.by_attack[0]) == [30, 10, 20, 4, 5]  # of all five seeds
+    out = tmp_path / "cmp"
+    comparison = bj.compare([[first, more], other], out=str(out), reps=200)
+    row = comparison.rows[0]
+    assert (row["run"], row["seeds"], row["worst (median agent)"]) == ("barpo (+1 run)", 5, 10.0)
+    assert row["worst IQM"] == pytest.approx(iqm([30, 10, 20, 4, 5]))
+    assert os.path.getsize(out / "learning_curves.png") > 0
+    returns = _pooled_returns(pooled.paths)
+    assert returns.shape == (5, 6) and np.isnan(returns[3:, 4:]).all() and np.isfinite(returns[:, 1:4]).all()
+    assert cli.main(["compare", f"{first}+{more}", other, "--reps", "50"]) == 0
+
+
+@pytest.mark.parametrize("second, match", [
+    (dict(algo="spo", seed=3), "configs differ in algo"),
+    (dict(algo="barpo", seed=3, learning_rate=1e-3), "configs differ in learning_rate"),
+    (dict(algo="barpo", seed=3, attack="mad"), "reports differ in attacks"),
+    (dict(algo="barpo", seed=3, episodes=7), "reports differ in episodes"),
+    (dict(algo="barpo", seed=2), r"seed\(s\) \[2\] are in more than one"),
+])
+def test_pooling_refuses_runs_that_are_not_one_methods_seeds(tmp_path, second, match):
+    first = fake_run(tmp_path / "a", "barpo", natural=[3.0, 1.0, 2.0], worst=[1.0, 0.0, 0.5])
+    algo = second.pop("algo")
+    more = fake_run(tmp_path / "b", algo, natural=[4.0, 5.0], worst=[2.0, 3.0], **second)
+    with pytest.raises(bj.ConfigError, match=match):
+        bj.compare([[first, more]])
+
+
+def test_study_status_pools_added_seeds_once_evaluated(tmp_path, capsys):
+    from benchmarks import study_status
+    runs = tmp_path / "study" / "runs"
+    fake_run(runs / "p-barpo", "barpo", natural=[300, 100, 200], worst=[30, 10, 20])
+    fake_run(runs / "p-spo", "spo", natural=[250, 260, 240], worst=[5, 6, 7])
+    more = fake_run(runs / "p-barpo-more", "barpo", natural=[400, 50], seed=3)  # trained, not evaluated yet
+
+    def status(dest):
+        study_status.main([str(tmp_path / "study"), "--dest", str(tmp_path / dest)])
+        with open(tmp_path / dest / "status.json") as f:
+            return json.load(f)["results"]
+
+    early = status("early")  # listed separately; the claims use the evaluated run
+    assert [r["run"] for r in early["runs"]] == ["p-barpo", "p-barpo-more", "p-spo"]
+    assert "listed separately" in capsys.readouterr().out
+    (claim,) = early["claims"]
+    assert claim[1] == "BARPO natural / SPO natural" and "(3 vs 3 seeds)" in claim[5]
+    fake_run(more, "barpo", natural=[400, 50], worst=[40, 5], seed=3)
+    late = status("late")
+    assert [r["run"] for r in late["runs"]] == ["p-barpo + p-barpo-more", "p-spo"]
+    assert late["runs"][0]["seeds"] == 5 and len(late["runs"][0]["final_training_return"]) == 5
+    assert late["runs"][0]["worst_median_agent"] == 20.0 and "(5 vs 3 seeds)" in late["claims"][0][5]
+    assert os.path.isfile(tmp_path / "late" / "p-barpo-more" / "robustness_eps0.1.json")
 
 
 def test_rank_test_is_exact_against_every_split():

@@ -199,7 +199,9 @@ def claim_rows(comparison) -> list:
     """One row per (task, claim) whose two methods both have robustness reports. A worst
     case is compared over the attacks both reports hold, and a row says so when those are
     not the whole suite (`attacks.ALL`): a worst case over a few attacks is not the claim's."""
-    by = {(r.env, r.algo): r for r in comparison.runs}
+    by: dict = {}
+    for r in comparison.runs:  # a method listed twice (seeds added, not yet pooled): its first run
+        by.setdefault((r.env, r.algo), r)
     rows = []
     for env in dict.fromkeys(r.env for r in comparison.runs):
         for label, num, den, which, goal in CLAIMS:
