@@ -306,6 +306,10 @@ def _check_poolable(runs: Sequence[str], parts: Sequence[RunScores]) -> None:
         if differ:
             raise ConfigError(f"cannot pool {run!r} with {runs[0]!r}: their configs differ in "
                               f"{', '.join(sorted(differ))}; pool only the seeds of one method and config")
+        unevaluated = [r for r, x in ((runs[0], parts[0]), (run, scores)) if not x.attacks]
+        if len(unevaluated) == 1:
+            raise ConfigError(f"cannot pool {run!r} with {runs[0]!r}: {unevaluated[0]!r} has no robustness report "
+                              f"yet; evaluate it like the other (`barpo eval {unevaluated[0]} --attacks ...`)")
         settings = _report_settings(run, scores)
         differ = sorted(k for k in set(first) | set(settings) if first.get(k) != settings.get(k))
         if differ:

@@ -129,11 +129,12 @@ def test_seeds_added_in_a_second_run_pool_into_one_method(tmp_path):
     (dict(algo="barpo", seed=3, attack="mad"), "reports differ in attacks"),
     (dict(algo="barpo", seed=3, episodes=7), "reports differ in episodes"),
     (dict(algo="barpo", seed=2), r"seed\(s\) \[2\] are in more than one"),
+    (dict(algo="barpo", seed=3, worst=None), "'.*b' has no robustness report yet"),
 ])
 def test_pooling_refuses_runs_that_are_not_one_methods_seeds(tmp_path, second, match):
     first = fake_run(tmp_path / "a", "barpo", natural=[3.0, 1.0, 2.0], worst=[1.0, 0.0, 0.5])
     algo = second.pop("algo")
-    more = fake_run(tmp_path / "b", algo, natural=[4.0, 5.0], worst=[2.0, 3.0], **second)
+    more = fake_run(tmp_path / "b", algo, natural=[4.0, 5.0], **{"worst": [2.0, 3.0], **second})
     with pytest.raises(bj.ConfigError, match=match):
         bj.compare([[first, more]])
 
@@ -152,7 +153,7 @@ def test_study_status_pools_added_seeds_once_evaluated(tmp_path, capsys):
 
     early = status("early")  # listed separately; the claims use the evaluated run
     assert [r["run"] for r in early["runs"]] == ["p-barpo", "p-barpo-more", "p-spo"]
-    assert "listed separately" in capsys.readouterr().out
+    assert "p-barpo-more' has no robustness report yet" in capsys.readouterr().out
     (claim,) = early["claims"]
     assert claim[1] == "BARPO natural / SPO natural" and "(3 vs 3 seeds)" in claim[5]
     fake_run(more, "barpo", natural=[400, 50], worst=[40, 5], seed=3)
