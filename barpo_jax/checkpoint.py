@@ -177,6 +177,10 @@ def prepare_run_dir(out: str, cfg: TrainConfig, resume: bool, extend: bool = Fal
             fields = "; ".join(f"{k}: saved {a!r} vs now {b!r}" for k, (a, b) in diff.items())
             more = (" (to train it longer, pass extend=True: `barpo train --resume --steps N` does)"
                     if "num_timesteps" in diff else "")
+            if "num_seeds" in diff:  # more seeds are a second run, pooled when compared
+                more += (f" (to add seeds, train them as a second run: `barpo train --config {out}/config.json "
+                         f"--seed {saved.seed + saved.num_seeds} --seeds K --out RUN2`; `barpo compare {out}+RUN2` "
+                         "pools them)")
             raise ConfigError(f"cannot resume {out!r} with a different config ({fields}): use the saved values "
                               f"or a new --out{more}")
         return new_total(out, saved, cfg)

@@ -69,6 +69,19 @@ def test_metrics_written_are_read_back_without_a_trainer(tmp_path):
     np.testing.assert_array_equal(back["episode_return"], [[1.0, np.nan, 3.0], [4.0, 5.0, np.nan]])  # inf -> NaN
 
 
+def test_resuming_with_more_seeds_names_the_second_run_that_adds_them(tmp_path):
+    out = str(tmp_path / "run")
+    cfg = bj.TrainConfig(env="inverted_pendulum", backend="spring", num_seeds=3, seed=2)
+    checkpoint.prepare_run_dir(out, cfg, resume=False)
+    os.makedirs(os.path.join(out, "checkpoints", "4"))  # what has_checkpoint looks for
+    with pytest.raises(bj.ConfigError, match=r"num_seeds: saved 3 vs now 5.*--seed 5 --seeds K --out RUN2.*"
+                                             r"barpo compare .*run\+RUN2"):
+        checkpoint.prepare_run_dir(out, cfg.replace(num_seeds=5), resume=True)
+    with pytest.raises(bj.ConfigError) as other:  # another field: no word of seeds
+        checkpoint.prepare_run_dir(out, cfg.replace(learning_rate=1e-3), resume=True)
+    assert "add seeds" not in str(other.value)
+
+
 @pytest.mark.parametrize("backend", [b if b == "spring" else pytest.param(b, marks=pytest.mark.slow) for b in bj.BACKENDS])
 def test_round_trip_every_backend_and_method(tmp_path, backend):
     """The learner state survives save/restore bit for bit on every backend (MJX states
