@@ -27,7 +27,7 @@ import numpy as np
 from . import checkpoint
 from .checkpoint import read_config
 from .config import LOOP_FIELDS, ConfigError, TrainConfig
-from .evaluate import lower_median_index
+from .evaluate import RobustnessReport, lower_median_index
 from .result import final_return
 
 CONFIDENCE = 0.95
@@ -248,7 +248,6 @@ def read_run(run: str, eps: Optional[float] = None) -> RunScores:
     cfg = read_config(run)
     report_path = _report_path(run, eps, cfg.eps)
     if report_path is not None:
-        from .evaluate import RobustnessReport
         report = RobustnessReport.load(report_path)
         attacks = tuple(report.attacks[j] for j in report.attack_columns)
         by_attack = tuple(np.asarray(report.returns[:, j], float) for j in report.attack_columns)
@@ -291,7 +290,6 @@ def _report_settings(run: str, scores: RunScores) -> dict:
     the gradient attacks, the evaluation seed and how each learned attack was fitted."""
     if not scores.attacks:
         return {"source": "final training return"}
-    from .evaluate import RobustnessReport
     report = RobustnessReport.load(os.path.join(run, scores.source))
     learned = {k: (v.get("timesteps"), v.get("scan")) for k, v in sorted(report.learned.items())}
     return {"attacks": scores.attacks, "episodes": report.episodes, "strength": report.strength,
@@ -344,7 +342,7 @@ def read_pooled(runs: Sequence[str], eps: Optional[float] = None) -> RunScores:
     natural = np.concatenate([s.natural for s in parts])
     worst = np.concatenate([s.worst for s in parts])
     by_attack = tuple(np.concatenate([s.by_attack[j] for s in parts]) for j in range(len(first.by_attack)))
-    median = lower_median_index(natural if first.attacks == () else worst)
+    median = lower_median_index(worst if first.attacks else natural)
     return dataclasses.replace(first, source=f"{first.source} ({len(parts)} runs)",
                                seeds=tuple(s for p in parts for s in p.seeds), natural=natural, worst=worst,
                                median_agent=median, by_attack=by_attack, parts=tuple(runs))
