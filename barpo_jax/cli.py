@@ -181,7 +181,8 @@ def _eval_parser(command) -> None:
     e.add_argument("--out", default=None, help="where to write the report (default: the run directory, files named "
                    "by eps so that evaluations at other budgets are kept)")
     e.add_argument("--attack-steps", type=_num, default=None,
-                   help="training budget of each learned attack (default: the run's steps, at most 2e6)")
+                   help="training budget of each learned attack (default: the run's steps, at most 2e6); "
+                        "with --add, the attacks the report holds keep the budget they were fitted at")
     e.add_argument("--add", action="store_true",
                    help="keep every column of the finished report this command writes (same eps and episodes) "
                         "and compute only what it lacks: how an attack or the masking check is added to a "
@@ -377,8 +378,9 @@ def cmd_eval(a):
     reuse = _finished_report(finished, a) if a.add and os.path.isfile(finished) else None
     # --add never drops a column: the new report holds the old one's attacks and the named ones.
     attacks = a.attacks if reuse is None else list(dict.fromkeys(reuse.attacks + list(bj.attacks.resolve(a.attacks))))
+    budgets = a.attack_steps if reuse is None else _kept_fits(reuse, attacks, a)
     report = bj.evaluate(result, attacks=attacks, eps=a.eps, episodes=a.episodes,
-                         learned_timesteps=a.attack_steps, progress=not a.no_progress, strength=a.strength,
+                         learned_timesteps=budgets, progress=not a.no_progress, strength=a.strength,
                          masking_check=not a.no_masking_check, learned_scan=a.learned_scan,
                          partial_path=partial_file(finished), reuse=reuse)
     _write_eval(a.out or a.run, report)
@@ -397,6 +399,23 @@ def _finished_report(path: str, a):
                           "add to it from Python, bj.evaluate(..., reuse=bj.RobustnessReport.load(path))")
     print(f"--add: keeping {', '.join(report.attacks)} from {path}")
     return report
+
+
+def _kept_fits(report, attacks: list, a) -> dict:
+    """Each learned attack's budget for `barpo eval --add`: the one it was fitted at where
+    the report holds it (its columns are kept, not refitted), --attack-steps for the new
+    ones. A kept policy attack fitted over another scan than this command's is refused:
+    evaluate would refit it."""
+    import barpo_jax as bj
+    scan = bj.attacks.scan(a.learned_scan).describe()
+    for name, info in report.learned.items():
+        if name in report.attacks and info.get("scan", scan) != scan:
+            raise ConfigError(f"--add: {name} in the report was fitted over the scan '{info['scan']}'; pass "
+                              f"--learned-scan {info['scan'].split(':')[0]} to keep it")
+    learned = [n for n, item in bj.attacks.resolve(attacks).items() if isinstance(item, bj.attacks.Learned)]
+    kept = {n: report.learned[n]["timesteps"] for n in learned
+            if n in report.attacks and "timesteps" in report.learned.get(n, {})}
+    return {n: kept.get(n, a.attack_steps) for n in learned}
 
 
 def cmd_render(a):

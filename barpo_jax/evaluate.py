@@ -12,7 +12,7 @@ import json
 import os
 import time
 import zlib
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING, Mapping, Optional
 
 import jax
 import jax.numpy as jnp
@@ -298,7 +298,7 @@ class RobustnessReport:
 
 
 def evaluate(result: "TrainResult", attacks="all", eps: Optional[float] = None, episodes: int = 50,
-             seed: int = 0, learned_timesteps: Optional[int] = None, episode_length: Optional[int] = None,
+             seed: int = 0, learned_timesteps=None, episode_length: Optional[int] = None,
              progress: bool = True, strength="strong", masking_check: bool = True,
              learned_scan=None, reuse: Optional[RobustnessReport] = None,
              partial_path: Optional[str] = None, time_budget_s: Optional[float] = None) -> RobustnessReport:
@@ -311,8 +311,10 @@ def evaluate(result: "TrainResult", attacks="all", eps: Optional[float] = None, 
         with, which for SPO and any run without --eps is the task preset).
       episodes: deterministic episodes per (run, attack).
       seed: the evaluation's PRNG seed (episodes and learned-attack fits).
-      learned_timesteps: training budget of each learned attack (None: the victim's
-        own num_timesteps, at most 2M).
+      learned_timesteps: training budget of each learned attack: one number for all, or
+        {attack name: steps} (an attack it leaves out, and None: the victim's own
+        num_timesteps, at most 2M). A mapping lets an attack be added to a report at
+        another budget than the attacks it holds, which are then not refitted.
       episode_length: episode length (None: the run's).
       progress: draw progress bars.
       strength: how hard the built-in gradient attacks search: 'strong' (default),
@@ -390,9 +392,9 @@ class _Plan:
     at: atk.Strength
     scan: object
     items: dict
-    budget: int
     seeds: list
     columns: list
+    budgets: dict
 
     @property
     def names(self) -> list:
@@ -401,7 +403,7 @@ class _Plan:
     @property
     def settings(self) -> tuple:
         """What `_partial` and `_reusable` compare an earlier report against."""
-        return (self.cfg, self.eps, self.episodes, self.seeds, self.at, self.seed, self.scan, self.budget, self.items)
+        return (self.cfg, self.eps, self.episodes, self.seeds, self.at, self.seed, self.scan, self.budgets, self.items)
 
 
 def _plan(result, attacks, eps, episodes, seed, learned_timesteps, strength, masking_check, learned_scan) -> _Plan:
@@ -418,8 +420,25 @@ def _plan(result, attacks, eps, episodes, seed, learned_timesteps, strength, mas
     if masking_check and eps > 0:
         columns += [(f"{name}@x2", name, at.doubled()) for name in items if atk.takes_strength(name, items[name])]
     seeds = list(result.seeds) if result.seeds is not None else list(range(result.num_runs))
-    return _Plan(cfg, eps, int(episodes), int(seed), at, scan, items,
-                 learned_timesteps or min(cfg.num_timesteps, 2_000_000), seeds, columns)
+    return _Plan(cfg, eps, int(episodes), int(seed), at, scan, items, seeds, columns,
+                 _budgets(items, learned_timesteps, min(cfg.num_timesteps, 2_000_000)))
+
+
+def _budgets(items: dict, learned_timesteps, default: int) -> dict:
+    """{learned attack: its training budget} from `evaluate`'s `learned_timesteps` (a
+    number, None or a mapping), with a clear error for a budget that cannot be used."""
+    learned = [name for name, item in items.items() if isinstance(item, atk.Learned)]
+    given = dict(learned_timesteps) if isinstance(learned_timesteps, Mapping) else \
+        {name: learned_timesteps for name in learned}
+    unknown = sorted(set(given) - set(learned))
+    if unknown:
+        raise ConfigError(f"learned_timesteps names {unknown}, not learned attacks of this evaluation "
+                          f"(those are {learned}): leave them out")
+    budgets = {name: default if given.get(name) is None else given[name] for name in learned}
+    bad = {name: b for name, b in budgets.items() if int(b) != b or b < 1}
+    if bad:
+        raise ConfigError(f"learned-attack budgets must be whole positive env steps, got {bad}")
+    return {name: int(b) for name, b in budgets.items()}
 
 
 @dataclasses.dataclass
@@ -486,8 +505,8 @@ class _Columns:
     def _fit(self, base: str) -> None:
         plan, item = self.plan, self.plan.items[base]
         key = attack_key(jax.random.fold_in(jax.random.PRNGKey(plan.seed), 1000), base)
-        self.fitted[base], info = item.fit(self.result, plan.eps, plan.budget, key, self.progress, plan.scan)
-        self.learned[base] = {**info, "timesteps": int(plan.budget)}
+        self.fitted[base], info = item.fit(self.result, plan.eps, plan.budgets[base], key, self.progress, plan.scan)
+        self.learned[base] = {**info, "timesteps": plan.budgets[base]}
         self.nets[base] = item.network(plan.cfg, self.env)  # each learned attack builds its own
 
     def _compiled(self, base: str, strength_c):
@@ -542,7 +561,7 @@ def _partial(path, reuse, *settings) -> Optional[RobustnessReport]:
     return partial
 
 
-def _reusable(reuse, cfg, eps, episodes, seeds, at, seed, scan, budget, items) -> dict:
+def _reusable(reuse, cfg, eps, episodes, seeds, at, seed, scan, budgets, items) -> dict:
     """What `evaluate` may copy from the earlier report `reuse`: {'columns': {name: [run]
     mean}, 'stds', 'excess', 'learned': {name: fit info}}; a clear error when `reuse` is
     of other runs or other settings (copying it would mix two evaluations)."""
@@ -567,8 +586,9 @@ def _reusable(reuse, cfg, eps, episodes, seeds, at, seed, scan, budget, items) -
             continue  # searched at another strength: recompute it (and its masking check)
         if isinstance(item, atk.Learned):
             info = reuse.learned.get(name, {})
-            if name not in reuse.attacks or info.get("scan") != scan.describe() or \
-                    info.get("timesteps", budget) != budget:
+            # Robust Sarsa records no scan (it has no policy to scan): only its budget counts.
+            if name not in reuse.attacks or info.get("scan", scan.describe()) != scan.describe() or \
+                    info.get("timesteps", budgets[name]) != budgets[name]:
                 continue  # fitted otherwise (or not at all): refit and recompute its columns
             out["learned"][name] = info
         if name in reuse.attacks:

@@ -216,6 +216,29 @@ def test_reuse_adds_a_column_and_equals_a_full_evaluation(weak, tmp_path):
     np.testing.assert_array_equal(again.returns, full.returns[:, :3])
 
 
+def _marked_report(result, learned: dict, attacks_=("none", "rs")) -> bj.RobustnessReport:
+    """A report of `result`'s runs whose columns hold values no evaluation produces, so a
+    column that `evaluate(reuse=...)` recomputed instead of copying shows."""
+    marks = -1000.0 - np.arange(result.num_runs * len(attacks_), dtype=float).reshape(result.num_runs, -1)
+    return bj.RobustnessReport(result.config.env, result.config.algo, 0.2, 3, list(attacks_), marks,
+                               np.zeros_like(marks), list(result.seeds), attacks.STRONG.describe(), [], None, {},
+                               learned, 0)
+
+
+def test_reuse_keeps_robust_sarsa_at_its_own_budget_whatever_the_scan(weak):
+    # Robust Sarsa has no policy to scan, so its record holds no scan: adding an attack with
+    # any scan keeps its column; a budget per attack keeps it at the budget it was fitted at.
+    kept = _marked_report(weak, {"rs": {"timesteps": 4096}})
+    kw = dict(eps=0.2, episodes=3, masking_check=False, progress=False, reuse=kept)
+    for scan in ("none", "small"):
+        again = bj.evaluate(weak, attacks=["rs"], learned_timesteps={"rs": 4096}, learned_scan=scan, **kw)
+        assert again.returns.tolist() == kept.returns.tolist() and again.learned == kept.learned
+    with pytest.raises(bj.ConfigError, match="not learned attacks"):
+        bj.evaluate(weak, attacks=["rs", "mad"], learned_timesteps={"mad": 4096}, **kw)
+    with pytest.raises(bj.ConfigError, match="whole positive"):
+        bj.evaluate(weak, attacks=["rs"], learned_timesteps={"rs": 0}, **kw)
+
+
 def test_a_stopped_evaluation_resumes_from_its_last_finished_column(weak, tmp_path):
     trained = weak  # returns that differ per attack, so a column resumed from the wrong one shows
     kw = dict(eps=0.2, episodes=3, episode_length=200, strength=attacks.Strength("tiny", 4, 2, "apgd"),

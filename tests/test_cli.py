@@ -74,6 +74,23 @@ def test_train_report_eval_resume(tmp_path, capsys):
     assert code == 0, err[-3000:]
 
 
+def test_add_keeps_each_learned_attacks_own_fit():
+    import numpy as np
+    from barpo_jax.config import ConfigError
+    from barpo_jax.evaluate import RobustnessReport
+    small = "small: learning rate [0.0003, 0.003] x entropy [0.0, 0.01], strongest on 8 held-out episodes kept per victim"
+    report = RobustnessReport("hopper", "barpo", 0.075, 50, ["none", "rs", "sa_rl"], np.zeros((2, 3)),
+                              np.zeros((2, 3)), [0, 1], "strong", [], None, {},
+                              {"rs": {"timesteps": 1998848}, "sa_rl": {"scan": small, "timesteps": 300000}}, 0)
+    add = argparse.Namespace(learned_scan="small", attack_steps=None)
+    budgets = cli._kept_fits(report, ["none", "rs", "sa_rl", "pa_ad", "mad"], add)
+    assert budgets == {"rs": 1998848, "sa_rl": 300000, "pa_ad": None}   # pa_ad: the command's (the default)
+    assert cli._kept_fits(report, ["none", "rs", "pa_ad"], argparse.Namespace(learned_scan="small", attack_steps=7)) \
+        == {"rs": 1998848, "pa_ad": 7}
+    with pytest.raises(ConfigError, match="--learned-scan small"):   # sa_rl would be refitted over 'none'
+        cli._kept_fits(report, ["none", "rs", "sa_rl"], argparse.Namespace(learned_scan="none", attack_steps=None))
+
+
 def assert_one_error_line(err):
     errors = [line for line in err.splitlines() if line.startswith("barpo: error:")]
     assert len(errors) == 1 and "Traceback" not in err, err
