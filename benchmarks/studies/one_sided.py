@@ -1,0 +1,99 @@
+"""Does a settled claim survive attacks added to the side it puts higher?
+
+    python -m benchmarks.studies.one_sided HIGHER LOWER --out benchmarks/results/one_sided/NAME
+
+HIGHER and LOWER are run directories (RUN+RUN pools one method's seeds, as in `barpo
+compare`); HIGHER holds attacks LOWER was not evaluated under (say `sa_rl`, added with
+`barpo eval HIGHER --attacks sa_rl --add`). The claims table compares worst cases over the
+attacks both reports hold (`reproduce.claim_rows`). This compares HIGHER's worst case over
+all of its attacks with LOWER's over all of its own. Why that is enough: an attack can only
+lower a per-seed worst case, and lowering the lower side's values can only raise the ratios
+and, for a comparison that puts HIGHER above, lower the rank test's p. So if HIGHER stays
+settled above LOWER here, it stays so whatever attack is later added to LOWER; a claim
+that loses its settling here needs the same attacks on both sides before it can be judged.
+
+Writes OUT.{json,md} with provenance: the claims-table row (common attacks), the row with
+HIGHER's extra attacks, HIGHER's per-seed worst cases before and after and the attack that
+took each; and, under OUT/, each HIGHER run's config.json and robustness reports.
+"""
+from __future__ import annotations
+
+import argparse
+import glob
+import os
+import shutil
+
+import numpy as np
+
+from barpo_jax.compare import read_pooled
+from barpo_jax.config import ConfigError
+from benchmarks import _provenance as prov
+from benchmarks.studies.reproduce import CLAIM_NOTES, CLAIM_RULE, judge, judged_cells
+
+HEADERS = ["worst case over", "median agents", "ratio (median agents)", "ratio of IQMs [95% CI]",
+           "p (exact rank test)", "settled?"]
+
+
+def one_sided(higher, lower) -> dict:
+    """The comparison of two `RunScores` over their common attacks, and with every attack
+    `higher` holds; each `judge`d (`higher` first)."""
+    common = tuple(a for a in higher.attacks if a in lower.attacks)
+    if not common:
+        raise ConfigError(f"{higher.name} and {lower.name} share no attack: evaluate both under the "
+                          "claims table's attacks first")
+    extra = tuple(a for a in higher.attacks if a not in lower.attacks)
+    if not extra:
+        raise ConfigError(f"{higher.name} holds no attack {lower.name} lacks: add one first "
+                          f"(`barpo eval {higher.path} --attacks sa_rl --add ...`)")
+    before, before_median = higher.worst_over(common)
+    after, after_median = higher.worst_over(higher.attacks)
+    columns = np.stack(higher.by_attack)  # [attack, seed]
+    added = np.min(columns[[higher.attacks.index(a) for a in extra]], axis=0)
+    return {"common": common, "extra": extra, "seeds": list(higher.seeds), "before": before,
+            "added": added, "after": after, "taken_by": [higher.attacks[i] for i in columns.argmin(0)],
+            "table": judge(before, before_median, *lower.worst_over(common)),
+            "with extra": judge(after, after_median, lower.worst, lower.median_agent)}
+
+
+def _read(entry: str):
+    return read_pooled(entry.split("+"))
+
+
+def _keep_reports(scores, out: str) -> None:
+    """Each run's config.json and robustness reports under `out`, as study_status keeps them."""
+    for run in scores.paths:
+        keep = os.path.join(out, os.path.basename(os.path.normpath(run)))
+        os.makedirs(keep, exist_ok=True)
+        for path in [os.path.join(run, "config.json")] + glob.glob(os.path.join(run, "robustness_eps*")):
+            shutil.copy2(path, keep)
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("higher", help="the run(s) the claim puts higher, holding the added attacks (RUN or RUN+RUN)")
+    p.add_argument("lower", help="the run(s) the claim puts lower (RUN or RUN+RUN)")
+    p.add_argument("--out", required=True, help="stem of the results files (OUT.md, OUT.json; reports in OUT/)")
+    a = p.parse_args(argv)
+    try:
+        higher, lower = _read(a.higher), _read(a.lower)
+        result = one_sided(higher, lower)
+    except (ConfigError, FileNotFoundError) as e:
+        raise SystemExit(f"one_sided: error: {e}")
+    rows = [[f"{', '.join(result['common'])} (both sides; the claims table's)", *judged_cells(result["table"])],
+            [f"{higher.algo}: also {', '.join(result['extra'])}; {lower.algo}: {', '.join(lower.attacks)}",
+             *judged_cells(result["with extra"])]]
+    seeds = [[s, f"{b:.1f}", f"{d:.1f}", f"{x:.1f}", t] for s, b, d, x, t in
+             zip(result["seeds"], result["before"], result["added"], result["after"], result["taken_by"])]
+    title = f"{higher.name} above {lower.name}, with {', '.join(result['extra'])} added to {higher.algo}"
+    _keep_reports(higher, a.out)
+    prov.write_results(a.out, prov.provenance(), result,
+                       [("The comparison", HEADERS, rows, None, CLAIM_RULE),
+                        (f"{higher.algo}'s worst case per seed", ["seed", "before", "under the added attacks",
+                                                                  "with them", "taken by"], seeds)],
+                       title, notes=[__doc__.split("\n\n")[2].replace("\n", " ")] +
+                       [n for n in CLAIM_NOTES if not n.startswith("Goals")])
+    print(open(a.out + ".md").read())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,46 @@
+"""benchmarks.studies.one_sided.py: a settled claim re-judged with attacks added to its higher side."""
+import numpy as np
+import pytest
+
+from barpo_jax.compare import RunScores
+from barpo_jax.config import ConfigError
+from benchmarks.studies.one_sided import one_sided
+
+
+def _scores(algo, attacks, by_attack):
+    """RunScores whose worst case and median agent follow from `by_attack`, as read_run's do."""
+    by_attack = tuple(np.asarray(x, float) for x in by_attack)
+    worst = np.min(np.stack(by_attack), axis=0)
+    return RunScores(f"runs/{algo}", "walker2d", algo, 0.05, "report", tuple(range(len(worst))),
+                     worst + 100, worst, int(np.argsort(worst)[(len(worst) - 1) // 2]), attacks, by_attack)
+
+
+def test_added_attack_judged_against_the_lower_sides_own_worst_case():
+    higher = _scores("barpo", ("random", "mad", "sa_rl"),
+                     [[900, 910, 920, 930, 940], [800, 810, 820, 830, 840], [850, 300, 830, 820, 845]])
+    lower = _scores("arpo", ("random", "mad"), [[500, 510, 520, 530, 540], [400, 410, 420, 430, 440]])
+    result = one_sided(higher, lower)
+    assert result["common"] == ("random", "mad") and result["extra"] == ("sa_rl",)
+    np.testing.assert_array_equal(result["before"], [800, 810, 820, 830, 840])   # mad's column, not sa_rl's
+    np.testing.assert_array_equal(result["added"], [850, 300, 830, 820, 845])
+    np.testing.assert_array_equal(result["after"], [800, 300, 820, 820, 840])
+    assert result["taken_by"] == ["mad", "sa_rl", "mad", "sa_rl", "mad"]
+    table = result["table"]     # every seed apart, 5 vs 5: the smallest exact p, 2 / C(10, 5)
+    assert table["median agents"] == [820.0, 420.0] and table["p"] == pytest.approx(2 / 252)
+    assert table["settled"] == "settled: higher"
+    extra = result["with extra"]   # seed 1 now falls below every lower seed: p rises past 0.05
+    assert extra["median agents"] == [820.0, 420.0] and extra["median ratio"] == table["median ratio"]
+    assert 0.05 < extra["p"] < 0.2 and extra["settled"] == "not settled"
+    higher = _scores("barpo", ("random", "mad", "sa_rl"),
+                     [[900] * 5, [800, 810, 820, 830, 840], [850, 300, 350, 390, 845]])
+    extra = one_sided(higher, lower)["with extra"]   # the median agent falls below the lower one's
+    assert extra["median agents"] == [390.0, 420.0] and extra["settled"] == "not settled"
+
+
+def test_nothing_added_or_nothing_shared_is_refused_with_the_fix():
+    barpo = _scores("barpo", ("random", "mad"), [[900, 910, 920], [800, 810, 820]])
+    arpo = _scores("arpo", ("random", "mad"), [[500, 510, 520], [400, 410, 420]])
+    with pytest.raises(ConfigError, match="--attacks sa_rl --add"):
+        one_sided(barpo, arpo)
+    with pytest.raises(ConfigError, match="share no attack"):
+        one_sided(barpo, _scores("arpo", ("flip",), [[1, 2, 3]]))
