@@ -4,7 +4,7 @@ import pytest
 
 from barpo_jax.compare import RunScores
 from barpo_jax.config import ConfigError
-from benchmarks.studies.one_sided import one_sided
+from benchmarks.studies.one_sided import CHECK, one_sided
 
 
 def _scores(algo, attacks, by_attack):
@@ -44,3 +44,12 @@ def test_nothing_added_or_nothing_shared_is_refused_with_the_fix():
         one_sided(barpo, arpo)
     with pytest.raises(ConfigError, match="share no attack"):
         one_sided(barpo, _scores("arpo", ("flip",), [[1, 2, 3]]))
+
+
+def test_a_masking_check_column_counts_as_an_added_attack():
+    barpo = _scores("barpo", ("random", "mad"), [[900, 910, 920], [800, 810, 820]])
+    arpo = _scores("arpo", ("random", "mad"), [[500, 510, 520], [400, 410, 420]])
+    result = one_sided(barpo, arpo, checks=[850, 350, 815])   # mad at twice the effort, say
+    assert result["extra"] == (CHECK,) and result["taken_by"] == ["mad", CHECK, CHECK]
+    np.testing.assert_array_equal(result["after"], [800, 350, 815])
+    assert result["with extra"]["median agents"] == [800.0, 410.0]   # the median agent is chosen afresh

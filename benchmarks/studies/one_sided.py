@@ -4,9 +4,10 @@
 
 HIGHER and LOWER are run directories (RUN+RUN pools one method's seeds, as in `barpo
 compare`); HIGHER holds attacks LOWER was not evaluated under (say `sa_rl`, added with
-`barpo eval HIGHER --attacks sa_rl --add`). The claims table compares worst cases over the
-attacks both reports hold (`reproduce.claim_rows`). This compares HIGHER's worst case over
-all of its attacks with LOWER's over all of its own. Why that is enough: an attack can only
+`barpo eval HIGHER --attacks sa_rl --add`), or the masking check (the gradient attacks at
+twice the steps and restarts, which count as attacks here). The claims table compares worst
+cases over the attacks both reports hold (`reproduce.claim_rows`). This compares HIGHER's
+worst case over all of its attacks with LOWER's over all of its own. Why that is enough: an attack can only
 lower a per-seed worst case, and lowering the lower side's values can only raise the ratios
 and, for a comparison that puts HIGHER above, lower the rank test's p. So if HIGHER stays
 settled above LOWER here, it stays so whatever attack is later added to LOWER; a claim
@@ -25,34 +26,53 @@ import shutil
 
 import numpy as np
 
-from barpo_jax.compare import read_pooled
+from barpo_jax.compare import lower_median_index, read_pooled
 from barpo_jax.config import ConfigError
+from barpo_jax.evaluate import RobustnessReport, report_file
 from benchmarks import _provenance as prov
 from benchmarks.studies.reproduce import CLAIM_NOTES, CLAIM_RULE, judge, judged_cells
 
+CHECK = "masking check"   # the column name of the lowest check column
 HEADERS = ["worst case over", "median agents", "ratio (median agents)", "ratio of IQMs [95% CI]",
            "p (exact rank test)", "settled?"]
 
 
-def one_sided(higher, lower) -> dict:
+def one_sided(higher, lower, checks=None) -> dict:
     """The comparison of two `RunScores` over their common attacks, and with every attack
-    `higher` holds; each `judge`d (`higher` first)."""
+    `higher` holds (and, given `checks`, [seed] its lowest masking-check column: the
+    gradient attacks at twice the steps and restarts, attacks too); each `judge`d
+    (`higher` first)."""
     common = tuple(a for a in higher.attacks if a in lower.attacks)
     if not common:
         raise ConfigError(f"{higher.name} and {lower.name} share no attack: evaluate both under the "
                           "claims table's attacks first")
-    extra = tuple(a for a in higher.attacks if a not in lower.attacks)
+    columns = dict(zip(higher.attacks, higher.by_attack))
+    if checks is not None:
+        columns[CHECK] = np.asarray(checks, float)
+    extra = tuple(a for a in columns if a not in lower.attacks)
     if not extra:
         raise ConfigError(f"{higher.name} holds no attack {lower.name} lacks: add one first "
                           f"(`barpo eval {higher.path} --attacks sa_rl --add ...`)")
     before, before_median = higher.worst_over(common)
-    after, after_median = higher.worst_over(higher.attacks)
-    columns = np.stack(higher.by_attack)  # [attack, seed]
-    added = np.min(columns[[higher.attacks.index(a) for a in extra]], axis=0)
+    stacked = np.stack(list(columns.values()))  # [attack, seed]
+    after = stacked.min(axis=0)
+    added = np.min(np.stack([columns[a] for a in extra]), axis=0)
     return {"common": common, "extra": extra, "seeds": list(higher.seeds), "before": before,
-            "added": added, "after": after, "taken_by": [higher.attacks[i] for i in columns.argmin(0)],
+            "added": added, "after": after, "taken_by": [list(columns)[i] for i in stacked.argmin(0)],
             "table": judge(before, before_median, *lower.worst_over(common)),
-            "with extra": judge(after, after_median, lower.worst, lower.median_agent)}
+            "with extra": judge(after, lower_median_index(after), lower.worst, lower.median_agent)}
+
+
+def masking_checks(scores) -> "np.ndarray | None":
+    """[seed] the lowest masking-check column of each run's report behind `scores`, or
+    None unless every one of them holds the check."""
+    lowest = []
+    for run in scores.paths:
+        report = RobustnessReport.load(report_file(run, scores.eps))
+        if not report.checks:
+            return None
+        lowest.append(np.asarray(report.check_returns, float).min(axis=1))
+    return np.concatenate(lowest)
 
 
 def _read(entry: str):
@@ -76,7 +96,7 @@ def main(argv=None):
     a = p.parse_args(argv)
     try:
         higher, lower = _read(a.higher), _read(a.lower)
-        result = one_sided(higher, lower)
+        result = one_sided(higher, lower, masking_checks(higher))
     except (ConfigError, FileNotFoundError) as e:
         raise SystemExit(f"one_sided: error: {e}")
     rows = [[f"{', '.join(result['common'])} (both sides; the claims table's)", *judged_cells(result["table"])],
