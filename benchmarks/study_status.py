@@ -73,6 +73,15 @@ def _reports(run: str) -> list:
             if not p.endswith(PARTIAL_SUFFIX)]
 
 
+def keep_reports(run: str, dest: str) -> None:
+    """A run's config.json and robustness reports copied into DEST/<run's name>: what a
+    reader needs of it, small enough to commit."""
+    keep = os.path.join(dest, os.path.basename(os.path.normpath(run)))
+    os.makedirs(keep, exist_ok=True)
+    for path in [os.path.join(run, "config.json")] + glob.glob(os.path.join(run, "robustness_eps*")):
+        shutil.copy2(path, keep)
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("out", help="the study's --out directory (it holds runs/)")
@@ -87,10 +96,7 @@ def main(argv=None):
     comparison = bj.compare(methods, out=a.dest)
     rows = [run_status(group, scores) for group, scores in zip(methods, comparison.runs)]
     for run in runs:
-        keep = os.path.join(a.dest, os.path.basename(run))
-        os.makedirs(keep, exist_ok=True)
-        for path in [os.path.join(run, "config.json")] + glob.glob(os.path.join(run, "robustness_eps*")):
-            shutil.copy2(path, keep)
+        keep_reports(run, a.dest)
     cells = [[r["run"], f"{r['iterations']} / {r['of']}" if r["iterations"] is not None else f"- / {r['of']}",
               " / ".join(f"{x:.0f}" for x in r["final_training_return"]) if r["final_training_return"] else "-",
               f"{r['natural_median_agent']:.1f}" if "natural_median_agent" in r else "-",

@@ -20,9 +20,6 @@ took each; and, under OUT/, each HIGHER run's config.json and robustness reports
 from __future__ import annotations
 
 import argparse
-import glob
-import os
-import shutil
 
 import numpy as np
 
@@ -30,6 +27,7 @@ from barpo_jax.compare import lower_median_index, read_pooled
 from barpo_jax.config import ConfigError
 from barpo_jax.evaluate import RobustnessReport, report_file
 from benchmarks import _provenance as prov
+from benchmarks.study_status import keep_reports
 from benchmarks.studies.reproduce import CLAIM_NOTES, CLAIM_RULE, judge, judged_cells
 
 CHECK = "masking check"   # the column name of the lowest check column
@@ -79,15 +77,6 @@ def _read(entry: str):
     return read_pooled(entry.split("+"))
 
 
-def _keep_reports(scores, out: str) -> None:
-    """Each run's config.json and robustness reports under `out`, as study_status keeps them."""
-    for run in scores.paths:
-        keep = os.path.join(out, os.path.basename(os.path.normpath(run)))
-        os.makedirs(keep, exist_ok=True)
-        for path in [os.path.join(run, "config.json")] + glob.glob(os.path.join(run, "robustness_eps*")):
-            shutil.copy2(path, keep)
-
-
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("higher", help="the run(s) the claim puts higher, holding the added attacks (RUN or RUN+RUN)")
@@ -105,7 +94,8 @@ def main(argv=None):
     seeds = [[s, f"{b:.1f}", f"{d:.1f}", f"{x:.1f}", t] for s, b, d, x, t in
              zip(result["seeds"], result["before"], result["added"], result["after"], result["taken_by"])]
     title = f"{higher.name} above {lower.name}, with {', '.join(result['extra'])} added to {higher.algo}"
-    _keep_reports(higher, a.out)
+    for run in higher.paths:
+        keep_reports(run, a.out)
     prov.write_results(a.out, prov.provenance(), result,
                        [("The comparison", HEADERS, rows, None, CLAIM_RULE),
                         (f"{higher.algo}'s worst case per seed", ["seed", "before", "under the added attacks",
