@@ -53,3 +53,26 @@ def test_a_masking_check_column_counts_as_an_added_attack():
     assert result["extra"] == (CHECK,) and result["taken_by"] == ["mad", CHECK, CHECK]
     np.testing.assert_array_equal(result["after"], [800, 350, 815])
     assert result["with extra"]["median agents"] == [800.0, 410.0]   # the median agent is chosen afresh
+
+
+def test_masking_checks_count_only_when_every_part_holds_them(tmp_path):
+    from types import SimpleNamespace
+
+    from barpo_jax.evaluate import RobustnessReport, report_file
+    from benchmarks.studies.one_sided import masking_checks
+
+    def part(name, checks):
+        run = tmp_path / name
+        run.mkdir()
+        returns = np.array([[900.0, 800.0], [910.0, 810.0]])
+        RobustnessReport("walker2d", "barpo", 0.05, 3, ["none", "mad"], returns, np.zeros_like(returns), [0, 1],
+                         "strong", ["mad@x2"] if checks else [], np.array(checks)[:, None] if checks else None,
+                         {}, {}, 0).save(report_file(str(run), 0.05))
+        return str(run)
+    both = SimpleNamespace(paths=(part("a", [790.0, 805.0]), part("b", [700.0, 820.0])), eps=0.05)
+    values, note = masking_checks(both)
+    np.testing.assert_array_equal(values, [790, 805, 700, 820])
+    assert "every report" in note
+    some = SimpleNamespace(paths=(both.paths[0], part("c", None)), eps=0.05)
+    values, note = masking_checks(some)
+    assert values is None and "only in" in note and both.paths[0] in note

@@ -61,16 +61,19 @@ def one_sided(higher, lower, checks=None) -> dict:
             "with extra": judge(after, lower_median_index(after), lower.worst, lower.median_agent)}
 
 
-def masking_checks(scores) -> "np.ndarray | None":
-    """[seed] the lowest masking-check column of each run's report behind `scores`, or
-    None unless every one of them holds the check."""
+def masking_checks(scores) -> tuple:
+    """([seed] the lowest masking-check column of each run's report behind `scores`, or
+    None unless every one of them holds the check; a line that says which did)."""
     lowest = []
     for run in scores.paths:
         report = RobustnessReport.load(report_file(run, scores.eps))
-        if not report.checks:
-            return None
-        lowest.append(np.asarray(report.check_returns, float).min(axis=1))
-    return np.concatenate(lowest)
+        lowest.append(np.asarray(report.check_returns, float).min(axis=1) if report.checks else None)
+    held = [run for run, x in zip(scores.paths, lowest) if x is not None]
+    if len(held) == len(lowest):
+        return np.concatenate(lowest), "Masking check: in every report of the higher side, counted as an attack."
+    note = "Masking check: in no report of the higher side." if not held else \
+        f"Masking check: only in {', '.join(held)}, so left out (it counts only when every part holds it)."
+    return None, note
 
 
 def _read(entry: str):
@@ -85,7 +88,8 @@ def main(argv=None):
     a = p.parse_args(argv)
     try:
         higher, lower = _read(a.higher), _read(a.lower)
-        result = one_sided(higher, lower, masking_checks(higher))
+        checks, check_note = masking_checks(higher)
+        result = one_sided(higher, lower, checks)
     except (ConfigError, FileNotFoundError) as e:
         raise SystemExit(f"one_sided: error: {e}")
     rows = [[f"{', '.join(result['common'])} (both sides; the claims table's)", *judged_cells(result["table"])],
@@ -100,7 +104,7 @@ def main(argv=None):
                        [("The comparison", HEADERS, rows, None, CLAIM_RULE),
                         (f"{higher.algo}'s worst case per seed", ["seed", "before", "under the added attacks",
                                                                   "with them", "taken by"], seeds)],
-                       title, notes=[__doc__.split("\n\n")[2].replace("\n", " ")] +
+                       title, notes=[__doc__.split("\n\n")[2].replace("\n", " "), check_note] +
                        [n for n in CLAIM_NOTES if not n.startswith("Goals")])
     print(open(a.out + ".md").read())
 
