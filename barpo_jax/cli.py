@@ -330,8 +330,8 @@ def cmd_fields(a):
 
 
 def cmd_compare(a):
-    from .compare import compare
-    runs = [r if os.path.exists(r) or "+" not in r else r.split("+") for r in a.runs]
+    from .compare import compare, pooled_paths
+    runs = [pooled_paths(r) for r in a.runs]
     comparison = compare(runs, out=a.out, eps=a.eps, reps=a.reps)
     print(comparison.table())
     if a.out:

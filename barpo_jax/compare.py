@@ -321,6 +321,12 @@ def _check_poolable(runs: Sequence[str], parts: Sequence[RunScores]) -> None:
                           "them; pool runs of different seeds (`barpo train --seed N`)")
 
 
+def pooled_paths(entry: str) -> list:
+    """The run directories a command-line entry names: `RUN+RUN2` pools two runs, unless a
+    directory of that very name exists."""
+    return [entry] if os.path.exists(entry) or "+" not in entry else entry.split("+")
+
+
 def read_pooled(runs: Sequence[str], eps: Optional[float] = None) -> RunScores:
     """One method's per-seed scores from several run directories, as one RunScores.
 
