@@ -23,12 +23,12 @@ import argparse
 
 import numpy as np
 
-from barpo_jax.compare import lower_median_index, read_pooled
+from barpo_jax.compare import lower_median_index, pooled_paths, read_pooled
 from barpo_jax.config import ConfigError
 from barpo_jax.evaluate import RobustnessReport, report_file
 from benchmarks import _provenance as prov
 from benchmarks.study_status import keep_reports
-from benchmarks.studies.reproduce import CLAIM_NOTES, CLAIM_RULE, judge, judged_cells
+from benchmarks.studies.reproduce import CLAIM_NOTES, CLAIM_RULE, claim_scores, judge, judged_cells
 
 CHECK = "masking check"   # the column name of the lowest check column
 HEADERS = ["worst case over", "median agents", "ratio (median agents)", "ratio of IQMs [95% CI]",
@@ -40,10 +40,11 @@ def one_sided(higher, lower, checks=None) -> dict:
     `higher` holds (and, given `checks`, [seed] its lowest masking-check column: the
     gradient attacks at twice the steps and restarts, attacks too); each `judge`d
     (`higher` first)."""
-    common = tuple(a for a in higher.attacks if a in lower.attacks)
-    if not common:
+    table = claim_scores(higher, lower, "worst")   # as the claims table compares them
+    if table is None:
         raise ConfigError(f"{higher.name} and {lower.name} share no attack: evaluate both under the "
                           "claims table's attacks first")
+    before, before_median, lower_table, lower_median, common = table
     columns = dict(zip(higher.attacks, higher.by_attack))
     if checks is not None:
         columns[CHECK] = np.asarray(checks, float)
@@ -51,13 +52,12 @@ def one_sided(higher, lower, checks=None) -> dict:
     if not extra:
         raise ConfigError(f"{higher.name} holds no attack {lower.name} lacks: add one first "
                           f"(`barpo eval {higher.path} --attacks sa_rl --add ...`)")
-    before, before_median = higher.worst_over(common)
     stacked = np.stack(list(columns.values()))  # [attack, seed]
     after = stacked.min(axis=0)
     added = np.min(np.stack([columns[a] for a in extra]), axis=0)
     return {"common": common, "extra": extra, "seeds": list(higher.seeds), "before": before,
             "added": added, "after": after, "taken_by": [list(columns)[i] for i in stacked.argmin(0)],
-            "table": judge(before, before_median, *lower.worst_over(common)),
+            "table": judge(before, before_median, lower_table, lower_median),
             "with extra": judge(after, lower_median_index(after), lower.worst, lower.median_agent)}
 
 
@@ -76,10 +76,6 @@ def masking_checks(scores) -> tuple:
     return None, note
 
 
-def _read(entry: str):
-    return read_pooled(entry.split("+"))
-
-
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("higher", help="the run(s) the claim puts higher, holding the added attacks (RUN or RUN+RUN)")
@@ -87,7 +83,7 @@ def main(argv=None):
     p.add_argument("--out", required=True, help="stem of the results files (OUT.md, OUT.json; reports in OUT/)")
     a = p.parse_args(argv)
     try:
-        higher, lower = _read(a.higher), _read(a.lower)
+        higher, lower = read_pooled(pooled_paths(a.higher)), read_pooled(pooled_paths(a.lower))
         checks, check_note = masking_checks(higher)
         result = one_sided(higher, lower, checks)
     except (ConfigError, FileNotFoundError) as e:

@@ -182,7 +182,7 @@ CLAIM_NOTES = ["Ratio of IQMs: bootstrap over each method's seeds independently,
                "compass); the other rows test the paper's direction (> 1)."]
 
 
-def _scores(a, b, which: str):
+def claim_scores(a, b, which: str):
     """The two runs' per-seed values and median agents for a claim on `which`; a worst case
     over the attacks both runs were evaluated under (None when they share none)."""
     if which == "natural":
@@ -208,7 +208,7 @@ def claim_rows(comparison) -> list:
             a, b = by.get((env, num)), by.get((env, den))
             if a is None or b is None or not (np.isfinite(a.worst).all() and np.isfinite(b.worst).all()):
                 continue
-            scored = _scores(a, b, which)
+            scored = claim_scores(a, b, which)
             if scored is None:
                 continue  # no attack in common: their worst cases are not comparable
             xa, ia, xb, ib, over = scored
