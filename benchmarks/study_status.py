@@ -75,10 +75,12 @@ def _reports(run: str) -> list:
 
 def keep_reports(run: str, dest: str) -> None:
     """A run's config.json and robustness reports copied into DEST/<run's name>: what a
-    reader needs of it, small enough to commit."""
+    reader needs of it, small enough to commit (an unfinished evaluation's partial report
+    is not one)."""
     keep = os.path.join(dest, os.path.basename(os.path.normpath(run)))
     os.makedirs(keep, exist_ok=True)
-    for path in [os.path.join(run, "config.json")] + glob.glob(os.path.join(run, "robustness_eps*")):
+    reports = [p for p in glob.glob(os.path.join(run, "robustness_eps*")) if not p.endswith(PARTIAL_SUFFIX)]
+    for path in [os.path.join(run, "config.json")] + reports:
         shutil.copy2(path, keep)
 
 

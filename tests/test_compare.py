@@ -157,11 +157,14 @@ def test_study_status_pools_added_seeds_once_evaluated(tmp_path, capsys):
     (claim,) = early["claims"]
     assert claim[1] == "BARPO natural / SPO natural" and "(3 vs 3 seeds)" in claim[5]
     fake_run(more, "barpo", natural=[400, 50], worst=[40, 5], seed=3)
+    with open(partial_file(report_file(str(runs / "p-spo"), 0.1)), "w") as f:   # an evaluation stopped midway
+        f.write("{}")
     late = status("late")
     assert [r["run"] for r in late["runs"]] == ["p-barpo + p-barpo-more", "p-spo"]
     assert late["runs"][0]["seeds"] == 5 and len(late["runs"][0]["final_training_return"]) == 5
     assert late["runs"][0]["worst_median_agent"] == 20.0 and "(5 vs 3 seeds)" in late["claims"][0][5]
     assert os.path.isfile(tmp_path / "late" / "p-barpo-more" / "robustness_eps0.1.json")
+    assert sorted(os.listdir(tmp_path / "late" / "p-spo")) == ["config.json", "robustness_eps0.1.json"]
 
 
 def test_rank_test_is_exact_against_every_split():

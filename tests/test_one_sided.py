@@ -76,3 +76,51 @@ def test_masking_checks_count_only_when_every_part_holds_them(tmp_path):
     some = SimpleNamespace(paths=(both.paths[0], part("c", None)), eps=0.05)
     values, note = masking_checks(some)
     assert values is None and "only in" in note and both.paths[0] in note
+
+
+def _run_dir(path, columns, natural=(900.0, 910.0, 920.0), learned=None, hidden=64):
+    """A run directory holding config.json and a report with `columns` ({attack: [seed]})."""
+    import os
+
+    import barpo_jax as bj
+    from barpo_jax.evaluate import RobustnessReport, report_file
+    os.makedirs(path)
+    cfg = bj.TrainConfig(env="inverted_pendulum", backend="spring", algo="car_ppo", num_envs=32, unroll_length=16,
+                         num_minibatches=4, num_seeds=3, eps=0.05, policy_hidden=(hidden, hidden))
+    with open(os.path.join(path, "config.json"), "w") as f:
+        f.write(cfg.to_json())
+    returns = np.stack([natural, *columns.values()], axis=1).astype(float)
+    RobustnessReport("inverted_pendulum", "car_ppo", 0.05, 3, ["none", *columns], returns, np.zeros_like(returns),
+                     [0, 1, 2], "strong", learned=learned or {}).save(report_file(str(path), 0.05))
+    return str(path)
+
+
+def test_a_copy_adds_its_new_attacks_and_labels_a_refit_by_its_budget(tmp_path):
+    from barpo_jax.compare import read_run
+    from benchmarks.studies.one_sided import copy_columns
+    small = {"pa_ad": {"scan": "small: ...", "timesteps": 300000}}
+    table = {"mad": [800.0, 810.0, 820.0]}
+    higher = read_run(_run_dir(tmp_path / "car", {**table, "pa_ad": [700.0, 805.0, 815.0]}, learned=small))
+    full = {"pa_ad": {"scan": "none: one fit", "timesteps": 2000000}, "sa_rl": {"timesteps": 1000000}}
+    copy = read_run(_run_dir(tmp_path / "car-full", {**table, "pa_ad": [600.0, 805.0, 815.0],
+                                                     "sa_rl": [790.0, 800.0, 830.0]}, learned=full))
+    added = copy_columns(higher, copy)   # mad: the same column copied, left out
+    assert list(added) == ["pa_ad (2M steps, scan none)", "sa_rl"]
+    np.testing.assert_array_equal(added["pa_ad (2M steps, scan none)"], [600, 805, 815])
+    lower = read_run(_run_dir(tmp_path / "barpo", {"mad": [300.0, 310.0, 320.0]}))
+    result = one_sided(higher, lower, more=added)
+    assert result["extra"] == ("pa_ad", "pa_ad (2M steps, scan none)", "sa_rl")
+    assert result["taken_by"] == ["pa_ad (2M steps, scan none)", "sa_rl", "pa_ad"]
+    np.testing.assert_array_equal(result["after"], [600, 800, 815])
+
+
+def test_a_copy_of_other_agents_is_refused(tmp_path):
+    from barpo_jax.compare import read_run
+    from benchmarks.studies.one_sided import copy_columns
+    higher = read_run(_run_dir(tmp_path / "car", {"mad": [800.0, 810.0, 820.0]}))
+    other = read_run(_run_dir(tmp_path / "other", {"sa_rl": [1.0, 2.0, 3.0]}, natural=(901.0, 910.0, 920.0)))
+    with pytest.raises(ConfigError, match="not a copy.*natural returns"):
+        copy_columns(higher, other)
+    wider = read_run(_run_dir(tmp_path / "wider", {"sa_rl": [1.0, 2.0, 3.0]}, hidden=32))
+    with pytest.raises(ConfigError, match="not a copy.*configs differ in policy_hidden"):
+        copy_columns(higher, wider)

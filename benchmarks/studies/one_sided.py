@@ -13,6 +13,13 @@ and, for a comparison that puts HIGHER above, lower the rank test's p. So if HIG
 settled above LOWER here, it stays so whatever attack is later added to LOWER; a claim
 that loses its settling here needs the same attacks on both sides before it can be judged.
 
+A learned attack at a second budget or scan (say PA-AD at the victim's full budget
+beside the table's CPU fit) needs its own report, so it is added to a second copy of the
+higher runs: `--also COPY` (repeatable) takes that copy's attacks as more columns of the
+higher side. COPY must hold the same agents, by config, seeds and natural returns; a
+column it shares by name with HIGHER is left out when its values are the same (the
+copied table columns) and otherwise labelled with its budget and scan.
+
 Writes OUT.{json,md} with provenance: the claims-table row (common attacks), the row with
 HIGHER's extra attacks, HIGHER's per-seed worst cases before and after and the attack that
 took each; and, under OUT/, each HIGHER run's config.json and robustness reports.
@@ -20,10 +27,11 @@ took each; and, under OUT/, each HIGHER run's config.json and robustness reports
 from __future__ import annotations
 
 import argparse
+import os
 
 import numpy as np
 
-from barpo_jax.compare import lower_median_index, pooled_paths, read_pooled
+from barpo_jax.compare import config_differences, lower_median_index, pooled_paths, read_config, read_pooled
 from barpo_jax.config import ConfigError
 from barpo_jax.evaluate import RobustnessReport, report_file
 from benchmarks import _provenance as prov
@@ -35,10 +43,11 @@ HEADERS = ["worst case over", "median agents", "ratio (median agents)", "ratio o
            "p (exact rank test)", "settled?"]
 
 
-def one_sided(higher, lower, checks=None) -> dict:
+def one_sided(higher, lower, checks=None, more=None) -> dict:
     """The comparison of two `RunScores` over their common attacks, and with every attack
     `higher` holds (and, given `checks`, [seed] its lowest masking-check column: the
-    gradient attacks at twice the steps and restarts, attacks too); each `judge`d
+    gradient attacks at twice the steps and restarts, attacks too; given `more`,
+    {column: [seed] values} from copies of `higher`, `copy_columns`); each `judge`d
     (`higher` first)."""
     table = claim_scores(higher, lower, "worst")   # as the claims table compares them
     if table is None:
@@ -46,6 +55,7 @@ def one_sided(higher, lower, checks=None) -> dict:
                           "claims table's attacks first")
     before, before_median, lower_table, lower_median, common = table
     columns = dict(zip(higher.attacks, higher.by_attack))
+    columns.update({name: np.asarray(values, float) for name, values in (more or {}).items()})
     if checks is not None:
         columns[CHECK] = np.asarray(checks, float)
     extra = tuple(a for a in columns if a not in lower.attacks)
@@ -59,6 +69,45 @@ def one_sided(higher, lower, checks=None) -> dict:
             "added": added, "after": after, "taken_by": [list(columns)[i] for i in stacked.argmin(0)],
             "table": judge(before, before_median, lower_table, lower_median),
             "with extra": judge(after, lower_median_index(after), lower.worst, lower.median_agent)}
+
+
+def learned_label(scores, attack: str) -> str:
+    """`attack` named with the budget and scan it was fitted at in `scores`' report ('pa_ad
+    (2M steps, scan none)'), or by the run's name when it is not a learned attack."""
+    info = RobustnessReport.load(report_file(scores.path, scores.eps)).learned.get(attack, {})
+    if "timesteps" not in info:
+        return f"{attack} ({os.path.basename(os.path.normpath(scores.path))})"
+    scan = f", scan {info['scan'].split(':')[0]}" if "scan" in info else ""
+    return f"{attack} ({info['timesteps'] / 1e6:.3g}M steps{scan})"
+
+
+def copy_columns(higher, copy, taken=None) -> dict:
+    """{column: [seed] values}: the attacks `copy`, a copy of `higher`'s runs evaluated under
+    other attacks, adds to `higher` and to `taken` ({column: values} from earlier copies);
+    a name already there with other values is labelled by its budget and scan.
+
+    Raises:
+      ConfigError: when `copy` does not hold `higher`'s agents evaluated on its episodes.
+    """
+    def refuse(why):
+        return ConfigError(f"{copy.path!r} is not a copy of {higher.path!r} ({why}): copy the higher runs "
+                           f"(`cp -r {higher.path} ...`) and evaluate the copy with --add")
+    if len(copy.paths) != len(higher.paths) or tuple(copy.seeds) != tuple(higher.seeds):
+        raise refuse(f"seeds {list(copy.seeds)} against {list(higher.seeds)}")
+    for mine, theirs in zip(higher.paths, copy.paths):
+        differ = config_differences(read_config(mine), read_config(theirs))
+        if differ:
+            raise refuse(f"configs differ in {', '.join(sorted(differ))}")
+    if not np.allclose(copy.natural, higher.natural):
+        raise refuse("other natural returns: other agents, or other episodes")
+    own = {**dict(zip(higher.attacks, higher.by_attack)), **(taken or {})}
+    added = {}
+    for attack, values in zip(copy.attacks, copy.by_attack):
+        if attack not in own:
+            added[attack] = values
+        elif not np.allclose(values, own[attack]):
+            added[learned_label(copy, attack)] = values
+    return added
 
 
 def masking_checks(scores) -> tuple:
@@ -80,12 +129,19 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("higher", help="the run(s) the claim puts higher, holding the added attacks (RUN or RUN+RUN)")
     p.add_argument("lower", help="the run(s) the claim puts lower (RUN or RUN+RUN)")
+    p.add_argument("--also", action="append", default=[], metavar="COPY",
+                   help="a copy of HIGHER's runs (RUN or RUN+RUN) evaluated under other attacks or budgets; "
+                        "its attacks count as HIGHER's (repeatable)")
     p.add_argument("--out", required=True, help="stem of the results files (OUT.md, OUT.json; reports in OUT/)")
     a = p.parse_args(argv)
     try:
         higher, lower = read_pooled(pooled_paths(a.higher)), read_pooled(pooled_paths(a.lower))
         checks, check_note = masking_checks(higher)
-        result = one_sided(higher, lower, checks)
+        copies = [read_pooled(pooled_paths(entry)) for entry in a.also]
+        more = {}
+        for copy in copies:
+            more.update(copy_columns(higher, copy, more))
+        result = one_sided(higher, lower, checks, more)
     except (ConfigError, FileNotFoundError) as e:
         raise SystemExit(f"one_sided: error: {e}")
     rows = [[f"{', '.join(result['common'])} (both sides; the claims table's)", *judged_cells(result["table"])],
@@ -94,7 +150,7 @@ def main(argv=None):
     seeds = [[s, f"{b:.1f}", f"{d:.1f}", f"{x:.1f}", t] for s, b, d, x, t in
              zip(result["seeds"], result["before"], result["added"], result["after"], result["taken_by"])]
     title = f"{higher.name} above {lower.name}, with {', '.join(result['extra'])} added to {higher.algo}"
-    for run in higher.paths:
+    for run in higher.paths + tuple(path for copy in copies for path in copy.paths):
         keep_reports(run, a.out)
     prov.write_results(a.out, prov.provenance(), result,
                        [("The comparison", HEADERS, rows, None, CLAIM_RULE),
