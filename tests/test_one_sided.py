@@ -97,7 +97,7 @@ def _run_dir(path, columns, natural=(900.0, 910.0, 920.0), learned=None, hidden=
 
 def test_a_copy_adds_its_new_attacks_and_labels_a_refit_by_its_budget(tmp_path):
     from barpo_jax.compare import read_run
-    from benchmarks.studies.one_sided import copy_columns
+    from benchmarks.studies.one_sided import column_name, copy_columns
     small = {"pa_ad": {"scan": "small: ...", "timesteps": 300000}}
     table = {"mad": [800.0, 810.0, 820.0]}
     higher = read_run(_run_dir(tmp_path / "car", {**table, "pa_ad": [700.0, 805.0, 815.0]}, learned=small))
@@ -105,13 +105,16 @@ def test_a_copy_adds_its_new_attacks_and_labels_a_refit_by_its_budget(tmp_path):
     copy = read_run(_run_dir(tmp_path / "car-full", {**table, "pa_ad": [600.0, 805.0, 815.0],
                                                      "sa_rl": [790.0, 800.0, 830.0]}, learned=full))
     added = copy_columns(higher, copy)   # mad: the same column copied, left out
-    assert list(added) == ["pa_ad (2M steps, scan none)", "sa_rl"]
+    assert list(added) == ["pa_ad (2M steps, scan none)", "sa_rl (1M steps)"]
     np.testing.assert_array_equal(added["pa_ad (2M steps, scan none)"], [600, 805, 815])
     lower = read_run(_run_dir(tmp_path / "barpo", {"mad": [300.0, 310.0, 320.0]}))
-    result = one_sided(higher, lower, more=added)
-    assert result["extra"] == ("pa_ad", "pa_ad (2M steps, scan none)", "sa_rl")
-    assert result["taken_by"] == ["pa_ad (2M steps, scan none)", "sa_rl", "pa_ad"]
+    labels = {a: column_name(higher, a) for a in higher.attacks}
+    result = one_sided(higher, lower, more=added, labels=labels)
+    assert result["extra"] == ("pa_ad (0.3M steps, scan small)", "pa_ad (2M steps, scan none)", "sa_rl (1M steps)")
+    assert result["taken_by"] == ["pa_ad (2M steps, scan none)", "sa_rl (1M steps)", "pa_ad (0.3M steps, scan small)"]
     np.testing.assert_array_equal(result["after"], [600, 800, 815])
+    again = copy_columns(higher, copy, taken=added)   # a second copy at the same budgets
+    assert list(again) == ["pa_ad (2M steps, scan none) (car-full)", "sa_rl (1M steps) (car-full)"]
 
 
 def test_a_copy_of_other_agents_is_refused(tmp_path):

@@ -17,8 +17,8 @@ A learned attack at a second budget or scan (say PA-AD at the victim's full budg
 beside the table's CPU fit) needs its own report, so it is added to a second copy of the
 higher runs: `--also COPY` (repeatable) takes that copy's attacks as more columns of the
 higher side. COPY must hold the same agents, by config, seeds and natural returns; a
-column it shares by name with HIGHER is left out when its values are the same (the
-copied table columns) and otherwise labelled with its budget and scan.
+column it shares with HIGHER is left out when its values are the same (the copied table
+columns). Learned attacks are named with the budget and scan they were fitted at.
 
 Writes OUT.{json,md} with provenance: the claims-table row (common attacks), the row with
 HIGHER's extra attacks, HIGHER's per-seed worst cases before and after and the attack that
@@ -43,22 +43,24 @@ HEADERS = ["worst case over", "median agents", "ratio (median agents)", "ratio o
            "p (exact rank test)", "settled?"]
 
 
-def one_sided(higher, lower, checks=None, more=None) -> dict:
+def one_sided(higher, lower, checks=None, more=None, labels=None) -> dict:
     """The comparison of two `RunScores` over their common attacks, and with every attack
     `higher` holds (and, given `checks`, [seed] its lowest masking-check column: the
     gradient attacks at twice the steps and restarts, attacks too; given `more`,
     {column: [seed] values} from copies of `higher`, `copy_columns`); each `judge`d
-    (`higher` first)."""
+    (`higher` first). `labels` ({attack: column name}) names `higher`'s columns."""
     table = claim_scores(higher, lower, "worst")   # as the claims table compares them
     if table is None:
         raise ConfigError(f"{higher.name} and {lower.name} share no attack: evaluate both under the "
                           "claims table's attacks first")
     before, before_median, lower_table, lower_median, common = table
-    columns = dict(zip(higher.attacks, higher.by_attack))
+    names = [(labels or {}).get(a, a) for a in higher.attacks]
+    columns = dict(zip(names, higher.by_attack))
+    extra = tuple(name for a, name in zip(higher.attacks, names) if a not in lower.attacks) + tuple(more or {})
     columns.update({name: np.asarray(values, float) for name, values in (more or {}).items()})
     if checks is not None:
         columns[CHECK] = np.asarray(checks, float)
-    extra = tuple(a for a in columns if a not in lower.attacks)
+        extra += (CHECK,)
     if not extra:
         raise ConfigError(f"{higher.name} holds no attack {lower.name} lacks: add one first "
                           f"(`barpo eval {higher.path} --attacks sa_rl --add ...`)")
@@ -71,20 +73,20 @@ def one_sided(higher, lower, checks=None, more=None) -> dict:
             "with extra": judge(after, lower_median_index(after), lower.worst, lower.median_agent)}
 
 
-def learned_label(scores, attack: str) -> str:
-    """`attack` named with the budget and scan it was fitted at in `scores`' report ('pa_ad
-    (2M steps, scan none)'), or by the run's name when it is not a learned attack."""
+def column_name(scores, attack: str) -> str:
+    """`attack`, a learned one named with the budget and scan it was fitted at in `scores`'
+    report ('pa_ad (2M steps, scan none)')."""
     info = RobustnessReport.load(report_file(scores.path, scores.eps)).learned.get(attack, {})
     if "timesteps" not in info:
-        return f"{attack} ({os.path.basename(os.path.normpath(scores.path))})"
+        return attack
     scan = f", scan {info['scan'].split(':')[0]}" if "scan" in info else ""
     return f"{attack} ({info['timesteps'] / 1e6:.3g}M steps{scan})"
 
 
-def copy_columns(higher, copy, taken=None) -> dict:
+def copy_columns(higher, copy, taken=()) -> dict:
     """{column: [seed] values}: the attacks `copy`, a copy of `higher`'s runs evaluated under
-    other attacks, adds to `higher` and to `taken` ({column: values} from earlier copies);
-    a name already there with other values is labelled by its budget and scan.
+    other attacks or budgets, adds to `higher`'s. A column copied with the runs (the same
+    values) is left out; a name already among `higher`'s or `taken` gets the copy's run name.
 
     Raises:
       ConfigError: when `copy` does not hold `higher`'s agents evaluated on its episodes.
@@ -100,13 +102,16 @@ def copy_columns(higher, copy, taken=None) -> dict:
             raise refuse(f"configs differ in {', '.join(sorted(differ))}")
     if not np.allclose(copy.natural, higher.natural):
         raise refuse("other natural returns: other agents, or other episodes")
-    own = {**dict(zip(higher.attacks, higher.by_attack)), **(taken or {})}
+    own = dict(zip(higher.attacks, higher.by_attack))
+    names = {column_name(higher, a) for a in higher.attacks} | set(taken)
     added = {}
     for attack, values in zip(copy.attacks, copy.by_attack):
-        if attack not in own:
-            added[attack] = values
-        elif not np.allclose(values, own[attack]):
-            added[learned_label(copy, attack)] = values
+        if attack in own and np.allclose(values, own[attack]):
+            continue
+        name = column_name(copy, attack)
+        if name in names:
+            name = f"{name} ({os.path.basename(os.path.normpath(copy.path))})"
+        added[name] = values
     return added
 
 
@@ -141,7 +146,8 @@ def main(argv=None):
         more = {}
         for copy in copies:
             more.update(copy_columns(higher, copy, more))
-        result = one_sided(higher, lower, checks, more)
+        labels = {a: column_name(higher, a) for a in higher.attacks}
+        result = one_sided(higher, lower, checks, more, labels)
     except (ConfigError, FileNotFoundError) as e:
         raise SystemExit(f"one_sided: error: {e}")
     rows = [[f"{', '.join(result['common'])} (both sides; the claims table's)", *judged_cells(result["table"])],
