@@ -4,7 +4,7 @@ import pytest
 
 from barpo_jax.compare import RunScores
 from barpo_jax.config import ConfigError
-from benchmarks.studies.one_sided import CHECK, one_sided
+from benchmarks.studies.one_sided import CHECK, one_sided, side_columns
 
 
 def _scores(algo, attacks, by_attack):
@@ -49,10 +49,28 @@ def test_nothing_added_or_nothing_shared_is_refused_with_the_fix():
 def test_a_masking_check_column_counts_as_an_added_attack():
     barpo = _scores("barpo", ("random", "mad"), [[900, 910, 920], [800, 810, 820]])
     arpo = _scores("arpo", ("random", "mad"), [[500, 510, 520], [400, 410, 420]])
-    result = one_sided(barpo, arpo, checks=[850, 350, 815])   # mad at twice the effort, say
+    columns = {"random": barpo.by_attack[0], "mad": barpo.by_attack[1], CHECK: np.array([850, 350, 815.0])}
+    result = one_sided(barpo, arpo, columns)   # the check: mad at twice the effort, say
     assert result["extra"] == (CHECK,) and result["taken_by"] == ["mad", CHECK, CHECK]
     np.testing.assert_array_equal(result["after"], [800, 350, 815])
     assert result["with extra"]["median agents"] == [800.0, 410.0]   # the median agent is chosen afresh
+    assert "same attacks" not in result
+
+
+def test_the_same_attacks_on_both_sides_are_judged_apart():
+    car = _scores("car_ppo", ("random", "mad"), [[900, 910, 920, 930, 940], [800, 810, 820, 830, 840]])
+    barpo = _scores("barpo", ("random", "mad"), [[500, 510, 520, 530, 540], [400, 410, 420, 430, 440]])
+    high = {"random": car.by_attack[0], "mad": car.by_attack[1], "pa_ad": np.array([850, 300, 830, 820, 845.0]),
+            "pa_ad (2M steps)": np.array([810, 805, 350, 330, 845.0])}
+    low = {"random": barpo.by_attack[0], "mad": barpo.by_attack[1], "pa_ad": np.array([450, 400, 380, 420, 415.0])}
+    result = one_sided(car, barpo, high, low)
+    assert result["extra"] == ("pa_ad (2M steps)",) and result["lower columns"] == ("random", "mad", "pa_ad")
+    np.testing.assert_array_equal(result["after"], [800, 300, 350, 330, 840])
+    np.testing.assert_array_equal(result["lower after"], [400, 400, 380, 420, 415])
+    assert result["lower taken_by"] == ["mad", "pa_ad", "pa_ad", "pa_ad", "pa_ad"]
+    same = result["same attacks"]   # pa_ad (2M steps) is car_ppo's alone: left out here
+    assert same["over"] == ("random", "mad", "pa_ad") and same["median agents"] == [820.0, 400.0]
+    assert result["with extra"]["median agents"] == [350.0, 400.0] and result["with extra"]["settled"] == "not settled"
 
 
 def test_masking_checks_count_only_when_every_part_holds_them(tmp_path):
@@ -70,11 +88,11 @@ def test_masking_checks_count_only_when_every_part_holds_them(tmp_path):
                          {}, {}, 0).save(report_file(str(run), 0.05))
         return str(run)
     both = SimpleNamespace(paths=(part("a", [790.0, 805.0]), part("b", [700.0, 820.0])), eps=0.05)
-    values, note = masking_checks(both)
+    values, note = masking_checks(both, "higher")
     np.testing.assert_array_equal(values, [790, 805, 700, 820])
     assert "every report" in note
     some = SimpleNamespace(paths=(both.paths[0], part("c", None)), eps=0.05)
-    values, note = masking_checks(some)
+    values, note = masking_checks(some, "higher")
     assert values is None and "only in" in note and both.paths[0] in note
 
 
@@ -97,7 +115,7 @@ def _run_dir(path, columns, natural=(900.0, 910.0, 920.0), learned=None, hidden=
 
 def test_a_copy_adds_its_new_attacks_and_labels_a_refit_by_its_budget(tmp_path):
     from barpo_jax.compare import read_run
-    from benchmarks.studies.one_sided import column_name, copy_columns
+    from benchmarks.studies.one_sided import copy_columns
     small = {"pa_ad": {"scan": "small: ...", "timesteps": 300000}}
     table = {"mad": [800.0, 810.0, 820.0]}
     higher = read_run(_run_dir(tmp_path / "car", {**table, "pa_ad": [700.0, 805.0, 815.0]}, learned=small))
@@ -108,8 +126,7 @@ def test_a_copy_adds_its_new_attacks_and_labels_a_refit_by_its_budget(tmp_path):
     assert list(added) == ["pa_ad (2M steps, scan none)", "sa_rl (1M steps)"]
     np.testing.assert_array_equal(added["pa_ad (2M steps, scan none)"], [600, 805, 815])
     lower = read_run(_run_dir(tmp_path / "barpo", {"mad": [300.0, 310.0, 320.0]}))
-    labels = {a: column_name(higher, a) for a in higher.attacks}
-    result = one_sided(higher, lower, more=added, labels=labels)
+    result = one_sided(higher, lower, side_columns(higher, [copy]))
     assert result["extra"] == ("pa_ad (0.3M steps, scan small)", "pa_ad (2M steps, scan none)", "sa_rl (1M steps)")
     assert result["taken_by"] == ["pa_ad (2M steps, scan none)", "sa_rl (1M steps)", "pa_ad (0.3M steps, scan small)"]
     np.testing.assert_array_equal(result["after"], [600, 800, 815])

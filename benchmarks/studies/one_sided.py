@@ -1,28 +1,29 @@
 """Does a settled claim survive attacks added to the side it puts higher?
 
-    python -m benchmarks.studies.one_sided HIGHER LOWER --out benchmarks/results/one_sided/NAME
+    python -m benchmarks.studies.one_sided HIGHER LOWER [--also COPY] [--lower-also COPY] --out OUT
 
 HIGHER and LOWER are run directories (RUN+RUN pools one method's seeds, as in `barpo
 compare`); HIGHER holds attacks LOWER was not evaluated under (say `sa_rl`, added with
 `barpo eval HIGHER --attacks sa_rl --add`), or the masking check (the gradient attacks at
 twice the steps and restarts, which count as attacks here). The claims table compares worst
 cases over the attacks both reports hold (`reproduce.claim_rows`). This compares HIGHER's
-worst case over all of its attacks with LOWER's over all of its own. Why that is enough: an attack can only
-lower a per-seed worst case, and lowering the lower side's values can only raise the ratios
-and, for a comparison that puts HIGHER above, lower the rank test's p. So if HIGHER stays
+worst case over all of its attacks with LOWER's over all of its own. Why that is enough: an
+attack can only lower a per-seed worst case, and lowering the lower side's values can only
+raise the ratios and, for a comparison that puts HIGHER above, lower the rank test's p. So if HIGHER stays
 settled above LOWER here, it stays so whatever attack is later added to LOWER; a claim
-that loses its settling here needs the same attacks on both sides before it can be judged.
+that loses its settling here is judged again with the same attacks on both sides, the
+third row, once LOWER holds more than the claims table's attacks.
 
-A learned attack at a second budget or scan (say PA-AD at the victim's full budget
-beside the table's CPU fit) needs its own report, so it is added to a second copy of the
-higher runs: `--also COPY` (repeatable) takes that copy's attacks as more columns of the
-higher side. COPY must hold the same agents, by config, seeds and natural returns; a
-column it shares with HIGHER is left out when its values are the same (the copied table
-columns). Learned attacks are named with the budget and scan they were fitted at.
+A learned attack at a second budget or scan (say PA-AD at the victim's full budget beside
+the table's CPU fit) needs its own report, so it goes into a copy of a side's runs: `--also
+COPY` (and `--lower-also COPY`, repeatable) adds that copy's attacks to the side. A copy
+must hold the same agents, by config, seeds and natural returns; a column copied with the
+runs (the same values) is left out. Learned attacks are named by the budget and scan they
+were fitted at, so that only the same fit counts as the same attack on both sides.
 
-Writes OUT.{json,md} with provenance: the claims-table row (common attacks), the row with
-HIGHER's extra attacks, HIGHER's per-seed worst cases before and after and the attack that
-took each; and, under OUT/, each HIGHER run's config.json and robustness reports.
+Writes OUT.{json,md} with provenance: the comparison's rows, each side's per-seed worst
+cases over the claims table's attacks and over all of its own with the attack that took
+each; and, under OUT/, each run's config.json and robustness reports.
 """
 from __future__ import annotations
 
@@ -43,34 +44,59 @@ HEADERS = ["worst case over", "median agents", "ratio (median agents)", "ratio o
            "p (exact rank test)", "settled?"]
 
 
-def one_sided(higher, lower, checks=None, more=None, labels=None) -> dict:
-    """The comparison of two `RunScores` over their common attacks, and with every attack
-    `higher` holds (and, given `checks`, [seed] its lowest masking-check column: the
-    gradient attacks at twice the steps and restarts, attacks too; given `more`,
-    {column: [seed] values} from copies of `higher`, `copy_columns`); each `judge`d
-    (`higher` first). `labels` ({attack: column name}) names `higher`'s columns."""
+def one_sided(higher, lower, higher_columns=None, lower_columns=None) -> dict:
+    """Two `RunScores` compared three ways, each `judge`d (`higher` first): over the attacks
+    the claims table uses (`common`); every column of `higher` against every column of
+    `lower` ("with extra"; valid one way, see the module's docstring); and, when both sides
+    hold more than `common`, over the columns both hold ("same attacks").
+
+    Args:
+      higher_columns, lower_columns: {column: [seed] values}, every attack a side holds
+        (`side_columns`: its reports', its copies', its masking check); default: its
+        report's attacks.
+    """
     table = claim_scores(higher, lower, "worst")   # as the claims table compares them
     if table is None:
         raise ConfigError(f"{higher.name} and {lower.name} share no attack: evaluate both under the "
                           "claims table's attacks first")
     before, before_median, lower_table, lower_median, common = table
-    names = [(labels or {}).get(a, a) for a in higher.attacks]
-    columns = dict(zip(names, higher.by_attack))
-    extra = tuple(name for a, name in zip(higher.attacks, names) if a not in lower.attacks) + tuple(more or {})
-    columns.update({name: np.asarray(values, float) for name, values in (more or {}).items()})
-    if checks is not None:
-        columns[CHECK] = np.asarray(checks, float)
-        extra += (CHECK,)
-    if not extra:
+    high = higher_columns or dict(zip(higher.attacks, higher.by_attack))
+    low = lower_columns or dict(zip(lower.attacks, lower.by_attack))
+    if len(high) <= len(common):
         raise ConfigError(f"{higher.name} holds no attack {lower.name} lacks: add one first "
                           f"(`barpo eval {higher.path} --attacks sa_rl --add ...`)")
-    stacked = np.stack(list(columns.values()))  # [attack, seed]
-    after = stacked.min(axis=0)
-    added = np.min(np.stack([columns[a] for a in extra]), axis=0)
-    return {"common": common, "extra": extra, "seeds": list(higher.seeds), "before": before,
-            "added": added, "after": after, "taken_by": [list(columns)[i] for i in stacked.argmin(0)],
-            "table": judge(before, before_median, lower_table, lower_median),
-            "with extra": judge(after, lower_median_index(after), lower.worst, lower.median_agent)}
+    extra = tuple(name for name in high if name not in low)
+    after, taken_by = _worst(high)
+    lower_after, lower_taken_by = _worst(low)
+    result = {"common": common, "extra": extra, "seeds": list(higher.seeds), "before": before,
+              "added": _worst(high, extra)[0] if extra else after, "after": after, "taken_by": taken_by,
+              "lower columns": tuple(low), "lower seeds": list(lower.seeds), "lower before": lower_table,
+              "lower after": lower_after, "lower taken_by": lower_taken_by,
+              "table": judge(before, before_median, lower_table, lower_median),
+              "with extra": judge(after, lower_median_index(after), lower_after, lower_median_index(lower_after))}
+    shared = tuple(name for name in high if name in low)
+    if len(shared) > len(common) and len(low) > len(common):
+        xa, xb = _worst(high, shared)[0], _worst(low, shared)[0]
+        result["same attacks"] = {"over": shared, **judge(xa, lower_median_index(xa), xb, lower_median_index(xb))}
+    return result
+
+
+def _worst(columns: dict, names=None) -> tuple:
+    """([seed] the lowest of `columns` (those in `names`), [seed] the column that gave it)."""
+    names = list(columns) if names is None else list(names)
+    stacked = np.stack([np.asarray(columns[n], float) for n in names])   # [column, seed]
+    return stacked.min(axis=0), [names[i] for i in stacked.argmin(axis=0)]
+
+
+def side_columns(scores, copies=(), checks=None) -> dict:
+    """{column: [seed] values}: every attack one side holds, learned ones named by budget and
+    scan (`column_name`); then its `copies`' (`copy_columns`) and its masking check."""
+    columns = {column_name(scores, a): x for a, x in zip(scores.attacks, scores.by_attack)}
+    for copy in copies:
+        columns.update(copy_columns(scores, copy, columns))
+    if checks is not None:
+        columns[CHECK] = np.asarray(checks, float)
+    return columns
 
 
 def column_name(scores, attack: str) -> str:
@@ -115,7 +141,7 @@ def copy_columns(higher, copy, taken=()) -> dict:
     return added
 
 
-def masking_checks(scores) -> tuple:
+def masking_checks(scores, side: str) -> tuple:
     """([seed] the lowest masking-check column of each run's report behind `scores`, or
     None unless every one of them holds the check; a line that says which did)."""
     lowest = []
@@ -124,10 +150,38 @@ def masking_checks(scores) -> tuple:
         lowest.append(np.asarray(report.check_returns, float).min(axis=1) if report.checks else None)
     held = [run for run, x in zip(scores.paths, lowest) if x is not None]
     if len(held) == len(lowest):
-        return np.concatenate(lowest), "Masking check: in every report of the higher side, counted as an attack."
-    note = "Masking check: in no report of the higher side." if not held else \
+        return np.concatenate(lowest), f"Masking check: in every report of the {side} side, counted as an attack."
+    note = f"Masking check: in no report of the {side} side." if not held else \
         f"Masking check: only in {', '.join(held)}, so left out (it counts only when every part holds it)."
     return None, note
+
+
+def _rows(result, higher, lower) -> list:
+    """The comparison table's rows: the claims table's, every attack each side holds, and
+    the same attacks on both sides (when there is such a row)."""
+    rows = [[f"{', '.join(result['common'])} (in both sides' reports; as the claims table compares)", *judged_cells(result["table"])],
+            [(f"every attack each side holds ({higher.algo}'s beyond {lower.algo}'s: "
+              f"{', '.join(result['extra']) or 'none'}; {lower.algo}'s: {', '.join(result['lower columns'])})"),
+             *judged_cells(result["with extra"])]]
+    if "same attacks" in result:
+        rows.append([f"the same attacks on both sides: {', '.join(result['same attacks']['over'])}",
+                     *judged_cells(result["same attacks"])])
+    return rows
+
+
+def _seed_tables(result, higher, lower) -> list:
+    """Per seed and side: the worst case over the claims table's attacks, over every attack
+    the side holds, and the attack that took it (the lower side's only when it holds more)."""
+    header = ["seed", "claims table's attacks", "every attack it holds", "taken by"]
+    tables = [(f"{higher.algo}'s worst case per seed", header,
+               [[s, f"{b:.1f}", f"{x:.1f}", t] for s, b, x, t in
+                zip(result["seeds"], result["before"], result["after"], result["taken_by"])])]
+    if len(result["lower columns"]) > len(result["common"]):
+        tables.append((f"{lower.algo}'s worst case per seed", header,
+                       [[s, f"{b:.1f}", f"{x:.1f}", t] for s, b, x, t in
+                        zip(result["lower seeds"], result["lower before"], result["lower after"],
+                            result["lower taken_by"])]))
+    return tables
 
 
 def main(argv=None):
@@ -137,32 +191,27 @@ def main(argv=None):
     p.add_argument("--also", action="append", default=[], metavar="COPY",
                    help="a copy of HIGHER's runs (RUN or RUN+RUN) evaluated under other attacks or budgets; "
                         "its attacks count as HIGHER's (repeatable)")
+    p.add_argument("--lower-also", action="append", default=[], metavar="COPY",
+                   help="the same for LOWER (repeatable)")
     p.add_argument("--out", required=True, help="stem of the results files (OUT.md, OUT.json; reports in OUT/)")
     a = p.parse_args(argv)
     try:
         higher, lower = read_pooled(pooled_paths(a.higher)), read_pooled(pooled_paths(a.lower))
-        checks, check_note = masking_checks(higher)
-        copies = [read_pooled(pooled_paths(entry)) for entry in a.also]
-        more = {}
-        for copy in copies:
-            more.update(copy_columns(higher, copy, more))
-        labels = {a: column_name(higher, a) for a in higher.attacks}
-        result = one_sided(higher, lower, checks, more, labels)
+        sides = []
+        for scores, entries, side in ((higher, a.also, "higher"), (lower, a.lower_also, "lower")):
+            checks, note = masking_checks(scores, side)
+            copies = [read_pooled(pooled_paths(entry)) for entry in entries]
+            sides.append((side_columns(scores, copies, checks), note, copies))
+        result = one_sided(higher, lower, sides[0][0], sides[1][0])
     except (ConfigError, FileNotFoundError) as e:
         raise SystemExit(f"one_sided: error: {e}")
-    rows = [[f"{', '.join(result['common'])} (both sides; the claims table's)", *judged_cells(result["table"])],
-            [f"{higher.algo}: also {', '.join(result['extra'])}; {lower.algo}: {', '.join(lower.attacks)}",
-             *judged_cells(result["with extra"])]]
-    seeds = [[s, f"{b:.1f}", f"{d:.1f}", f"{x:.1f}", t] for s, b, d, x, t in
-             zip(result["seeds"], result["before"], result["added"], result["after"], result["taken_by"])]
     title = f"{higher.name} above {lower.name}, with {', '.join(result['extra'])} added to {higher.algo}"
-    for run in higher.paths + tuple(path for copy in copies for path in copy.paths):
+    for run in higher.paths + lower.paths + tuple(path for side in sides for copy in side[2] for path in copy.paths):
         keep_reports(run, a.out)
     prov.write_results(a.out, prov.provenance(), result,
-                       [("The comparison", HEADERS, rows, None, CLAIM_RULE),
-                        (f"{higher.algo}'s worst case per seed", ["seed", "before", "under the added attacks",
-                                                                  "with them", "taken by"], seeds)],
-                       title, notes=[__doc__.split("\n\n")[2].replace("\n", " "), check_note] +
+                       [("The comparison", HEADERS, _rows(result, higher, lower), None, CLAIM_RULE),
+                        *_seed_tables(result, higher, lower)],
+                       title, notes=[__doc__.split("\n\n")[2].replace("\n", " "), sides[0][1], sides[1][1]] +
                        [n for n in CLAIM_NOTES if not n.startswith("Goals")])
     print(open(a.out + ".md").read())
 
