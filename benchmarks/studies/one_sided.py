@@ -159,7 +159,8 @@ def masking_checks(scores, side: str) -> tuple:
 def _rows(result, higher, lower) -> list:
     """The comparison table's rows: the claims table's, every attack each side holds, and
     the same attacks on both sides (when there is such a row)."""
-    rows = [[f"{', '.join(result['common'])} (in both sides' reports; as the claims table compares)", *judged_cells(result["table"])],
+    rows = [[f"{', '.join(result['common'])} (in both sides' reports; as the claims table compares)",
+             *judged_cells(result["table"])],
             [(f"every attack each side holds ({higher.algo}'s beyond {lower.algo}'s: "
               f"{', '.join(result['extra']) or 'none'}; {lower.algo}'s: {', '.join(result['lower columns'])})"),
              *judged_cells(result["with extra"])]]
