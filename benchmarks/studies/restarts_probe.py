@@ -7,6 +7,10 @@ probe behind the `strong` default (10 APGD steps x 32 restarts; docs/attacks.md)
 
     python -m benchmarks.studies.restarts_probe runs/table_hopper_cpu/runs/hopper-barpo \\
         --attack mad --grid apgd:25:8,apgd:25:16,apgd:50:16,apgd:10:32 --episodes 10
+
+`--attack rs` probes robust Sarsa's test-time search: its Q-function is fitted afresh for
+every strength (the victim's budget, at most 2M steps) from the same key, so the rows share
+one Q per agent and differ only in the search over it.
 """
 from __future__ import annotations
 
@@ -22,19 +26,26 @@ from benchmarks.studies.attack_strength import parse_grid
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("run", help="a run directory (bj.load)")
-    p.add_argument("--attack", default="mad", choices=list(atk.GRADIENT))
+    p.add_argument("--attack", default="mad", choices=[*atk.GRADIENT, "rs"])
     p.add_argument("--grid", default="apgd:50:2,apgd:25:8,apgd:25:16,apgd:50:16,apgd:10:32",
                    help="schedule:steps:restarts,...")
     p.add_argument("--episodes", type=int, default=10)
+    p.add_argument("--rs-steps", type=float, default=None,
+                   help="robust Sarsa's fit budget in env steps (default: the victim's, at most 2M)")
     a = p.parse_args(argv)
     result = bj.load(a.run)
-    fn = atk.HEURISTIC[a.attack]
+    fn = atk.HEURISTIC.get(a.attack)
     print(f"{a.run}: {a.attack}, {a.episodes} episodes per seed, mean return per seed")
     for sched, steps, restarts in parse_grid(a.grid):
         label = f"{sched} {steps} x {restarts}"
         t0 = time.time()
-        at = functools.partial(fn, strength=atk.Strength(label, steps, restarts, sched))
-        rep = bj.evaluate(result, attacks={label: at}, episodes=a.episodes, progress=False, masking_check=False)
+        strength = atk.Strength(label, steps, restarts, sched)
+        if fn is None:   # robust Sarsa: a learned attack searches at the evaluation's strength
+            rep = bj.evaluate(result, attacks=["rs"], episodes=a.episodes, progress=False, masking_check=False,
+                              strength=strength, learned_timesteps=a.rs_steps and int(a.rs_steps))
+        else:
+            rep = bj.evaluate(result, attacks={label: functools.partial(fn, strength=strength)},
+                              episodes=a.episodes, progress=False, masking_check=False)
         print(f"{label}: {' / '.join(f'{x:.0f}' for x in rep.returns[:, 1])} ({time.time() - t0:.0f} s)", flush=True)
 
 
