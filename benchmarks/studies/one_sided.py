@@ -73,12 +73,16 @@ def one_sided(higher, lower, higher_columns=None, lower_columns=None) -> dict:
               "lower columns": tuple(low), "lower seeds": list(lower.seeds), "lower before": lower_table,
               "lower after": lower_after, "lower taken_by": lower_taken_by,
               "table": judge(before, before_median, lower_table, lower_median),
-              "with extra": judge(after, lower_median_index(after), lower_after, lower_median_index(lower_after))}
+              "with extra": _judged(after, lower_after)}
     shared = tuple(name for name in high if name in low)
     if len(shared) > len(common) and len(low) > len(common):
-        xa, xb = _worst(high, shared)[0], _worst(low, shared)[0]
-        result["same attacks"] = {"over": shared, **judge(xa, lower_median_index(xa), xb, lower_median_index(xb))}
+        result["same attacks"] = {"over": shared, **_judged(_worst(high, shared)[0], _worst(low, shared)[0])}
     return result
+
+
+def _judged(xa, xb) -> dict:
+    """`judge` of per-seed values, each side's median agent chosen afresh from them."""
+    return judge(xa, lower_median_index(xa), xb, lower_median_index(xb))
 
 
 def _worst(columns: dict, names=None) -> tuple:
@@ -90,8 +94,9 @@ def _worst(columns: dict, names=None) -> tuple:
 
 def side_columns(scores, copies=(), checks=None) -> dict:
     """{column: [seed] values}: every attack one side holds, learned ones named by budget and
-    scan (`column_name`); then its `copies`' (`copy_columns`) and its masking check."""
-    columns = {column_name(scores, a): x for a, x in zip(scores.attacks, scores.by_attack)}
+    scan (`column_names`); then its `copies`' (`copy_columns`) and its masking check."""
+    names = column_names(scores)
+    columns = {names[a]: x for a, x in zip(scores.attacks, scores.by_attack)}
     for copy in copies:
         columns.update(copy_columns(scores, copy, columns))
     if checks is not None:
@@ -99,14 +104,16 @@ def side_columns(scores, copies=(), checks=None) -> dict:
     return columns
 
 
-def column_name(scores, attack: str) -> str:
-    """`attack`, a learned one named with the budget and scan it was fitted at in `scores`'
-    report ('pa_ad (2M steps, scan none)')."""
-    info = RobustnessReport.load(report_file(scores.path, scores.eps)).learned.get(attack, {})
-    if "timesteps" not in info:
-        return attack
-    scan = f", scan {info['scan'].split(':')[0]}" if "scan" in info else ""
-    return f"{attack} ({info['timesteps'] / 1e6:.3g}M steps{scan})"
+def column_names(scores) -> dict:
+    """{attack: its column's name} for `scores`' attacks: a learned one named with the budget
+    and scan it was fitted at in their report ('pa_ad (2M steps, scan none)')."""
+    learned = RobustnessReport.load(report_file(scores.path, scores.eps)).learned
+    names = {}
+    for attack in scores.attacks:
+        info = learned.get(attack, {})
+        scan = f", scan {info['scan'].split(':')[0]}" if "scan" in info else ""
+        names[attack] = f"{attack} ({info['timesteps'] / 1e6:.3g}M steps{scan})" if "timesteps" in info else attack
+    return names
 
 
 def copy_columns(higher, copy, taken=()) -> dict:
@@ -129,12 +136,13 @@ def copy_columns(higher, copy, taken=()) -> dict:
     if not np.allclose(copy.natural, higher.natural):
         raise refuse("other natural returns: other agents, or other episodes")
     own = dict(zip(higher.attacks, higher.by_attack))
-    names = {column_name(higher, a) for a in higher.attacks} | set(taken)
+    names = set(column_names(higher).values()) | set(taken)
+    copy_names = column_names(copy)
     added = {}
     for attack, values in zip(copy.attacks, copy.by_attack):
         if attack in own and np.allclose(values, own[attack]):
             continue
-        name = column_name(copy, attack)
+        name = copy_names[attack]
         if name in names:
             name = f"{name} ({os.path.basename(os.path.normpath(copy.path))})"
         added[name] = values
@@ -198,21 +206,23 @@ def main(argv=None):
     a = p.parse_args(argv)
     try:
         higher, lower = read_pooled(pooled_paths(a.higher)), read_pooled(pooled_paths(a.lower))
-        sides = []
+        columns, notes, runs = [], [], list(higher.paths + lower.paths)
         for scores, entries, side in ((higher, a.also, "higher"), (lower, a.lower_also, "lower")):
             checks, note = masking_checks(scores, side)
             copies = [read_pooled(pooled_paths(entry)) for entry in entries]
-            sides.append((side_columns(scores, copies, checks), note, copies))
-        result = one_sided(higher, lower, sides[0][0], sides[1][0])
+            columns.append(side_columns(scores, copies, checks))
+            notes.append(note)
+            runs += [path for copy in copies for path in copy.paths]
+        result = one_sided(higher, lower, *columns)
     except (ConfigError, FileNotFoundError) as e:
         raise SystemExit(f"one_sided: error: {e}")
     title = f"{higher.name} above {lower.name}, with {', '.join(result['extra'])} added to {higher.algo}"
-    for run in higher.paths + lower.paths + tuple(path for side in sides for copy in side[2] for path in copy.paths):
+    for run in runs:
         keep_reports(run, a.out)
     prov.write_results(a.out, prov.provenance(), result,
                        [("The comparison", HEADERS, _rows(result, higher, lower), None, CLAIM_RULE),
                         *_seed_tables(result, higher, lower)],
-                       title, notes=[__doc__.split("\n\n")[2].replace("\n", " "), sides[0][1], sides[1][1]] +
+                       title, notes=[__doc__.split("\n\n")[2].replace("\n", " "), *notes] +
                        [n for n in CLAIM_NOTES if not n.startswith("Goals")])
     print(open(a.out + ".md").read())
 

@@ -34,17 +34,16 @@ def main(argv=None):
                    help="robust Sarsa's fit budget in env steps (default: the victim's, at most 2M)")
     a = p.parse_args(argv)
     result = bj.load(a.run)
-    fn = atk.HEURISTIC.get(a.attack)
     print(f"{a.run}: {a.attack}, {a.episodes} episodes per seed, mean return per seed")
     for sched, steps, restarts in parse_grid(a.grid):
         label = f"{sched} {steps} x {restarts}"
         t0 = time.time()
         strength = atk.Strength(label, steps, restarts, sched)
-        if fn is None:   # robust Sarsa: a learned attack searches at the evaluation's strength
+        if a.attack == "rs":   # a learned attack: it searches at the evaluation's strength
             rep = bj.evaluate(result, attacks=["rs"], episodes=a.episodes, progress=False, masking_check=False,
                               strength=strength, learned_timesteps=a.rs_steps and int(a.rs_steps))
         else:
-            rep = bj.evaluate(result, attacks={label: functools.partial(fn, strength=strength)},
+            rep = bj.evaluate(result, attacks={label: functools.partial(atk.HEURISTIC[a.attack], strength=strength)},
                               episodes=a.episodes, progress=False, masking_check=False)
         print(f"{label}: {' / '.join(f'{x:.0f}' for x in rep.returns[:, 1])} ({time.time() - t0:.0f} s)", flush=True)
 
