@@ -174,6 +174,9 @@ def _eval_parser(command) -> None:
     e.add_argument("--learned-scan", default=None, choices=["none", "small", "large"],
                    help="hyper-parameter grid of sa_rl/pa_ad, strongest fit per victim kept (default: small on "
                         "a CPU, 4 fits; large on an accelerator, 12 fits; none: one fit at the run's settings)")
+    e.add_argument("--rs-fits", type=_num, default=None,
+                   help="robust Sarsa Q fits per victim, the strongest on held-out episodes kept (default: the "
+                        "scan's: 1, or 4 with --learned-scan large); one fit is one draw, see docs/attacks.md")
     e.add_argument("--no-masking-check", action="store_true",
                    help="skip re-running each gradient attack at twice the steps and restarts")
     e.add_argument("--episodes", type=_num, default=50, help="deterministic episodes per (seed, attack) cell")
@@ -381,7 +384,7 @@ def cmd_eval(a):
     budgets = a.attack_steps if reuse is None else _kept_fits(reuse, attacks, a)
     report = bj.evaluate(result, attacks=attacks, eps=a.eps, episodes=a.episodes,
                          learned_timesteps=budgets, progress=not a.no_progress, strength=a.strength,
-                         masking_check=not a.no_masking_check, learned_scan=a.learned_scan,
+                         masking_check=not a.no_masking_check, learned_scan=_scan(a),
                          partial_path=partial_file(finished), reuse=reuse)
     _write_eval(a.out or a.run, report)
 
@@ -401,17 +404,34 @@ def _finished_report(path: str, a):
     return report
 
 
+def _scan(a):
+    """The command's LearnedScan: --learned-scan's, with --rs-fits robust Sarsa fits where
+    given (chosen on the scan's held-out episodes, or 8 for a scan without)."""
+    import barpo_jax as bj
+    scan = bj.attacks.scan(a.learned_scan)
+    fits = getattr(a, "rs_fits", None)
+    if fits is None or fits == scan.sarsa_fits:
+        return scan
+    return bj.attacks.scan(scan._replace(sarsa_fits=fits, select_episodes=scan.select_episodes or 8))
+
+
 def _kept_fits(report, attacks: list, a) -> dict:
     """Each learned attack's budget for `barpo eval --add`: the one it was fitted at where
     the report holds it (its columns are kept, not refitted), --attack-steps for the new
     ones. A kept policy attack fitted over another scan than this command's is refused:
     evaluate would refit it."""
     import barpo_jax as bj
-    scan = bj.attacks.scan(a.learned_scan).describe()
+    scan = _scan(a)
     for name, info in report.learned.items():
-        if name in report.attacks and info.get("scan", scan) != scan:
-            raise ConfigError(f"--add: {name} in the report was fitted over the scan '{info['scan']}'; pass "
-                              f"--learned-scan {info['scan'].split(':')[0]} to keep it")
+        item = bj.attacks.LEARNED.get(name)
+        if name not in report.attacks or item is None or item.fitted_alike(info, scan):
+            continue
+        if item.scan_label is not None:   # robust Sarsa: its number of fits
+            fits = info["scan"].split(" ")[0] if "scan" in info else "1"
+            raise ConfigError(f"--add: {name} in the report was fitted {fits} time(s) per victim; pass "
+                              f"--rs-fits {fits} to keep it")
+        raise ConfigError(f"--add: {name} in the report was fitted over the scan '{info['scan']}'; pass "
+                          f"--learned-scan {info['scan'].split(':')[0]} to keep it")
     learned = [n for n, item in bj.attacks.resolve(attacks).items() if isinstance(item, bj.attacks.Learned)]
     kept = {n: report.learned[n]["timesteps"] for n in learned
             if n in report.attacks and "timesteps" in report.learned.get(n, {})}

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import platform
 import time
 import zlib
 from typing import TYPE_CHECKING, Mapping, Optional
@@ -197,8 +198,9 @@ class RobustnessReport:
             lines += ["", f"Gradient attacks: {self.strength}."]
         for name, info in self.learned.items():
             if "scan" in info:
-                chosen = ", ".join(f"lr {c[0]:g} ent {c[1]:g}" for c in info.get("chosen", []))
-                lines += [f"Learned attack {name}: scan {info['scan']}; per seed: {chosen}."]
+                chosen = [f"lr {c[0]:g} ent {c[1]:g}" for c in info.get("chosen", [])] + \
+                    [f"fit {c}" for c in info.get("chosen_fit", [])]
+                lines += [f"Learned attack {name}: scan {info['scan']}; per seed: {', '.join(chosen)}."]
         flags = self.flags()
         if self.checks:
             lines += ["", f"Masking checks ({', '.join(self.checks)}): " + ("**flagged**" if flags else "none flagged.")]
@@ -506,7 +508,13 @@ class _Columns:
         plan, item = self.plan, self.plan.items[base]
         key = attack_key(jax.random.fold_in(jax.random.PRNGKey(plan.seed), 1000), base)
         self.fitted[base], info = item.fit(self.result, plan.eps, plan.budgets[base], key, self.progress, plan.scan)
-        self.learned[base] = {**info, "timesteps": plan.budgets[base]}
+        here = device_name()
+        if base not in self.learned:
+            self.learned[base] = {**info, "timesteps": plan.budgets[base], "device": here}
+        elif self.learned[base].get("device", here) != here:   # copied column, new check: keep the column's record
+            self.learned[base] = {**self.learned[base], "check_device": here}
+            print(f"evaluate: {base}'s column was fitted on {self.learned[base]['device']}; its masking check refits "
+                  f"it here on {here}, another draw of the fit, so the check compares two fits")
         self.nets[base] = item.network(plan.cfg, self.env)  # each learned attack builds its own
 
     def _compiled(self, base: str, strength_c):
@@ -586,8 +594,8 @@ def _reusable(reuse, cfg, eps, episodes, seeds, at, seed, scan, budgets, items) 
             continue  # searched at another strength: recompute it (and its masking check)
         if isinstance(item, atk.Learned):
             info = reuse.learned.get(name, {})
-            # Robust Sarsa records no scan (it has no policy to scan): only its budget counts.
-            if name not in reuse.attacks or info.get("scan", scan.describe()) != scan.describe() or \
+            # Robust Sarsa records its number of fits (a single fit: no scan) and no policy grid.
+            if name not in reuse.attacks or not item.fitted_alike(info, scan) or \
                     info.get("timesteps", budgets[name]) != budgets[name]:
                 continue  # fitted otherwise (or not at all): refit and recompute its columns
             out["learned"][name] = info
@@ -601,6 +609,26 @@ def _reusable(reuse, cfg, eps, episodes, seeds, at, seed, scan, budgets, items) 
             out["stds"][check] = np.zeros(len(seeds))
             out["excess"][check] = np.zeros(len(seeds))
     return out
+
+
+def device_name() -> str:
+    """The device a fit ran on, with the CPU's model: a learned attack's fit is one draw
+    whose rounding, and so whose Q or policy, changes with the CPU type (docs/attacks.md)."""
+    device = jax.devices()[0]
+    if device.platform != "cpu":
+        return f"{device.platform}: {device.device_kind}"
+    fields = {}
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                key, _, value = line.partition(":")
+                fields.setdefault(key.strip(), value.strip())
+    except OSError:
+        pass
+    model = fields.get("model name") or platform.processor() or platform.machine()
+    if "cpu family" in fields and "model" in fields:
+        model += f" (family {fields['cpu family']}, model {fields['model']})"
+    return f"cpu: {model}"
 
 
 def run_keys(seed: int, num_runs: int) -> jnp.ndarray:

@@ -101,6 +101,24 @@ def test_learned_scan_keeps_each_victims_strongest_fit(trained):
         attacks.scan(attacks.LearnedScan("no selection", (3e-4, 3e-3), (0.0,)))
 
 
+def test_robust_sarsa_keeps_each_victims_strongest_of_several_fits(weak):
+    # One Q fit is one draw (docs/attacks.md): with sarsa_fits > 1 each victim keeps the Q
+    # whose attack lowers its held-out return most, and the Q returned is that one.
+    from barpo_jax.attacks.learned import _rs_apply, _strongest
+    scan = attacks.LearnedScan("t", select_episodes=3, sarsa_fits=3)
+    key = jax.random.PRNGKey(2)   # here seed 1's fits score 7.5, 7.5 and 3.8: the last is kept
+    q, info = attacks.LEARNED["rs"].fit(weak, 0.2, 4096, key, False, scan)
+    held_out = np.asarray(info["select_returns"])
+    assert held_out.shape == (2, 3) and info["scan"] == scan.describe_sarsa() and info["scan"].startswith("3 fits")
+    assert info["chosen_fit"] == np.argmin(held_out, axis=1).tolist()
+    again = _strongest(weak, 0.2, key, 3, 1, q, lambda fit: _rs_apply(fit, None, attacks.STRONG))[2]
+    np.testing.assert_allclose(again[:, 0], held_out.min(axis=1), rtol=1e-3, atol=0.05)   # the kept Q is the best
+    with pytest.raises(bj.ConfigError, match="sarsa_fits must be"):
+        attacks.scan(attacks.LearnedScan("zero", select_episodes=3, sarsa_fits=0))
+    with pytest.raises(bj.ConfigError, match="select_episodes >= 1"):
+        attacks.scan(attacks.LearnedScan("no selection", sarsa_fits=2))
+
+
 def test_user_attack_plugs_in_and_report_api(weak, tmp_path):
     def flip(key, obs, victim, eps):  # push every coordinate by eps against the sign of the mean action
         return obs - eps * jnp.sign(obs)
@@ -226,17 +244,32 @@ def _marked_report(result, learned: dict, attacks_=("none", "rs")) -> bj.Robustn
 
 
 def test_reuse_keeps_robust_sarsa_at_its_own_budget_whatever_the_scan(weak):
-    # Robust Sarsa has no policy to scan, so its record holds no scan: adding an attack with
-    # any scan keeps its column; a budget per attack keeps it at the budget it was fitted at.
+    # Robust Sarsa has no policy to scan, so a single fit's record holds no scan: adding an attack
+    # with any policy scan keeps its column; a budget per attack keeps it at the budget it was fitted at.
     kept = _marked_report(weak, {"rs": {"timesteps": 4096}})
     kw = dict(eps=0.2, episodes=3, masking_check=False, progress=False, reuse=kept)
     for scan in ("none", "small"):
         again = bj.evaluate(weak, attacks=["rs"], learned_timesteps={"rs": 4096}, learned_scan=scan, **kw)
         assert again.returns.tolist() == kept.returns.tolist() and again.learned == kept.learned
+    # ... but several fits per victim are another attack: the single fit is refitted, not copied.
+    several = attacks.LearnedScan("none", select_episodes=2, sarsa_fits=2)
+    refit = bj.evaluate(weak, attacks=["rs"], learned_timesteps={"rs": 4096}, learned_scan=several, **kw)
+    assert refit.returns[:, 1].max() > -900 and refit.learned["rs"]["scan"] == several.describe_sarsa()
+    assert refit.learned["rs"]["device"].startswith("cpu: ")   # a fit records the device it was drawn on
     with pytest.raises(bj.ConfigError, match="not learned attacks"):
         bj.evaluate(weak, attacks=["rs", "mad"], learned_timesteps={"mad": 4096}, **kw)
     with pytest.raises(bj.ConfigError, match="whole positive"):
         bj.evaluate(weak, attacks=["rs"], learned_timesteps={"rs": 0}, **kw)
+
+
+def test_a_check_refitted_on_another_device_keeps_the_columns_record_and_says_so(weak, capsys):
+    # rs@x2 added to a report whose rs was fitted elsewhere refits the Q here: another draw.
+    kept = _marked_report(weak, {"rs": {"timesteps": 4096, "device": "cpu: elsewhere"}})
+    rep = bj.evaluate(weak, attacks=["rs"], eps=0.2, episodes=3, episode_length=50, learned_timesteps=4096,
+                      progress=False, reuse=kept)
+    assert rep.checks == ["rs@x2"] and rep.returns.tolist() == kept.returns.tolist()
+    assert rep.learned["rs"]["device"] == "cpu: elsewhere" and rep.learned["rs"]["check_device"].startswith("cpu: ")
+    assert "masking check refits it here" in capsys.readouterr().out
 
 
 def test_a_stopped_evaluation_resumes_from_its_last_finished_column(weak, tmp_path):

@@ -89,6 +89,16 @@ def test_add_keeps_each_learned_attacks_own_fit():
         == {"rs": 1998848, "pa_ad": 7}
     with pytest.raises(ConfigError, match="--learned-scan small"):   # sa_rl would be refitted over 'none'
         cli._kept_fits(report, ["none", "rs", "sa_rl"], argparse.Namespace(learned_scan="none", attack_steps=None))
+    # rs fitted once is kept only at one fit; rs fitted several times only at as many
+    with pytest.raises(ConfigError, match="--rs-fits 1 "):
+        cli._kept_fits(report, ["none", "rs"], argparse.Namespace(learned_scan="small", attack_steps=None, rs_fits=4))
+    from barpo_jax import attacks
+    four = attacks.scan("small")._replace(sarsa_fits=4).describe_sarsa()
+    report.learned["rs"] = {"scan": four, "timesteps": 1998848}
+    with pytest.raises(ConfigError, match="--rs-fits 4 "):
+        cli._kept_fits(report, ["none", "rs"], argparse.Namespace(learned_scan="small", attack_steps=None))
+    assert cli._kept_fits(report, ["none", "rs"], argparse.Namespace(learned_scan="small", attack_steps=None,
+                                                                      rs_fits=4)) == {"rs": 1998848}
 
 
 def assert_one_error_line(err):

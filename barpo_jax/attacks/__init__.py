@@ -53,10 +53,13 @@ def scan(value) -> LearnedScan:
         value = "small" if jax.default_backend() == "cpu" else "large"
     chosen = _named(value, LearnedScan, SCANS, "learned-attack scan",
                     "an attacks.LearnedScan(name, learning_rates, entropy_coefs, select_episodes)")
-    if len(chosen.points(0.0, 0.0)) > 1 and chosen.select_episodes < 1:
-        raise ConfigError(f"learned-attack scan {chosen.name!r} has several points but select_episodes="
+    fits = chosen.sarsa_fits
+    if isinstance(fits, bool) or int(fits) != fits or fits < 1:
+        raise ConfigError(f"learned-attack scan {chosen.name!r}: sarsa_fits must be a whole number >= 1, got {fits}")
+    if (len(chosen.points(0.0, 0.0)) > 1 or fits > 1) and chosen.select_episodes < 1:
+        raise ConfigError(f"learned-attack scan {chosen.name!r} has several points or sarsa_fits but select_episodes="
                           f"{chosen.select_episodes}: set select_episodes >= 1 to choose between them")
-    return chosen
+    return chosen._replace(sarsa_fits=int(fits))
 
 
 TAKES_STRENGTH = GRADIENT + ("rs",)   # built-ins whose test-time solve runs at a Strength

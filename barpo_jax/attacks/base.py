@@ -66,16 +66,24 @@ class LearnedScan(NamedTuple):
 
     Pass one as `evaluate(learned_scan=...)`; `SCANS` holds the named ones.
 
+    Robust Sarsa (rs) has no attack policy, but its Q fit is one random draw, and on
+    agents that fall only under rare perturbations two fits can score very differently
+    (docs/attacks.md, "One fit is one draw"). `sarsa_fits` > 1 fits that many Qs per
+    victim, each from its own key, and keeps the one whose attack lowers that victim's
+    return most on the same held-out episodes.
+
     Attributes:
       name: how reports refer to it.
       learning_rates: the attack policy's learning rates to try.
       entropy_coefs: the entropy bonuses to try.
       select_episodes: held-out episodes per victim that choose the strongest fit.
+      sarsa_fits: robust Sarsa Q fits per victim (1: one fit, no selection).
     """
     name: str
     learning_rates: tuple = ()
     entropy_coefs: tuple = ()
     select_episodes: int = 0
+    sarsa_fits: int = 1
 
     def points(self, default_lr: float, default_entropy: float) -> list:
         """The grid's points, in the order the fits are stacked.
@@ -103,10 +111,24 @@ class LearnedScan(NamedTuple):
                 f"strongest on {self.select_episodes} held-out episodes kept per victim")
 
 
+    def describe_sarsa(self) -> Optional[str]:
+        """One line for reports on robust Sarsa's fits; None for a single fit, which
+        reports have always recorded without a scan.
+
+        Returns:
+          The description (what `evaluate(reuse=...)` compares rs fits by), or None.
+        """
+        if self.sarsa_fits == 1:
+            return None
+        return (f"{self.sarsa_fits} fits: robust Sarsa's Q fitted from {self.sarsa_fits} keys, "
+                f"strongest on {self.select_episodes} held-out episodes kept per victim")
+
+
 SCANS = {
     "none": LearnedScan("none"),
     "small": LearnedScan("small", (3e-4, 3e-3), (0.0, 1e-2), 8),                     # CPU default: 4 fits
-    "large": LearnedScan("large", (1e-4, 3e-4, 1e-3, 3e-3), (0.0, 1e-3, 1e-2), 16),   # accelerator default: 12
+    # accelerator default: 12 policy fits, 4 rs fits
+    "large": LearnedScan("large", (1e-4, 3e-4, 1e-3, 3e-3), (0.0, 1e-3, 1e-2), 16, sarsa_fits=4),
 }
 
 
@@ -139,9 +161,20 @@ class Learned:
       fit per victim run (the strongest over `scan`, a LearnedScan, where the attack
       has hyper-parameters to scan); info says what was chosen, for the report;
     network(cfg, env) -> the attack's network, built by the attack itself (None if it needs none);
+    scan_label(scan) -> what `fit` records as info['scan'] under that LearnedScan (None: it
+      records none); leave it None for an attack that records `scan.describe()`, or nothing;
     apply(params, network, strength) -> heuristic-style attack function for one run's
       params (`strength` applies to attacks that solve a gradient problem at test time).
     """
     fit: Callable
     apply: Callable
     network: Callable = lambda cfg, env: None
+    scan_label: Optional[Callable] = None
+
+    def fitted_alike(self, info: dict, scan: LearnedScan) -> bool:
+        """True when a report's fit record `info` came from the fits `scan` would make, so
+        its columns may be copied: compared by `scan_label(scan)` (None: a single fit,
+        recorded without a scan), or by `scan.describe()` for attacks without one."""
+        if self.scan_label is None:
+            return info.get("scan", scan.describe()) == scan.describe()
+        return info.get("scan") == self.scan_label(scan)
