@@ -36,8 +36,8 @@ from barpo_jax.compare import config_differences, lower_median_index, pooled_pat
 from barpo_jax.config import ConfigError
 from barpo_jax.evaluate import RobustnessReport, report_file
 from benchmarks import _provenance as prov
-from benchmarks.study_status import keep_reports
 from benchmarks.studies.reproduce import CLAIM_NOTES, CLAIM_RULE, claim_scores, judge, judged_cells
+from benchmarks.study_status import keep_reports
 
 CHECK = "masking check"   # the column name of the lowest check column
 HEADERS = ["worst case over", "median agents", "ratio (median agents)", "ratio of IQMs [95% CI]",
@@ -224,7 +224,8 @@ def main(argv=None):
                         *_seed_tables(result, higher, lower)],
                        title, notes=[__doc__.split("\n\n")[2].replace("\n", " "), *notes] +
                        [n for n in CLAIM_NOTES if not n.startswith("Goals")])
-    print(open(a.out + ".md").read())
+    with open(a.out + ".md") as f:
+        print(f.read())
 
 
 if __name__ == "__main__":
