@@ -138,9 +138,12 @@ def test_a_copy_of_other_agents_is_refused(tmp_path):
     from barpo_jax.compare import read_run
     from benchmarks.studies.one_sided import copy_columns
     higher = read_run(_run_dir(tmp_path / "car", {"mad": [800.0, 810.0, 820.0]}))
-    other = read_run(_run_dir(tmp_path / "other", {"sa_rl": [1.0, 2.0, 3.0]}, natural=(901.0, 910.0, 920.0)))
+    other = read_run(_run_dir(tmp_path / "other", {"sa_rl": [1.0, 2.0, 3.0]}, natural=(950.0, 910.0, 920.0)))
     with pytest.raises(ConfigError, match="not a copy.*natural returns"):
         copy_columns(higher, other)
+    # the same episodes replayed on another CPU type: natural returns within 0.3 %, accepted
+    elsewhere = read_run(_run_dir(tmp_path / "elsewhere", {"sa_rl": [1.0, 2.0, 3.0]}, natural=(902.5, 910.0, 920.0)))
+    assert list(copy_columns(higher, elsewhere)) == ["sa_rl"]
     wider = read_run(_run_dir(tmp_path / "wider", {"sa_rl": [1.0, 2.0, 3.0]}, hidden=32))
     with pytest.raises(ConfigError, match="not a copy.*configs differ in policy_hidden"):
         copy_columns(higher, wider)

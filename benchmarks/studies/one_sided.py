@@ -17,7 +17,8 @@ third row, once LOWER holds more than the claims table's attacks.
 A learned attack at a second budget or scan (say PA-AD at the victim's full budget beside
 the table's CPU fit) needs its own report, so it goes into a copy of a side's runs: `--also
 COPY` (and `--lower-also COPY`, repeatable) adds that copy's attacks to the side. A copy
-must hold the same agents, by config, seeds and natural returns; a column copied with the
+must hold the same agents, by config, seeds and natural returns (within 1 %: the same
+episodes replayed on another CPU type agree within 0.3 %); a column copied with the
 runs (the same values) is left out. Learned attacks are named by the budget and scan they
 were fitted at, so that only the same fit counts as the same attack on both sides.
 
@@ -40,6 +41,9 @@ from benchmarks.studies.reproduce import CLAIM_NOTES, CLAIM_RULE, claim_scores, 
 from benchmarks.study_status import keep_reports
 
 CHECK = "masking check"   # the column name of the lowest check column
+# A copy's natural returns recomputed on another CPU type play the same episodes to within 0.3 %
+# (benchmarks/results/attack_strength/rs_refit_hopper_lineage_barpo.md); other agents or episodes differ more.
+NATURAL_RTOL = 0.01
 HEADERS = ["worst case over", "median agents", "ratio (median agents)", "ratio of IQMs [95% CI]",
            "p (exact rank test)", "settled?"]
 
@@ -133,7 +137,7 @@ def copy_columns(higher, copy, taken=()) -> dict:
         differ = config_differences(read_config(mine), read_config(theirs))
         if differ:
             raise refuse(f"configs differ in {', '.join(sorted(differ))}")
-    if not np.allclose(copy.natural, higher.natural):
+    if not np.allclose(copy.natural, higher.natural, rtol=NATURAL_RTOL):
         raise refuse("other natural returns: other agents, or other episodes")
     own = dict(zip(higher.attacks, higher.by_attack))
     names = set(column_names(higher).values()) | set(taken)

@@ -23,6 +23,7 @@ from barpo_jax.compare import lower_median_index, pooled_paths, read_pooled
 from barpo_jax.config import ConfigError
 from barpo_jax.evaluate import RobustnessReport, report_file
 from benchmarks import _provenance as prov
+from benchmarks.studies.one_sided import NATURAL_RTOL
 from benchmarks.study_status import keep_reports
 
 SEED_HEADERS = ["method", "seed", "natural", "rs, 1 fit", "rs, K fits", "fit kept", "held-out return per fit",
@@ -51,7 +52,7 @@ def compare(run: str, copy: str) -> dict:
     if [r.seeds for r in runs] != [c.seeds for c in copies]:
         raise ConfigError(f"{copy!r} holds other seeds than {run!r}: copy the runs (`cp -r`) and evaluate the copy")
     for table, many in zip(runs, copies):
-        if not np.allclose(table.natural, many.natural, rtol=1e-3):
+        if not np.allclose(table.natural, many.natural, rtol=NATURAL_RTOL):
             raise ConfigError(f"{copy!r} plays other episodes or agents than {run!r} (natural returns "
                               f"{many.natural.round(1).tolist()} against {table.natural.round(1).tolist()})")
         info = many.learned.get("rs", {})
