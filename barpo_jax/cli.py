@@ -429,7 +429,8 @@ def _kept_fits(report, attacks: list, a) -> dict:
         if item.scan_label is not None:   # robust Sarsa: its number of fits
             fits = info["scan"].split(" ")[0] if "scan" in info else "1"
             raise ConfigError(f"--add: {name} in the report was fitted {fits} time(s) per victim; pass "
-                              f"--rs-fits {fits} to keep it")
+                              f"--rs-fits {fits} to keep it, or evaluate a copy of the run (`cp -r`) "
+                              f"with --rs-fits {scan.sarsa_fits} and no --add")
         raise ConfigError(f"--add: {name} in the report was fitted over the scan '{info['scan']}'; pass "
                           f"--learned-scan {info['scan'].split(':')[0]} to keep it")
     learned = [n for n, item in bj.attacks.resolve(attacks).items() if isinstance(item, bj.attacks.Learned)]

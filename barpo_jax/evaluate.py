@@ -325,8 +325,9 @@ def evaluate(result: "TrainResult", attacks="all", eps: Optional[float] = None, 
       masking_check: also run each built-in gradient attack at twice the steps and
         restarts on the same episodes, and flag agents where that still lowers the return.
       learned_scan: the hyper-parameter grid of the learned policy attacks (sa_rl,
-        pa_ad): 'none', 'small', 'large' or an `attacks.LearnedScan`; None is 'small' on
-        a CPU and 'large' on an accelerator. The strongest fit per victim is kept.
+        pa_ad) and the number of robust Sarsa fits (`sarsa_fits`): 'none', 'small',
+        'large' or an `attacks.LearnedScan`; None is 'small' on a CPU and 'large' on an
+        accelerator. The strongest fit per victim is kept.
       reuse: an earlier report of these runs at the same eps, episodes and seed: its
         columns are copied instead of recomputed (a learned attack whose columns are all
         copied is not refitted), except those of attacks that search at a strength when

@@ -110,7 +110,6 @@ class LearnedScan(NamedTuple):
         return (f"{self.name}: learning rate {list(self.learning_rates)} x entropy {list(self.entropy_coefs)}, "
                 f"strongest on {self.select_episodes} held-out episodes kept per victim")
 
-
     def describe_sarsa(self) -> Optional[str]:
         """One line for reports on robust Sarsa's fits; None for a single fit, which
         reports have always recorded without a scan.
