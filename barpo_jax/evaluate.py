@@ -618,6 +618,12 @@ def device_name() -> str:
     device = jax.devices()[0]
     if device.platform != "cpu":
         return f"{device.platform}: {device.device_kind}"
+    return f"cpu: {cpu_model()}"
+
+
+def cpu_model() -> str:
+    """This machine's CPU model, with its family and model numbers where /proc/cpuinfo has
+    them: the model name alone ('AMD EPYC') can cover CPU types that round differently."""
     fields = {}
     try:
         with open("/proc/cpuinfo") as f:
@@ -629,7 +635,7 @@ def device_name() -> str:
     model = fields.get("model name") or platform.processor() or platform.machine()
     if "cpu family" in fields and "model" in fields:
         model += f" (family {fields['cpu family']}, model {fields['model']})"
-    return f"cpu: {model}"
+    return model
 
 
 def run_keys(seed: int, num_runs: int) -> jnp.ndarray:

@@ -37,14 +37,13 @@ def load_change(r: Optional[dict]) -> str:
 
 
 def _cpu_model() -> Optional[str]:
+    """The CPU's model and family (`barpo_jax.evaluate.cpu_model`): results from two CPU
+    types of one model name can differ in their rounding."""
     try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.lower().startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or None
+        from barpo_jax.evaluate import cpu_model
+    except Exception:   # provenance must not fail with the package
+        return platform.processor() or None
+    return cpu_model()
 
 
 def _versions() -> dict:

@@ -147,3 +147,22 @@ def test_a_copy_of_other_agents_is_refused(tmp_path):
     wider = read_run(_run_dir(tmp_path / "wider", {"sa_rl": [1.0, 2.0, 3.0]}, hidden=32))
     with pytest.raises(ConfigError, match="not a copy.*configs differ in policy_hidden"):
         copy_columns(higher, wider)
+
+
+def test_a_replay_is_judged_by_its_episodes_and_the_noise_of_its_natural_mean():
+    from barpo_jax.evaluate import RobustnessReport
+    from benchmarks.studies.one_sided import replay_mismatch
+
+    def report(natural, std, **settings):
+        returns = np.array([[x, 0.0] for x in natural])
+        stds = np.array([[x, 0.0] for x in std])
+        return RobustnessReport("walker2d", "barpo", 0.05, 50, ["none", "rs"], returns, stds, [0, 1], "strong",
+                                **settings)
+    table = report([1534.7, 1832.7], [385.5, 68.2])
+    # walker2d replayed on another CPU type: seed 0 moved 2.9 %, 0.8 standard errors of its mean
+    assert replay_mismatch(table, report([1579.8, 1832.8], [432.3, 70.0])) is None
+    # seed 1's mean is tight (std 68): 2.6 % there is 4.9 standard errors, another agent
+    assert "seed 1: 1880.0 against 1832.7" in replay_mismatch(table, report([1534.7, 1880.0], [385.5, 68.2]))
+    assert "beyond 1% and 4 standard errors" in replay_mismatch(table, report([1800.0, 1832.7], [385.5, 68.2]))
+    assert replay_mismatch(table, report([1534.7, 1832.7], [385.5, 68.2], eval_seed=1)) == \
+        "other episodes: eval_seed differ"

@@ -6,7 +6,7 @@
 RUN (or RUN+RUN, seeds pooled as in `barpo compare`) holds a table's report, whose `rs`
 column is one Q fit per victim; COPY holds the same agents evaluated under `rs` with several
 fits per victim, the strongest on held-out episodes kept (`--rs-fits`, docs/attacks.md).
-Both play the same episodes, so the natural returns must agree. Per seed: `rs` once and
+Both play the same episodes, so the natural returns must agree (`one_sided.replay_mismatch`). Per seed: `rs` once and
 with K fits, the fit kept and each fit's held-out return, and the seed's worst case over
 RUN's attacks before and after the K-fit column is added; per method, the median agent's
 worst case before and after.
@@ -23,7 +23,7 @@ from barpo_jax.compare import lower_median_index, pooled_paths, read_pooled
 from barpo_jax.config import ConfigError
 from barpo_jax.evaluate import RobustnessReport, report_file
 from benchmarks import _provenance as prov
-from benchmarks.studies.one_sided import NATURAL_RTOL
+from benchmarks.studies.one_sided import replay_mismatch
 from benchmarks.study_status import keep_reports
 
 SEED_HEADERS = ["method", "seed", "natural", "rs, 1 fit", "rs, K fits", "fit kept", "held-out return per fit",
@@ -52,9 +52,10 @@ def compare(run: str, copy: str) -> dict:
     if [r.seeds for r in runs] != [c.seeds for c in copies]:
         raise ConfigError(f"{copy!r} holds other seeds than {run!r}: copy the runs (`cp -r`) and evaluate the copy")
     for table, many in zip(runs, copies):
-        if not np.allclose(table.natural, many.natural, rtol=NATURAL_RTOL):
-            raise ConfigError(f"{copy!r} plays other episodes or agents than {run!r} (natural returns "
-                              f"{many.natural.round(1).tolist()} against {table.natural.round(1).tolist()})")
+        why = replay_mismatch(table, many)
+        if why:
+            raise ConfigError(f"{copy!r} does not replay {run!r}'s agents and episodes ({why}): copy the runs "
+                              "(`cp -r`) and evaluate the copy")
         info = many.learned.get("rs", {})
         if "chosen_fit" not in info:
             raise ConfigError(f"{copy!r}'s rs was fitted once: evaluate it with --rs-fits K (K > 1)")
