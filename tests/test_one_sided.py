@@ -166,3 +166,16 @@ def test_a_replay_is_judged_by_its_episodes_and_the_noise_of_its_natural_mean():
     assert "beyond 1% and 4 standard errors" in replay_mismatch(table, report([1800.0, 1832.7], [385.5, 68.2]))
     assert replay_mismatch(table, report([1534.7, 1832.7], [385.5, 68.2], eval_seed=1)) == \
         "other episodes: eval_seed differ"
+
+
+def test_the_all_attacks_row_gives_no_verdict_that_rests_on_attacks_one_side_never_faced():
+    from benchmarks.studies.one_sided import _backed
+    settled = {"settled": "settled: higher", "p": 0.02}
+    # the lower side alone faced sa_rl: the higher side might fall under it too
+    withdrawn = _backed(settled, (), ("sa_rl",), "sa_ppo", "barpo")
+    assert withdrawn["settled"].startswith("no verdict: only barpo faced sa_rl") and withdrawn["p"] == 0.02
+    # the higher side alone faced it: the verdict holds whatever the lower side meets later
+    assert _backed(settled, ("sa_rl",), (), "car_ppo", "barpo") == settled
+    assert _backed({"settled": "settled: lower"}, ("sa_rl",), (), "car_ppo", "barpo")["settled"].startswith(
+        "no verdict: only car_ppo faced sa_rl")
+    assert _backed({"settled": "not settled"}, ("a",), ("b",), "x", "y") == {"settled": "not settled"}

@@ -12,7 +12,9 @@ attack can only lower a per-seed worst case, and lowering the lower side's value
 raise the ratios and, for a comparison that puts HIGHER above, lower the rank test's p. So if HIGHER stays
 settled above LOWER here, it stays so whatever attack is later added to LOWER; a claim
 that loses its settling here is judged again with the same attacks on both sides, the
-third row, once LOWER holds more than the claims table's attacks.
+third row, once LOWER holds more than the claims table's attacks. The same reasoning run
+backwards: where LOWER holds attacks HIGHER was not evaluated under, the second row cannot
+put HIGHER above (those attacks might lower it too) and says so; the third row judges.
 
 A learned attack at a second budget or scan (say PA-AD at the victim's full budget beside
 the table's CPU fit) needs its own report, so it goes into a copy of a side's runs: `--also
@@ -77,16 +79,29 @@ def one_sided(higher, lower, higher_columns=None, lower_columns=None) -> dict:
     extra = tuple(name for name in high if name not in low)
     after, taken_by = _worst(high)
     lower_after, lower_taken_by = _worst(low)
+    with_extra = _backed(_judged(after, lower_after), extra, tuple(name for name in low if name not in high),
+                         higher.algo, lower.algo)
     result = {"common": common, "extra": extra, "seeds": list(higher.seeds), "before": before,
               "added": _worst(high, extra)[0] if extra else after, "after": after, "taken_by": taken_by,
               "lower columns": tuple(low), "lower seeds": list(lower.seeds), "lower before": lower_table,
               "lower after": lower_after, "lower taken_by": lower_taken_by,
               "table": judge(before, before_median, lower_table, lower_median),
-              "with extra": _judged(after, lower_after)}
+              "with extra": with_extra}
     shared = tuple(name for name in high if name in low)
     if len(shared) > len(common) and len(low) > len(common):
         result["same attacks"] = {"over": shared, **_judged(_worst(high, shared)[0], _worst(low, shared)[0])}
     return result
+
+
+def _backed(judged: dict, extra: tuple, missing: tuple, higher: str, lower: str) -> dict:
+    """`judged` ("with extra") with its verdict withdrawn where it rests on attacks only the
+    other side faced: a side settled above holds up only if it holds every attack the other
+    side holds (`missing`: the lower side's that the higher side lacks; `extra`: the reverse)."""
+    unbacked = {"settled: higher": (missing, lower), "settled: lower": (extra, higher)}.get(judged["settled"])
+    if unbacked is None or not unbacked[0]:
+        return judged
+    attacks, side = unbacked
+    return {**judged, "settled": f"no verdict: only {side} faced {', '.join(attacks)} (see the same-attacks row)"}
 
 
 def _judged(xa, xb) -> dict:
@@ -251,7 +266,9 @@ def main(argv=None):
         result = one_sided(higher, lower, *columns)
     except (ConfigError, FileNotFoundError) as e:
         raise SystemExit(f"one_sided: error: {e}")
-    title = f"{higher.name} above {lower.name}, with {', '.join(result['extra'])} added to {higher.algo}"
+    # what HIGHER holds beyond LOWER, or (where LOWER holds all of it) beyond HIGHER's own reports
+    added = result["extra"] or [name for name in columns[0] if name not in column_names(higher).values()]
+    title = f"{higher.name} above {lower.name}, with {', '.join(added)} added to {higher.algo}"
     for run in runs:
         keep_reports(run, a.out)
     prov.write_results(a.out, prov.provenance(), result,
