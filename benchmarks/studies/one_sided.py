@@ -131,7 +131,7 @@ def side_columns(scores, copies=(), checks=None) -> dict:
 def column_names(scores) -> dict:
     """{attack: its column's name} for `scores`' attacks: a learned one named with the budget
     and scan it was fitted at in their report ('pa_ad (2M steps, scan none)')."""
-    learned = RobustnessReport.load(report_file(scores.path, scores.eps)).learned
+    learned = read_report(scores.path, scores.eps).learned
     names = {}
     for attack in scores.attacks:
         info = learned.get(attack, {})
@@ -157,8 +157,7 @@ def copy_columns(higher, copy, taken=()) -> dict:
         differ = config_differences(read_config(mine), read_config(theirs))
         if differ:
             raise refuse(f"configs differ in {', '.join(sorted(differ))}")
-    for mine, theirs in zip(higher.paths, copy.paths):
-        why = replay_mismatch(_report(mine, higher.eps), _report(theirs, copy.eps))
+        why = replay_mismatch(read_report(mine, higher.eps), read_report(theirs, copy.eps))
         if why:
             raise refuse(why)
     own = dict(zip(higher.attacks, higher.by_attack))
@@ -175,7 +174,8 @@ def copy_columns(higher, copy, taken=()) -> dict:
     return added
 
 
-def _report(run: str, eps: float) -> RobustnessReport:
+def read_report(run: str, eps: float) -> RobustnessReport:
+    """The robustness report of `run` at budget `eps`."""
     return RobustnessReport.load(report_file(run, eps))
 
 
@@ -204,7 +204,7 @@ def masking_checks(scores, side: str) -> tuple:
     None unless every one of them holds the check; a line that says which did)."""
     lowest = []
     for run in scores.paths:
-        report = RobustnessReport.load(report_file(run, scores.eps))
+        report = read_report(run, scores.eps)
         lowest.append(np.asarray(report.check_returns, float).min(axis=1) if report.checks else None)
     held = [run for run, x in zip(scores.paths, lowest) if x is not None]
     if len(held) == len(lowest):

@@ -21,9 +21,8 @@ import numpy as np
 
 from barpo_jax.compare import lower_median_index, pooled_paths, read_pooled
 from barpo_jax.config import ConfigError
-from barpo_jax.evaluate import RobustnessReport, report_file
 from benchmarks import _provenance as prov
-from benchmarks.studies.one_sided import replay_mismatch
+from benchmarks.studies.one_sided import read_report, replay_mismatch
 from benchmarks.study_status import keep_reports
 
 SEED_HEADERS = ["method", "seed", "natural", "rs, 1 fit", "rs, K fits", "fit kept", "held-out return per fit",
@@ -35,7 +34,7 @@ METHOD_HEADERS = ["method", "seeds", "K", "rs lower with K fits", "median agent'
 def _reports(entry: str) -> list:
     """The robustness reports of RUN or RUN+RUN, at the budget its scores were measured at."""
     scores = read_pooled(pooled_paths(entry))
-    return [RobustnessReport.load(report_file(path, scores.eps)) for path in scores.paths]
+    return [read_report(path, scores.eps) for path in scores.paths]
 
 
 def _column(report, name: str) -> np.ndarray:
