@@ -19,7 +19,7 @@ from .config import (ALGO_ALIASES, ALGOS, BACKENDS, DEFAULT_EPISODE_LENGTH, TASK
 
 USAGE_ERRORS = 2
 INTERNAL_ERROR = 1  # an unexpected exception: its traceback is shown
-UNFINISHED = 3  # `barpo train --time-budget` stopped before the last iteration; --resume continues
+UNFINISHED = 3  # `--time-budget` spent: `barpo train` continues with --resume, `barpo eval` with the same command
 
 
 def _num(text: str) -> int:
@@ -190,6 +190,11 @@ def _eval_parser(command) -> None:
                    help="keep every column of the finished report this command writes (same eps and episodes) "
                         "and compute only what it lacks: how an attack or the masking check is added to a "
                         "finished report")
+    e.add_argument("--time-budget", type=float, default=None, metavar="SECONDS",
+                   help="stop after the first column that ends this long after the start, exiting with status "
+                        f"{UNFINISHED}; the finished columns wait in robustness_eps<eps>.partial.json and the same "
+                        "command continues from them (for machines that limit each command's time; a learned "
+                        "attack's fit is not split: --attack-steps bounds it; default: no limit)")
     e.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
@@ -374,6 +379,8 @@ def cmd_report(a):
 def cmd_eval(a):
     import barpo_jax as bj
     from .evaluate import partial_file, report_file
+    if a.time_budget is not None and not a.time_budget >= 0:
+        raise ConfigError(f"--time-budget must be >= 0 seconds, got {a.time_budget:g}")
     result = _load_run(a.run)
     eps = result.config.eps if a.eps is None else a.eps
     # Stopped midway (Ctrl-C, a killed job), the same command resumes from the last finished column.
@@ -382,10 +389,15 @@ def cmd_eval(a):
     # --add never drops a column: the new report holds the old one's attacks and the named ones.
     attacks = a.attacks if reuse is None else list(dict.fromkeys(reuse.attacks + list(bj.attacks.resolve(a.attacks))))
     budgets = a.attack_steps if reuse is None else _kept_fits(reuse, attacks, a)
-    report = bj.evaluate(result, attacks=attacks, eps=a.eps, episodes=a.episodes,
-                         learned_timesteps=budgets, progress=not a.no_progress, strength=a.strength,
-                         masking_check=not a.no_masking_check, learned_scan=_scan(a),
-                         partial_path=partial_file(finished), reuse=reuse)
+    try:
+        report = bj.evaluate(result, attacks=attacks, eps=a.eps, episodes=a.episodes,
+                             learned_timesteps=budgets, progress=not a.no_progress, strength=a.strength,
+                             masking_check=not a.no_masking_check, learned_scan=_scan(a),
+                             partial_path=partial_file(finished), reuse=reuse, time_budget_s=a.time_budget)
+    except bj.EvaluationStopped as stop:
+        print(f"time budget spent after {stop.done} of {stop.total} columns, kept in {stop.partial_path}: "
+              "run the same command again to continue")
+        return UNFINISHED
     _write_eval(a.out or a.run, report)
 
 

@@ -148,6 +148,20 @@ def test_time_budget_exits_3_and_resume_finishes(tmp_path, capsys):
     assert code == 0 and json.loads(stdout.splitlines()[0])["iterations"] == 8
     code, _, err = run_cli(capsys, "train", *SMALL, "--time-budget", "-5", "--out", str(tmp_path / "x"))
     assert code == 2 and "--time-budget must be >= 0" in err
+    # eval stops after the first column past its budget; the same command continues from the finished ones
+    evaluation = ["eval", out, "--attacks", "random,mad", "--episodes", "2", "--no-masking-check", "--no-progress"]
+    partial = os.path.join(out, "robustness_eps0.1.partial.json")
+    for finished in (1, 2):
+        code, stdout, _ = run_cli(capsys, *evaluation, "--time-budget", "0")
+        assert code == cli.UNFINISHED and "run the same command again" in stdout
+        with open(partial) as f:
+            assert len(json.load(f)["attacks"]) == finished
+    code, _, err = run_cli(capsys, *evaluation, "--time-budget", "3600")
+    assert code == 0 and not os.path.exists(partial), err[-3000:]
+    with open(os.path.join(out, "robustness_eps0.1.json")) as f:
+        assert json.load(f)["attacks"] == ["none", "random", "mad"]
+    code, _, err = run_cli(capsys, *evaluation, "--time-budget", "-1")
+    assert code == 2 and "--time-budget must be >= 0" in err
 
 
 @pytest.mark.parametrize("fault", [ValueError("shapes (3,) and (4,) do not align"), KeyError("stats")])
