@@ -33,6 +33,12 @@ def _num(text: str) -> int:
     return int(value)
 
 
+def check_time_budget(seconds) -> None:
+    """Refuse a --time-budget that is negative or not a number (None: no limit)."""
+    if seconds is not None and not seconds >= 0:
+        raise ConfigError(f"--time-budget must be >= 0 seconds, got {seconds:g}")
+
+
 def _kv(text: str):
     if "=" not in text:
         raise argparse.ArgumentTypeError(f"--set takes field=value, got {text!r}")
@@ -299,8 +305,7 @@ def cmd_train(a):
     # A missing run is left to `train`, which says "nothing to resume" and how to start one.
     saved = checkpoint.read_config(a.out) if a.resume and os.path.isfile(os.path.join(a.out, "config.json")) else None
     cfg = _train_config(a, saved.to_dict() if saved is not None else None)
-    if a.time_budget is not None and a.time_budget < 0:
-        raise ConfigError(f"--time-budget must be >= 0 seconds, got {a.time_budget:g}")
+    check_time_budget(a.time_budget)
     # Layered on the saved fields, a new total is one the user named (--steps): train to it.
     result = bj.train(cfg, out=a.out, resume=a.resume, progress=not a.no_progress, logdir=a.logdir, wandb=a.wandb,
                       time_budget_s=a.time_budget, extend=a.resume)
@@ -379,8 +384,7 @@ def cmd_report(a):
 def cmd_eval(a):
     import barpo_jax as bj
     from .evaluate import partial_file, report_file
-    if a.time_budget is not None and not a.time_budget >= 0:
-        raise ConfigError(f"--time-budget must be >= 0 seconds, got {a.time_budget:g}")
+    check_time_budget(a.time_budget)
     result = _load_run(a.run)
     eps = result.config.eps if a.eps is None else a.eps
     # Stopped midway (Ctrl-C, a killed job), the same command resumes from the last finished column.

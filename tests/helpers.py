@@ -77,6 +77,12 @@ def random_policy(obs_size=6, action_size=3, seed=0):
     return ac, ac.init(jax.random.PRNGKey(seed))
 
 
+# A run that trains in seconds: `barpo train *SMALL --out DIR` (8 iterations, two chunks).
+SMALL = ["--env", "inverted_pendulum", "--backend", "spring", "--steps", "4096", "--envs", "32", "--episode-length",
+         "50", "--set", "unroll_length=16", "--set", "num_minibatches=4", "--set", "chunk_iterations=4",
+         "--no-progress"]
+
+
 def run_cli(capsys, *argv):
     """barpo_jax.cli.main in this process: (status, stdout, stderr); argparse's exits become a status."""
     from barpo_jax import cli

@@ -11,12 +11,9 @@ import pytest
 
 from barpo_jax import cli
 from barpo_jax.config import TrainConfig
-from helpers import run_cli
+from helpers import SMALL, run_cli
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SMALL = ["--env", "inverted_pendulum", "--backend", "spring", "--steps", "4096", "--envs", "32", "--episode-length",
-         "50", "--set", "unroll_length=16", "--set", "num_minibatches=4", "--set", "chunk_iterations=4",
-         "--no-progress"]
 
 
 def barpo(*args, timeout=600):

@@ -8,10 +8,8 @@ import pytest
 
 from barpo_jax.cli import UNFINISHED
 from benchmarks.studies import lineage_attacks
-from helpers import run_cli
+from helpers import SMALL, run_cli
 
-SMALL = ["--env", "inverted_pendulum", "--backend", "spring", "--steps", "4096", "--envs", "32", "--episode-length",
-         "50", "--set", "unroll_length=16", "--set", "num_minibatches=4", "--no-progress"]
 REPORT = "robustness_eps0.1.json"
 
 

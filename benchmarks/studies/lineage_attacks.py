@@ -32,7 +32,7 @@ import sys
 import time
 
 from barpo_jax import cli
-from barpo_jax.cli import UNFINISHED, _num
+from barpo_jax.cli import UNFINISHED, _num, check_time_budget
 from barpo_jax.config import ConfigError
 from barpo_jax.evaluate import PARTIAL_SUFFIX
 
@@ -99,7 +99,8 @@ def write_state(out: str, state: dict) -> None:
     os.replace(path + ".tmp", path)
 
 
-def check_runs(runs: list) -> None:
+def check_runs(runs: list) -> list:
+    """Each run's folder name, which names its copies; refused unless every run is one."""
     for run in runs:
         if not os.path.isfile(os.path.join(run, "config.json")):
             raise ConfigError(f"{run!r} is not a run directory (no config.json): pass runs written by `barpo train`, "
@@ -107,15 +108,15 @@ def check_runs(runs: list) -> None:
     names = [os.path.basename(os.path.normpath(r)) for r in runs]
     if len(set(names)) != len(names):
         raise ConfigError("two runs share a folder name, and their copies would share one: pass each run once")
+    return names
 
 
 def run_parts(a) -> int:
     """Every unfinished part of every run, in order, until the budget is spent."""
-    check_runs(a.runs)
+    names = check_runs(a.runs)
     os.makedirs(a.out, exist_ok=True)
     state, started, worked = read_state(a.out, a), time.monotonic(), False
-    for run in a.runs:
-        name = os.path.basename(os.path.normpath(run))
+    for run, name in zip(a.runs, names):
         for part in a.parts:
             key = f"{name}/{part}"
             if key in state["parts"]:
@@ -169,8 +170,7 @@ def parser() -> argparse.ArgumentParser:
 def main(argv=None) -> int:
     a = parser().parse_args(argv)
     try:
-        if a.time_budget is not None and not a.time_budget >= 0:
-            raise ConfigError(f"--time-budget must be >= 0 seconds, got {a.time_budget:g}")
+        check_time_budget(a.time_budget)
         if a.rs_fits < 2:
             raise ConfigError(f"--rs-fits must be >= 2 (the table holds one fit), got {a.rs_fits}")
         return run_parts(a)
